@@ -1,0 +1,32 @@
+"""The ``b24plans`` command."""
+
+from __future__ import annotations
+
+import click
+
+from b24app import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="b24plans")
+def cli() -> None:
+    """Planes de ventas: Bitrix24 sales plans per client and period."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the app's web server (install, events, plans page, tabs)."""
+    from b24app import create_app
+
+    app = create_app()
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Installations keyed by ``member_id``: the installation store (save / find / delete).
+
+``member_id`` never changes when a portal is renamed, so it is the key; the domain is data
+(api-notes §0). Tokens are never part of an Installation's repr.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+ACTIVE = "active"
+NEEDS_REAUTH = "needs_reauth"
+UNINSTALLED = "uninstalled"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Installation:
+    member_id: str
+    domain: str
+    client_endpoint: str
+    server_endpoint: str = "https://oauth.bitrix.info/rest/"
+    access_token: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
+    expires_at: int = 0
+    application_token: str = field(default="", repr=False)
+    scopes: str = ""
+    user_id: int | None = None
+    lang: str = "la"
+    app_version: str = ""
+    type_id: int | None = None
+    entity_type_id: int | None = None
+    category_id: int | None = None
+    field_map: dict[str, str] = field(default_factory=dict)  # suffix -> camelCase REST name
+    stage_map: dict[str, str] = field(default_factory=dict)  # semantics P/S/F -> stage id
+    status: str = ACTIVE
+    installed_at: str | None = None
+    uninstalled_at: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == ACTIVE
+
+    @property
+    def is_provisioned(self) -> bool:
+        return bool(self.entity_type_id and self.type_id and self.field_map and self.stage_map)
+
+    def with_(self, **changes: Any) -> Installation:
+        return replace(self, **changes)
+
+
+def _to_row(inst: Installation) -> dict[str, Any]:
+    row = asdict(inst)
+    row["field_map"] = json.dumps(inst.field_map, sort_keys=True)
+    row["stage_map"] = json.dumps(inst.stage_map, sort_keys=True)
+    row["updated_at"] = now_iso()
+    return row
+
+
+def _from_row(row: dict[str, Any]) -> Installation:
+    data = dict(row)
+    data["field_map"] = json.loads(data.get("field_map") or "{}")
+    data["stage_map"] = json.loads(data.get("stage_map") or "{}")
+    for key in ("access_token", "refresh_token", "application_token", "scopes", "domain", "lang",
+                "app_version", "server_endpoint"):
+        data[key] = data.get(key) or ""
+    data["expires_at"] = int(data.get("expires_at") or 0)
+    return Installation(**data)
+
+
+class InstallationStore:
+    """save / find / delete installations in the app's SQLite database."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+
+    def save(self, inst: Installation) -> Installation:
+        row = _to_row(inst)
+        with self.db.conn:
+            self.db["installations"].upsert(row, pk="member_id")
+        return _from_row(row)
+
+    def find(self, member_id: str) -> Installation | None:
+        if not member_id:
+            return None
+        rows = list(self.db.query("SELECT * FROM installations WHERE member_id = ?", [member_id]))
+        return _from_row(rows[0]) if rows else None
+
+    def delete(self, member_id: str) -> None:
+        with self.db.conn:
+            self.db.execute("DELETE FROM installations WHERE member_id = ?", [member_id])
+
+    def all(self, status: str | None = ACTIVE) -> list[Installation]:
+        if status is None:
+            rows = self.db.query("SELECT * FROM installations ORDER BY member_id")
+        else:
+            rows = self.db.query("SELECT * FROM installations WHERE status = ? ORDER BY member_id", [status])
+        return [_from_row(r) for r in rows]
+
+    def save_tokens(self, member_id: str, access_token: str, refresh_token: str, expires_at: int,
+                    client_endpoint: str | None = None) -> None:
+        """Persist a rotated token pair in one statement (atomic), before anyone uses it."""
+        sets = "access_token = ?, refresh_token = ?, expires_at = ?, updated_at = ?, status = ?"
+        args: list[Any] = [access_token, refresh_token, int(expires_at), now_iso(), ACTIVE]
+        if client_endpoint:
+            sets += ", client_endpoint = ?"
+            args.append(client_endpoint)
+        with self.db.conn:
+            self.db.execute(f"UPDATE installations SET {sets} WHERE member_id = ?", [*args, member_id])
+
+    def set_status(self, member_id: str, status: str) -> None:
+        extra = ", uninstalled_at = ?" if status == UNINSTALLED else ""
+        args: list[Any] = [status, now_iso()] + ([now_iso()] if extra else [])
+        with self.db.conn:
+            self.db.execute(f"UPDATE installations SET status = ?, updated_at = ?{extra} WHERE member_id = ?",
+                            [*args, member_id])
+
+    def mark_uninstalled(self, member_id: str) -> None:
+        """ONAPPUNINSTALL: drop the tokens, keep the portal's ids (its CRM data stays)."""
+        with self.db.conn:
+            self.db.execute(
+                "UPDATE installations SET access_token = '', refresh_token = '', expires_at = 0, status = ?, "
+                "uninstalled_at = ?, updated_at = ? WHERE member_id = ?",
+                [UNINSTALLED, now_iso(), now_iso(), member_id],
+            )
+
+
+def audit(db: sqlite_utils.Database, member_id: str, action: str, actor: str = "app", **detail: Any) -> None:
+    """Append to the audit log. Never pass tokens in ``detail``."""
+    with db.conn:
+        db["audit_log"].insert({"member_id": member_id, "at": now_iso(), "actor": actor, "action": action,
+                                "detail": json.dumps(detail, default=str, ensure_ascii=False)})

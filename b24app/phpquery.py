@@ -1,0 +1,106 @@
+"""PHP-bracket query strings, as Bitrix24 reads and writes them.
+
+``encode({"filter": {">id": 5, "opened": True}})`` → ``filter%5B%3Eid%5D=5&filter%5Bopened%5D=Y``.
+Booleans become ``Y``/``N`` and ``None`` an empty string, never ``True``/``None``
+(rest-performance.md A5.4; settings/how-to-call-rest-api/data-encoding.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+_SAFE = "-_.~"
+
+
+def scalar(value: Any) -> str:
+    if value is True:
+        return "Y"
+    if value is False:
+        return "N"
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value) if not value.is_integer() else str(int(value))
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested dicts/lists → ``[("a[b][0]", "x"), ...]`` (unencoded keys and values)."""
+    pairs: list[tuple[str, str]] = []
+    if isinstance(value, Mapping):
+        items: Iterable[tuple[Any, Any]] = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return [(prefix, scalar(value))]
+    empty = True
+    for key, item in items:
+        empty = False
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        pairs.extend(flatten(item, name))
+    if empty and prefix:
+        pairs.append((prefix, ""))
+    return pairs
+
+
+def encode(params: Mapping[str, Any]) -> str:
+    """Percent-encoded PHP-bracket query string."""
+    return "&".join(f"{quote(k, safe=_SAFE)}={quote(v, safe=_SAFE)}" for k, v in flatten(params))
+
+
+_KEY_RE = re.compile(r"^([^\[\]]*)((?:\[[^\[\]]*\])*)$")
+_PART_RE = re.compile(r"\[([^\[\]]*)\]")
+
+
+def _insert(target: dict[str, Any], key: str, value: str) -> None:
+    match = _KEY_RE.match(key)
+    if not match or not match.group(1):
+        target[key] = value
+        return
+    parts = [match.group(1), *_PART_RE.findall(match.group(2))]
+    node: dict[str, Any] = target
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if part == "":
+            part = str(sum(1 for k in node if k.isdigit()))  # PHP's a[]=x appends
+        if last:
+            node[part] = value
+        else:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+
+
+def _listify(value: Any) -> Any:
+    """Dicts whose keys are exactly 0..n-1 become lists (what PHP's json_encode would emit)."""
+    if not isinstance(value, dict):
+        return value
+    converted = {k: _listify(v) for k, v in value.items()}
+    if converted and all(k.isdigit() for k in converted) and sorted(int(k) for k in converted) == list(
+        range(len(converted))
+    ):
+        return [converted[str(i)] for i in range(len(converted))]
+    return converted
+
+
+def unflatten(pairs: Iterable[tuple[str, str]], listify: bool = True) -> dict[str, Any]:
+    """``[("data[FIELDS][ID]", "5")]`` → ``{"data": {"FIELDS": {"ID": "5"}}}``."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        _insert(result, key, value)
+    if not listify:
+        return result
+    return {k: _listify(v) for k, v in result.items()}
+
+
+def decode(query: str, listify: bool = True) -> dict[str, Any]:
+    """Parse a percent-encoded PHP-bracket query string into nested dicts and lists."""
+    return unflatten(parse_qsl(query, keep_blank_values=True), listify=listify)

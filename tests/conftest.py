@@ -1,0 +1,26 @@
+"""Shared fixtures: the app factory on a tmp_path database (never a shared on-disk test DB)."""
+
+from __future__ import annotations
+
+import pytest
+
+from b24app import create_app
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({"ENV": "test", "TESTING": True, "DATABASE": str(tmp_path / "app.db"),
+                      "SECRET_KEY": "test-secret-key", "CLIENT_ID": "local.test.app",
+                      "CLIENT_SECRET": "test-client-secret", "PUBLIC_URL": "http://127.0.0.1:5000",
+                      "SCHEDULER": False})
+    yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
