@@ -52,7 +52,8 @@ class Installation:
 
     @property
     def is_provisioned(self) -> bool:
-        return bool(self.entity_type_id and self.type_id and self.field_map and self.stage_map)
+        return bool(self.entity_type_id and self.type_id and self.field_map
+                    and {"P", "S", "F"} <= set(self.stage_map))
 
     def with_(self, **changes: Any) -> Installation:
         return replace(self, **changes)

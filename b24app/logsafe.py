@@ -15,7 +15,7 @@ _KEYS = (
     r"APPLICATION_TOKEN|auth\[access_token\]|auth\[refresh_token\]|auth\[application_token\]"
 )
 _PATTERN = re.compile(
-    r"(?P<key>(?:%s)['\"]?\s*[:=]\s*['\"]?)(?P<value>[^&'\"\s,}]+)" % _KEYS, re.IGNORECASE
+    r"(?P<key>(?:" + _KEYS + r")['\"]?\s*[:=]\s*['\"]?)(?P<value>[^&'\"\s,}]+)", re.IGNORECASE
 )
 _known: set[str] = set()
 _lock = threading.Lock()

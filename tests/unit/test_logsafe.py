@@ -1,0 +1,35 @@
+import logging
+
+import pytest
+
+from b24app.logsafe import RedactingFilter, redact, register_secret
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("GET https://acme.bitrix24.es/rest/profile?auth=tok123456&x=1", "tok123456"),
+        ('{"access_token": "at-98765", "ok": 1}', "at-98765"),
+        ("refresh_token=rt-55555&grant_type=refresh_token", "rt-55555"),
+        ("auth[application_token]=appsecret99", "appsecret99"),
+        ("form AUTH_ID=abc123def REFRESH_ID=zyx987", "abc123def"),
+        ("client_secret: 'cs-000111'", "cs-000111"),
+    ],
+)
+def test_token_shaped_values_are_masked(text, secret):
+    assert secret not in redact(text)
+    assert "***" in redact(text)
+
+
+def test_registered_secrets_are_masked_anywhere():
+    register_secret("very-private-value-42")
+    assert "very-private-value-42" not in redact("the value very-private-value-42 leaked")
+
+
+def test_filter_rewrites_log_records(caplog):
+    logger = logging.getLogger("b24app.test.logsafe")
+    logger.addFilter(RedactingFilter())
+    with caplog.at_level(logging.DEBUG, logger="b24app.test.logsafe"):
+        logger.debug("calling %s with auth=%s", "crm.item.get", "s3cr3t-token")
+    assert "s3cr3t-token" not in caplog.text
+    assert "crm.item.get" in caplog.text

@@ -1,0 +1,95 @@
+import sqlite3
+
+import pytest
+
+from b24app.db import connect, migrations
+from b24app.installations import (
+    NEEDS_REAUTH,
+    UNINSTALLED,
+    Installation,
+    InstallationStore,
+    audit,
+)
+
+
+@pytest.fixture
+def db(tmp_path):
+    return connect(tmp_path / "state.db")
+
+
+def make(member_id="m1", **kw):
+    base = dict(member_id=member_id, domain="acme.bitrix24.es", client_endpoint="https://acme.bitrix24.es/rest/",
+                access_token="AT-secret-111", refresh_token="RT-secret-222", application_token="APP-secret-333",
+                expires_at=1_900_000_000, type_id=7, entity_type_id=1030,
+                field_map={"PROBABILITY": "ufCrm7Probability"}, stage_map={"P": "DT1030_0:NEW"})
+    base.update(kw)
+    return Installation(**base)
+
+
+def test_migrations_create_every_table_in_wal_mode(db, tmp_path):
+    assert {"installations", "inbox", "deal_plan", "plan_snapshots", "audit_log"} <= set(db.table_names())
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert migrations.pending(db) == []
+    # reconnecting applies nothing twice
+    again = connect(tmp_path / "state.db")
+    assert len(list(again.query("SELECT * FROM _sqlite_migrations"))) == len(migrations._migrations)
+
+
+def test_store_saves_finds_and_deletes_by_member_id(db):
+    store = InstallationStore(db)
+    store.save(make())
+    found = store.find("m1")
+    assert found.domain == "acme.bitrix24.es"
+    assert found.field_map == {"PROBABILITY": "ufCrm7Probability"}
+    assert found.is_provisioned is False  # no success/failure stages known yet
+    full = found.with_(stage_map={"P": "DT1030_0:NEW", "S": "DT1030_0:SUCCESS", "F": "DT1030_0:FAIL"})
+    assert full.is_provisioned is True
+    assert store.find("other") is None
+    store.save(found.with_(domain="renamed.bitrix24.es"))
+    assert store.find("m1").domain == "renamed.bitrix24.es"
+    assert len(store.all()) == 1
+    store.delete("m1")
+    assert store.find("m1") is None
+
+
+def test_rotated_tokens_replace_the_old_pair(db):
+    store = InstallationStore(db)
+    store.save(make(status=NEEDS_REAUTH))
+    store.save_tokens("m1", "AT-new", "RT-new", 1_950_000_000)
+    inst = store.find("m1")
+    assert (inst.access_token, inst.refresh_token, inst.expires_at) == ("AT-new", "RT-new", 1_950_000_000)
+    assert inst.is_active
+
+
+def test_uninstall_drops_tokens_but_keeps_the_portal_ids(db):
+    store = InstallationStore(db)
+    store.save(make())
+    store.mark_uninstalled("m1")
+    inst = store.find("m1")
+    assert inst.status == UNINSTALLED
+    assert inst.access_token == "" and inst.refresh_token == ""
+    assert inst.entity_type_id == 1030
+    assert inst.uninstalled_at
+    assert store.all() == []
+
+
+def test_installation_repr_hides_tokens():
+    text = repr(make())
+    for secret in ("AT-secret-111", "RT-secret-222", "APP-secret-333"):
+        assert secret not in text
+
+
+def test_inbox_keeps_one_pending_row_per_object(db):
+    row = {"member_id": "m1", "event": "ONCRMDEALUPDATE", "entity_type_id": 2, "object_id": 5, "data": "{}"}
+    db["inbox"].insert(row)
+    with pytest.raises(sqlite3.IntegrityError):
+        db["inbox"].insert(row)
+    db.execute("UPDATE inbox SET status = 'done'")
+    db["inbox"].insert(row)  # once processed, a new change is new work
+    assert db["inbox"].count == 2
+
+
+def test_audit_log_records_actions(db):
+    audit(db, "m1", "install", actor="user:1", created=True)
+    entry = next(db.query("SELECT * FROM audit_log"))
+    assert entry["action"] == "install" and '"created": true' in entry["detail"]
