@@ -1,0 +1,193 @@
+"""The durable event inbox: the events handler writes, the worker claims, processes and marks.
+
+Bitrix24 never retries an event (api-reference/events/index.md), so the handler only writes a row here
+and answers at once; the worker does the slow part. One *pending* row per
+(member_id, event, entity_type_id, object_id): a burst of updates to one deal is one unit of work
+(the partial unique index ``inbox_pending`` in db.py m001).
+
+Row life: ``pending`` -> ``processing`` (claimed, ``attempts`` + 1) -> ``done`` or ``failed``
+(or back to ``pending`` with ``mark_failed(..., retry=True)``).
+Events that are not about one object (ONAPPUPDATE, currency events) use ``entity_type_id=0`` and
+``object_id=0`` — never NULL, because SQLite's unique indexes treat NULLs as distinct and such rows
+would not coalesce.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+PENDING = "pending"
+PROCESSING = "processing"
+DONE = "done"
+FAILED = "failed"
+
+#: The event the app itself queues when provisioning must run again (after ONAPPUPDATE).
+PROVISION = "APP.PROVISION"
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: int
+    member_id: str
+    event: str
+    entity_type_id: int
+    object_id: int
+    data: dict[str, Any] = field(default_factory=dict)
+    ts: int | None = None
+    attempts: int = 0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def enqueue(db: sqlite_utils.Database, member_id: str, event: str, entity_type_id: int | None,
+            object_id: int | None, data: Mapping[str, Any] | None = None, ts: int | None = None) -> bool:
+    """Queue one event; True if a new row was written, False if an equal pending row already covers it.
+
+    ``data`` is the event's ``data`` block only — never pass the ``auth`` block (it holds tokens).
+    """
+    payload = json.dumps(dict(data or {}), ensure_ascii=False, sort_keys=True, default=str)
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO inbox (member_id, event, entity_type_id, object_id, data, ts, received_at, "
+        "status, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        [member_id, event.upper(), int(entity_type_id or 0), int(object_id or 0), payload,
+         int(ts) if ts is not None else None, _iso(_now()), PENDING],
+    )
+    return cursor.rowcount == 1
+
+
+def _item(row: Mapping[str, Any]) -> InboxItem:
+    try:
+        data = json.loads(row["data"] or "{}")
+    except ValueError:
+        data = {}
+    return InboxItem(id=int(row["id"]), member_id=row["member_id"], event=row["event"],
+                     entity_type_id=int(row["entity_type_id"] or 0), object_id=int(row["object_id"] or 0),
+                     data=data if isinstance(data, dict) else {}, ts=row["ts"],
+                     attempts=int(row["attempts"] or 0))
+
+
+def claim_pending(db: sqlite_utils.Database, limit: int = 500, member_id: str | None = None) -> list[InboxItem]:
+    """Atomically move up to ``limit`` oldest pending rows to ``processing`` and return them (oldest first).
+
+    Safe with several workers or processes: the claim is one ``UPDATE ... RETURNING`` inside an
+    immediate transaction, so a row is handed to exactly one claimer.
+    """
+    where = "status = ?"
+    args: list[Any] = [PENDING]
+    if member_id is not None:
+        where += " AND member_id = ?"
+        args.append(member_id)
+    conn = db.conn
+    own_transaction = not conn.in_transaction
+    if own_transaction:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        rows = conn.execute(
+            f"UPDATE inbox SET status = ?, attempts = attempts + 1, processed_at = ?, error = NULL "
+            f"WHERE id IN (SELECT id FROM inbox WHERE {where} ORDER BY id LIMIT ?) "
+            "RETURNING id, member_id, event, entity_type_id, object_id, data, ts, attempts",
+            [PROCESSING, _iso(_now()), *args, int(limit)],
+        ).fetchall()
+        if own_transaction:
+            conn.execute("COMMIT")
+    except BaseException:
+        if own_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    columns = ("id", "member_id", "event", "entity_type_id", "object_id", "data", "ts", "attempts")
+    items = [_item(dict(zip(columns, row, strict=True))) for row in rows]
+    return sorted(items, key=lambda item: item.id)
+
+
+def _ids(ids: Iterable[int]) -> list[int]:
+    return sorted({int(i) for i in ids})
+
+
+def mark_done(db: sqlite_utils.Database, ids: Iterable[int]) -> int:
+    """Mark claimed rows done; returns how many rows changed."""
+    id_list = _ids(ids)
+    if not id_list:
+        return 0
+    marks = ",".join("?" * len(id_list))
+    with db.conn:
+        cursor = db.execute(
+            f"UPDATE inbox SET status = ?, processed_at = ?, error = NULL WHERE id IN ({marks})",
+            [DONE, _iso(_now()), *id_list],
+        )
+    return cursor.rowcount
+
+
+def mark_failed(db: sqlite_utils.Database, ids: Iterable[int], error: str, retry: bool = False,
+                max_attempts: int = 5) -> int:
+    """Record a failure (``error`` is shown to admins: never put tokens in it).
+
+    With ``retry=True`` rows that have had fewer than ``max_attempts`` attempts go back to ``pending``;
+    when a newer pending row for the same object already exists, that row covers the work and this one
+    is marked failed (superseded) instead. Returns how many rows changed.
+    """
+    id_list = _ids(ids)
+    if not id_list:
+        return 0
+    marks = ",".join("?" * len(id_list))
+    changed = 0
+    with db.conn:
+        if retry:
+            # OR IGNORE: a row whose (member, event, type, object) already has a pending twin stays as is.
+            changed += db.execute(
+                f"UPDATE OR IGNORE inbox SET status = ?, error = ? WHERE id IN ({marks}) AND attempts < ?",
+                [PENDING, error[:2000], *id_list, int(max_attempts)],
+            ).rowcount
+        changed += db.execute(
+            f"UPDATE inbox SET status = ?, processed_at = ?, error = ? WHERE id IN ({marks}) AND status != ?",
+            [FAILED, _iso(_now()), error[:2000], *id_list, PENDING],
+        ).rowcount
+    return changed
+
+
+def release_stale(db: sqlite_utils.Database, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Return rows stuck in ``processing`` (a worker died mid-way) to ``pending``; returns the count.
+
+    ``processed_at`` holds the claim time while a row is ``processing``. A stale row whose object already
+    has a newer pending row is marked failed (superseded): the pending row covers the work.
+    """
+    cutoff = _iso(_now() - older_than)
+    with db.conn:
+        released = db.execute(
+            "UPDATE OR IGNORE inbox SET status = ? WHERE status = ? AND processed_at < ?",
+            [PENDING, PROCESSING, cutoff],
+        ).rowcount
+        db.execute(
+            "UPDATE inbox SET status = ?, error = ? WHERE status = ? AND processed_at < ?",
+            [FAILED, "superseded by a newer pending event", PROCESSING, cutoff],
+        )
+    return released
+
+
+def pending_count(db: sqlite_utils.Database, member_id: str | None = None) -> int:
+    """How many rows wait to be processed."""
+    if member_id is None:
+        rows = db.execute("SELECT count(*) FROM inbox WHERE status = ?", [PENDING]).fetchone()
+    else:
+        rows = db.execute("SELECT count(*) FROM inbox WHERE status = ? AND member_id = ?",
+                          [PENDING, member_id]).fetchone()
+    return int(rows[0])
+
+
+def purge_done(db: sqlite_utils.Database, older_than: timedelta = timedelta(days=7)) -> int:
+    """Delete done rows processed before ``older_than`` ago; returns the count."""
+    cutoff = _iso(_now() - older_than)
+    with db.conn:
+        cursor = db.execute("DELETE FROM inbox WHERE status = ? AND processed_at < ?", [DONE, cutoff])
+    return cursor.rowcount
