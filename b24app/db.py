@@ -72,6 +72,18 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["oauth_locks"].create({"portal": str, "holder": str, "until": float}, pk="portal")
 
 
+@migrations()
+def m002_frame_sessions(db: sqlite_utils.Database) -> None:
+    """Server-side state of a verified frame user (placements/frames.py); the cookie holds only ``sid``."""
+    db["frame_sessions"].create(
+        {"sid": str, "member_id": str, "user_id": int, "is_admin": int, "lang": str,
+         "access_token": str, "created_at": float, "expires_at": float},
+        pk="sid",
+        not_null={"sid", "member_id"},
+    )
+    db["frame_sessions"].create_index(["expires_at"])
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
     """Open the database (creating folders), in WAL mode, with all migrations applied."""
     path = Path(path)
