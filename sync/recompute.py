@@ -1,0 +1,290 @@
+"""Recompute plans from their linked deals and write back only what changed.
+
+One read batch (the plans by ``@id``, their deals by ``@parentId{plansETI}``, the currency rates), the
+pure math (``b24app.planmath.compute``), then one ``crm.item.update`` per *changed* plan, 50 to a batch.
+Writing only changed values ends the loop started by the app's own ``ONCRMDYNAMICITEMUPDATE``: the
+next recompute of that plan finds nothing to change and writes nothing.
+
+Docs: api-reference/crm/universal/crm-item-list.md, crm-item-update.md,
+api-reference/crm/currency/crm-currency-list.md, settings/how-to-call-rest-api/batch.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import sqlite_utils
+
+from b24app import planmath
+from b24app.installations import Installation, audit, now_iso
+
+log = logging.getLogger(__name__)
+
+DEALS = 2
+CHUNK = 50  # ids per crm.item.list filter: one page of results
+COMPUTED = tuple(planmath.FIGURE_SUFFIXES.values())
+
+
+class RecomputeError(RuntimeError):
+    """Some plans could not be read or written; the message says which and why."""
+
+
+@dataclass
+class Outcome:
+    """What one recompute or reconcile did, for logs, the CLI and tests."""
+
+    plans: int = 0
+    deals: int = 0
+    updated: list[int] = field(default_factory=list)
+    unchanged: int = 0
+    failed: dict[int, str] = field(default_factory=dict)
+
+    def merge(self, other: Outcome) -> None:
+        self.plans += other.plans
+        self.deals += other.deals
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.failed.update(other.failed)
+
+
+def parent_field(inst: Installation) -> str:
+    """The deal's link to its plan in ``crm.item`` notation (api-notes §5.6)."""
+    return f"parentId{inst.entity_type_id}"
+
+
+def plan_select(inst: Installation) -> list[str]:
+    fields = ["id", "opportunity", "currencyId", "begindate", "closedate", "stageId"]
+    return fields + [inst.field_map[s] for s in ("PROBABILITY", *COMPUTED) if s in inst.field_map]
+
+
+def deal_select(inst: Installation) -> list[str]:
+    return ["id", "opportunity", "currencyId", "stageSemanticId", parent_field(inst), "categoryId"]
+
+
+def chunks(values: Sequence[int], size: int = CHUNK) -> list[list[int]]:
+    return [list(values[i:i + size]) for i in range(0, len(values), size)]
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+def read_rates(client: Any) -> planmath.Rates:
+    """The portal's currencies (one call): rates against the base currency and decimals."""
+    return planmath.Rates.from_rest(client.call("crm.currency.list", {}) or [])
+
+
+def _list_params(entity_type_id: int, filter_: Mapping[str, Any], select: list[str]) -> dict[str, Any]:
+    # Fast mode (no count): order by id, start=-1 (rest-performance §D4).
+    return {"entityTypeId": entity_type_id, "filter": dict(filter_), "select": select,
+            "order": {"id": "ASC"}, "start": -1}
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, Mapping):
+        value = value.get("items", [])
+    return [dict(row) for row in value or [] if isinstance(row, Mapping)]
+
+
+def read_plans_and_deals(client: Any, inst: Installation, plan_ids: Iterable[int],
+                         rates: planmath.Rates | None = None
+                         ) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]], planmath.Rates]:
+    """Read the plans, every deal linked to them and (unless given) the rates, in one batch where possible.
+
+    Deal chunks that fill a whole page (50 rows) are read again, together, to the end with ``list_all``.
+    Raises RecomputeError when a read failed (nothing is written from half a picture).
+    """
+    ids = sorted({int(i) for i in plan_ids if int(i) > 0})
+    parent = parent_field(inst)
+    commands: dict[str, tuple[str, dict[str, Any]]] = {}
+    if rates is None:
+        commands["rates"] = ("crm.currency.list", {})
+    id_chunks = chunks(ids)
+    for n, chunk in enumerate(id_chunks):
+        commands[f"p{n}"] = ("crm.item.list", _list_params(inst.entity_type_id or 0, {"@id": chunk},
+                                                            plan_select(inst)))
+        commands[f"d{n}"] = ("crm.item.list", _list_params(DEALS, {f"@{parent}": chunk}, deal_select(inst)))
+    if not ids:
+        return {}, [], rates if rates is not None else read_rates(client)
+    result = client.batch_all(commands)
+    if result.errors:
+        key, error = next(iter(result.errors.items()))
+        raise RecomputeError(f"reading plans failed at {key}: {error}")
+    if rates is None:
+        rates = planmath.Rates.from_rest(result.result.get("rates") or [])
+    plans: dict[int, dict[str, Any]] = {}
+    deals: dict[int, dict[str, Any]] = {}
+    overflow: list[int] = []
+    for n, chunk in enumerate(id_chunks):
+        for row in _items(result.result.get(f"p{n}")):
+            plans[_int(row.get("id"))] = row
+        rows = _items(result.result.get(f"d{n}"))
+        if len(rows) >= CHUNK:  # a full page: there may be more; read those plans' deals to the end
+            overflow += chunk
+        for row in rows:
+            deals[_int(row.get("id"))] = dict(row)
+    if overflow:
+        for row in client.list_all("crm.item.list", {"entityTypeId": DEALS, "filter": {f"@{parent}": overflow},
+                                                     "select": deal_select(inst)}, items_key="items"):
+            deals[_int(row.get("id"))] = dict(row)
+    return plans, list(deals.values()), rates
+
+
+# --- the math and the diff (pure) ---------------------------------------------------------------------
+
+def figures_for(inst: Installation, row: Mapping[str, Any], deals: Iterable[Mapping[str, Any]],
+                rates: planmath.Rates, today: date) -> planmath.PlanFigures:
+    """The plan math over REST rows (plan item and its deal items)."""
+    plan = planmath.Plan.from_item(row, inst.field_map, inst.stage_map, today=today)
+    items = [planmath.Deal.from_item(d, inst.entity_type_id or 0) for d in deals]
+    return planmath.compute(plan, items, rates, today)
+
+
+def currency_decimals(rates: planmath.Rates, row: Mapping[str, Any]) -> int:
+    return rates.decimals(str(row.get("currencyId") or "") or rates.base)
+
+
+def changes(inst: Installation, row: Mapping[str, Any], figures: planmath.PlanFigures,
+            rates: planmath.Rates) -> dict[str, Any]:
+    """The ``fields`` of the ``crm.item.update`` this plan needs: only values that differ, maybe empty.
+
+    Money is compared and written at the plan currency's decimals, percentages at two decimals; the
+    stage follows the status (``stage_map``).
+    """
+    wanted = planmath.to_fields(figures, inst.field_map, currency_decimals(rates, row), inst.stage_map)
+    return planmath.changed_fields(row, wanted)
+
+
+# --- writing and local state --------------------------------------------------------------------------
+
+def update_index(db: sqlite_utils.Database, member_id: str, deals: Iterable[Mapping[str, Any]],
+                 parent: str, plan_ids: Iterable[int] | None = None) -> None:
+    """Keep ``deal_plan`` equal to what was read: the deals' plans; with ``plan_ids``, rows of those plans
+    whose deal was not among the deals read are dropped (the deal left the plan). ``plan_ids=None`` means
+    the read covered every linked deal of the portal (reconcile): the index is replaced."""
+    stamp = now_iso()
+    rows = [{"member_id": member_id, "deal_id": _int(d.get("id")), "plan_id": _int(d.get(parent)),
+             "updated_at": stamp} for d in deals if _int(d.get(parent)) > 0]
+    with db.conn:
+        if plan_ids is None:
+            db.execute("DELETE FROM deal_plan WHERE member_id = ?", [member_id])
+        else:
+            ids = sorted({int(i) for i in plan_ids})
+            seen = [r["deal_id"] for r in rows]
+            for chunk in chunks(ids, 500):
+                marks = ",".join("?" * len(chunk))
+                db.execute(f"DELETE FROM deal_plan WHERE member_id = ? AND plan_id IN ({marks})",
+                           [member_id, *chunk])
+            for chunk in chunks(seen, 500):
+                marks = ",".join("?" * len(chunk))
+                db.execute(f"DELETE FROM deal_plan WHERE member_id = ? AND deal_id IN ({marks})",
+                           [member_id, *chunk])
+        if rows:
+            db["deal_plan"].insert_all(rows, pk=("member_id", "deal_id"), replace=True)
+
+
+def plans_of_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> dict[int, int]:
+    """deal id -> plan id, from the local index."""
+    found: dict[int, int] = {}
+    for chunk in chunks(sorted({int(i) for i in deal_ids}), 500):
+        marks = ",".join("?" * len(chunk))
+        for deal_id, plan_id in db.execute(
+                f"SELECT deal_id, plan_id FROM deal_plan WHERE member_id = ? AND deal_id IN ({marks})",
+                [member_id, *chunk]).fetchall():
+            found[int(deal_id)] = int(plan_id)
+    return found
+
+
+def _snapshot(db: sqlite_utils.Database, inst: Installation, row: Mapping[str, Any],
+              figures: planmath.PlanFigures, decimals: int) -> None:
+    shown = planmath.rounded(figures, decimals)
+    db["plan_snapshots"].insert({
+        "member_id": inst.member_id, "plan_id": _int(row.get("id")), "taken_at": now_iso(),
+        "amount": str(planmath.to_decimal(row.get("opportunity"))), "currency": str(row.get("currencyId") or ""),
+        "won": str(shown.won), "remainder": str(shown.remainder), "execution": str(shown.execution),
+        "probable": str(shown.probable), "status": shown.status,
+    })
+
+
+def apply(client: Any, db: sqlite_utils.Database, inst: Installation, plans: Mapping[int, Mapping[str, Any]],
+          deals_by_plan: Mapping[int, Sequence[Mapping[str, Any]]], rates: planmath.Rates,
+          today: date | None = None, actor: str = "worker", progress: Any = None) -> Outcome:
+    """Compute every plan, write the changed ones (≤50 updates per batch), snapshot and audit them."""
+    today = today or date.today()
+    outcome = Outcome(plans=len(plans), deals=sum(len(v) for v in deals_by_plan.values()))
+    pending: dict[int, tuple[dict[str, Any], planmath.PlanFigures]] = {}
+    for plan_id, row in plans.items():
+        try:
+            figures = figures_for(inst, row, deals_by_plan.get(plan_id, ()), rates, today)
+            fields = changes(inst, row, figures, rates)
+        except (ArithmeticError, KeyError, ValueError) as exc:
+            outcome.failed[plan_id] = f"cannot compute: {exc}"
+            log.warning("portal %s plan %s: cannot compute (%s)", inst.member_id, plan_id, exc)
+            continue
+        if fields:
+            pending[plan_id] = (fields, figures)
+        else:
+            outcome.unchanged += 1
+    if progress is not None:
+        progress(0, len(pending))
+    ids = sorted(pending)
+    for chunk in chunks(ids):
+        commands = {f"u{plan_id}": ("crm.item.update", _update_params(inst, plan_id, pending[plan_id][0]))
+                    for plan_id in chunk}
+        result = client.batch(commands)
+        for plan_id in chunk:
+            error = result.errors.get(f"u{plan_id}")
+            if error is not None:
+                outcome.failed[plan_id] = str(error)
+                log.warning("portal %s plan %s: update failed: %s", inst.member_id, plan_id, error)
+                continue
+            fields, figures = pending[plan_id]
+            outcome.updated.append(plan_id)
+            with db.conn:
+                _snapshot(db, inst, plans[plan_id], figures, currency_decimals(rates, plans[plan_id]))
+            audit(db, inst.member_id, "plan.recomputed", actor=actor, plan_id=plan_id,
+                  fields=sorted(fields), status=figures.status)
+        if progress is not None:
+            progress(len(chunk), len(pending))
+    if outcome.updated:
+        log.info("portal %s: %s plan(s) updated, %s unchanged", inst.member_id, len(outcome.updated),
+                 outcome.unchanged)
+    return outcome
+
+
+def _update_params(inst: Installation, plan_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {"entityTypeId": inst.entity_type_id, "id": plan_id, "fields": dict(fields)}
+
+
+def group_deals(deals: Iterable[Mapping[str, Any]], parent: str) -> dict[int, list[Mapping[str, Any]]]:
+    grouped: dict[int, list[Mapping[str, Any]]] = {}
+    for deal in deals:
+        plan_id = _int(deal.get(parent))
+        if plan_id > 0:
+            grouped.setdefault(plan_id, []).append(deal)
+    return grouped
+
+
+def recompute_plans(client: Any, db: sqlite_utils.Database, inst: Installation, plan_ids: Iterable[int],
+                    today: date | None = None, rates: planmath.Rates | None = None,
+                    actor: str = "worker") -> Outcome:
+    """Recompute the given plans of one portal: read (one batch), compute, write what changed, index."""
+    ids = sorted({int(i) for i in plan_ids if int(i) > 0})
+    if not ids:
+        return Outcome()
+    plans, deals, rates = read_plans_and_deals(client, inst, ids, rates)
+    parent = parent_field(inst)
+    update_index(db, inst.member_id, deals, parent, plan_ids=ids)
+    missing = set(ids) - set(plans)
+    if missing:  # deleted plans: nothing to write; their deals no longer point at them
+        log.info("portal %s: plan(s) %s not found (deleted?)", inst.member_id, sorted(missing))
+    return apply(client, db, inst, plans, group_deals(deals, parent), rates, today=today, actor=actor)

@@ -1,0 +1,109 @@
+"""Reconcile: recompute every open plan of a portal from the portal's current state.
+
+Events are lossy by contract (api-reference/events/index.md: no retries), so this sweep makes a lost
+event temporary. Cost (rest-performance §C): ⌈plans/2500⌉ + ⌈linked deals/2500⌉ + 1 (rates) +
+⌈changed plans/50⌉ HTTP calls — plans and deals are read in fast mode (``>id`` cursor chained inside a
+batch) and grouped in memory; only changed plans are written. It also rebuilds the ``deal_plan`` index.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+from typing import Any
+
+import sqlite_utils
+
+from b24app.installations import Installation, InstallationStore, audit
+from sync import recompute
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (step label, done, total)
+
+
+def read_open_plans(client: Any, inst: Installation, semantics: Iterable[str] = ("P",)) -> dict[int, dict]:
+    """Every plan in the stages of the given semantics (P = Activo by default), in fast mode."""
+    stages = [inst.stage_map[s] for s in semantics if s in inst.stage_map]
+    if not stages:
+        return {}
+    rows = client.list_all("crm.item.list", {"entityTypeId": inst.entity_type_id, "filter": {"@stageId": stages},
+                                             "select": recompute.plan_select(inst)}, items_key="items")
+    return {recompute._int(row.get("id")): dict(row) for row in rows}
+
+
+def read_linked_deals(client: Any, inst: Installation) -> list[dict[str, Any]]:
+    """Every deal linked to some plan (``>parentId{plansETI}``: 0), in fast mode."""
+    parent = recompute.parent_field(inst)
+    rows = client.list_all("crm.item.list", {"entityTypeId": recompute.DEALS, "filter": {f">{parent}": 0},
+                                             "select": recompute.deal_select(inst)}, items_key="items")
+    return [dict(row) for row in rows]
+
+
+def reconcile_installation(client: Any, db: sqlite_utils.Database, inst: Installation,
+                           today: date | None = None, semantics: Iterable[str] = ("P",),
+                           actor: str = "reconcile", progress: Progress | None = None) -> recompute.Outcome:
+    """Recompute one portal's open plans; rebuild its deal→plan index. Returns what changed."""
+    if not inst.is_provisioned:
+        log.info("portal %s: not provisioned; nothing to reconcile", inst.member_id)
+        return recompute.Outcome()
+
+    def step(label: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(label, done, total)
+
+    step("rates", 0, 1)
+    rates = recompute.read_rates(client)
+    step("plans", 0, 1)
+    plans = read_open_plans(client, inst, semantics)
+    step("deals", 0, 1)
+    deals = read_linked_deals(client, inst)
+    parent = recompute.parent_field(inst)
+    recompute.update_index(db, inst.member_id, deals, parent, plan_ids=None)
+    grouped = recompute.group_deals(deals, parent)
+
+    def writes(done: int, total: int) -> None:
+        step("writes", done, total)
+
+    outcome = recompute.apply(client, db, inst, plans, grouped, rates, today=today, actor=actor,
+                              progress=writes)
+    log.info("portal %s reconciled: %s plan(s), %s linked deal(s), %s updated, %s failed", inst.member_id,
+             len(plans), len(deals), len(outcome.updated), len(outcome.failed))
+    if outcome.updated or outcome.failed:
+        audit(db, inst.member_id, f"{actor}.done", actor=actor, plans=len(plans), deals=len(deals),
+              updated=len(outcome.updated), failed=len(outcome.failed))
+    return outcome
+
+
+def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_id: str | None = None,
+                  today: date | None = None, progress: Progress | None = None, actor: str = "reconcile",
+                  client_factory: Callable[[Installation, Mapping[str, Any]], Any] | None = None
+                  ) -> dict[str, recompute.Outcome]:
+    """Reconcile every active installation (or one); a portal that fails is logged and skipped."""
+    from b24app.rest import errors as rest_errors
+    from sync.worker import default_client
+
+    factory = client_factory or default_client
+    store = InstallationStore(db)
+    if member_id:
+        found = store.find(member_id)
+        installations = [found] if found else []
+        if found is None:
+            log.warning("no installation with member_id %s", member_id)
+    else:
+        installations = store.all()
+    results: dict[str, recompute.Outcome] = {}
+    for inst in installations:
+        if not inst.is_active:
+            log.warning("portal %s is %s: not reconciled", inst.member_id, inst.status)
+            continue
+        try:
+            results[inst.member_id] = reconcile_installation(factory(inst, config), db, inst, today=today,
+                                                             actor=actor, progress=progress)
+        except rest_errors.ReauthRequired:
+            log.warning("portal %s needs an admin to open the app again (tokens refused): not reconciled",
+                        inst.member_id)
+        except Exception as exc:  # noqa: BLE001 - one portal's failure must not stop the others
+            log.warning("portal %s: reconcile failed (%s: %s)", inst.member_id, type(exc).__name__, exc)
+    return results

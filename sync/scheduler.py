@@ -1,0 +1,92 @@
+"""The in-process scheduler (apscheduler): inbox drains, periodic reconcile, the daily period-end job.
+
+Exactly one scheduler per process: ``create_app`` may run several times in one process (tests, the
+CLI, the demo) and the Flask reloader runs the app in a parent *and* a child process, so ``start`` is
+guarded by a module-level lock and skips the reloader's watcher process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from b24app.db import ThreadLocalDB
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_scheduler: BackgroundScheduler | None = None
+
+
+def current() -> BackgroundScheduler | None:
+    """The process's running scheduler, if any."""
+    return _scheduler
+
+
+def _is_reloader_parent() -> bool:
+    """True in the Werkzeug reloader's watcher process, which must not run jobs."""
+    return os.environ.get("FLASK_RUN_FROM_CLI") == "true" and os.environ.get("FLASK_DEBUG") in {"1", "true"} \
+        and os.environ.get("WERKZEUG_RUN_MAIN") != "true"
+
+
+def build(config: Mapping[str, Any]) -> BackgroundScheduler:
+    """A scheduler (not started) with the worker, reconcile and period-end jobs for ``config``."""
+    from sync import periods, reconcile, worker
+
+    settings = dict(config)
+    dbs = ThreadLocalDB(settings["DATABASE"])
+
+    def drain() -> None:
+        worker.drain_once(settings, dbs.get())
+
+    def sweep() -> None:
+        reconcile.reconcile_all(settings, dbs.get())
+
+    def close() -> None:
+        periods.close_periods(settings, dbs.get(), today=date.today())
+
+    scheduler = BackgroundScheduler(daemon=True, job_defaults={"coalesce": True, "max_instances": 1,
+                                                                "misfire_grace_time": 60})
+    scheduler.add_job(drain, "interval", seconds=float(settings.get("WORKER_INTERVAL") or 2.0),
+                      id="worker", name="drain the event inbox")
+    scheduler.add_job(sweep, "interval", minutes=int(settings.get("RECONCILE_MINUTES") or 15),
+                      id="reconcile", name="reconcile every active plan")
+    scheduler.add_job(close, "cron", hour=int(settings.get("CLOSE_PERIODS_HOUR") or 0), minute=5,
+                      id="close_periods", name="close ended periods")
+    return scheduler
+
+
+def start(config: Mapping[str, Any]) -> BackgroundScheduler | None:
+    """Start the process's one scheduler; a second call returns the running one (or None when skipped)."""
+    global _scheduler
+    if _is_reloader_parent():
+        log.info("scheduler not started in the reloader's watcher process")
+        return None
+    with _lock:
+        if _scheduler is not None:
+            return _scheduler
+        scheduler = build(config)
+        scheduler.start()
+        _scheduler = scheduler
+        atexit.register(stop)
+        log.info("scheduler started: worker every %ss, reconcile every %s min, period end daily at %s:05",
+                 config.get("WORKER_INTERVAL"), config.get("RECONCILE_MINUTES"),
+                 config.get("CLOSE_PERIODS_HOUR"))
+        return scheduler
+
+
+def stop() -> None:
+    """Stop the process's scheduler (waiting for a running job to finish)."""
+    global _scheduler
+    with _lock:
+        scheduler, _scheduler = _scheduler, None
+    if scheduler is not None and scheduler.running:
+        scheduler.shutdown(wait=True)
+        log.info("scheduler stopped")

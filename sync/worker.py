@@ -1,0 +1,229 @@
+"""The inbox worker: claim pending events, coalesce them by plan, recompute each affected plan once.
+
+Deal events name only the deal (api-reference/crm/deals/events/index.md): the worker reads the deal's
+current plan and adds the plan the local ``deal_plan`` index had for it, so a deleted deal, or a deal
+moved to another plan or pipeline, recomputes the plan it left. Smart-process events count only for the
+plans' own ``ENTITY_TYPE_ID`` (they fire for every smart process). Currency events recompute every open
+plan. All REST calls use the installation's STORED admin tokens — events raised by automation carry
+none (api-reference/events/index.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from b24app.installations import Installation, InstallationStore, audit
+from sync import inbox, recompute
+
+log = logging.getLogger(__name__)
+
+DEAL_EVENTS = {"ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE", "ONCRMDEALMOVETOCATEGORY"}
+ITEM_EVENTS = {"ONCRMDYNAMICITEMADD", "ONCRMDYNAMICITEMUPDATE", "ONCRMDYNAMICITEMDELETE"}
+CURRENCY_EVENTS = {"ONCRMCURRENCYADD", "ONCRMCURRENCYUPDATE", "ONCRMCURRENCYDELETE"}
+PROVISION_EVENTS = {"ONAPPUPDATE", inbox.PROVISION}
+MAX_ATTEMPTS = 5
+
+ClientFactory = Callable[[Installation, Mapping[str, Any]], Any]
+
+
+@dataclass
+class Work:
+    """What one portal's claimed events ask for."""
+
+    deals: set[int] = field(default_factory=set)  # deals to read (add/update/move)
+    deleted_deals: set[int] = field(default_factory=set)
+    plans: set[int] = field(default_factory=set)
+    deleted_plans: set[int] = field(default_factory=set)
+    all_plans: bool = False
+    provision: bool = False
+    ignored: int = 0
+
+
+@dataclass
+class DrainStats:
+    claimed: int = 0
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    plans_updated: int = 0
+
+
+def _object_id(item: inbox.InboxItem) -> int:
+    if item.object_id:
+        return item.object_id
+    fields = item.data.get("FIELDS") if isinstance(item.data, Mapping) else None
+    try:
+        return int((fields or {}).get("ID") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _entity_type(item: inbox.InboxItem) -> int:
+    if item.entity_type_id:
+        return item.entity_type_id
+    fields = item.data.get("FIELDS") if isinstance(item.data, Mapping) else None
+    try:
+        return int((fields or {}).get("ENTITY_TYPE_ID") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def plan_work(inst: Installation, items: Iterable[inbox.InboxItem]) -> Work:
+    """Sort one portal's events into the work they ask for (pure)."""
+    work = Work()
+    for item in items:
+        event = item.event.upper()
+        object_id = _object_id(item)
+        if event in DEAL_EVENTS and object_id:
+            (work.deleted_deals if event == "ONCRMDEALDELETE" else work.deals).add(object_id)
+        elif event in ITEM_EVENTS and object_id and _entity_type(item) == inst.entity_type_id:
+            (work.deleted_plans if event == "ONCRMDYNAMICITEMDELETE" else work.plans).add(object_id)
+        elif event in CURRENCY_EVENTS:
+            work.all_plans = True
+        elif event in PROVISION_EVENTS:
+            work.provision = True
+        else:
+            work.ignored += 1
+    return work
+
+
+def default_client(inst: Installation, config: Mapping[str, Any]) -> Any:
+    from b24app.rest import B24Client
+
+    return B24Client.for_installation(inst.member_id, config)
+
+
+def _provision(client: Any, db: sqlite_utils.Database, inst: Installation, config: Mapping[str, Any]) -> None:
+    """Re-run provisioning after an app update, when the install code exposes it."""
+    try:
+        from sync import provision
+    except ImportError:
+        log.info("portal %s: app updated; provisioning module not available", inst.member_id)
+        return
+    runner = getattr(provision, "reprovision", None) or getattr(provision, "provision", None)
+    if runner is None:
+        log.info("portal %s: app updated; no provisioning entry point", inst.member_id)
+        return
+    runner(client, db, inst, config)
+
+
+def process(client: Any, db: sqlite_utils.Database, inst: Installation, work: Work,
+            config: Mapping[str, Any]) -> recompute.Outcome:
+    """Do one portal's work: provisioning, then one recompute of every affected plan."""
+    if work.provision:
+        _provision(client, db, inst, config)
+        inst = InstallationStore(db).find(inst.member_id) or inst
+    if not inst.is_provisioned:
+        log.info("portal %s: not provisioned yet; %s event(s) wait for reconcile", inst.member_id,
+                 len(work.deals) + len(work.plans))
+        return recompute.Outcome()
+    if work.all_plans:
+        from sync import reconcile
+
+        return reconcile.reconcile_installation(client, db, inst, semantics=("P", "S"), actor="worker")
+    parent = recompute.parent_field(inst)
+    plan_ids = set(work.plans)
+    known = recompute.plans_of_deals(db, inst.member_id, work.deals | work.deleted_deals)
+    plan_ids.update(known.values())  # the plan each deal was in before (left, deleted, moved)
+    if work.deals:
+        for deal in client.get_many(recompute.DEALS, sorted(work.deals), select=["id", parent]):
+            plan_id = recompute._int(deal.get(parent))
+            if plan_id > 0:
+                plan_ids.add(plan_id)
+    if work.deleted_deals:
+        _drop_deals(db, inst.member_id, work.deleted_deals)
+    if work.deleted_plans:
+        _drop_plans(db, inst.member_id, work.deleted_plans)
+        plan_ids -= work.deleted_plans
+    return recompute.recompute_plans(client, db, inst, plan_ids, actor="worker")
+
+
+def _drop_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> None:
+    with db.conn:
+        for chunk in recompute.chunks(sorted(deal_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            db.execute(f"DELETE FROM deal_plan WHERE member_id = ? AND deal_id IN ({marks})", [member_id, *chunk])
+
+
+def _drop_plans(db: sqlite_utils.Database, member_id: str, plan_ids: Iterable[int]) -> None:
+    with db.conn:
+        for chunk in recompute.chunks(sorted(plan_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            db.execute(f"DELETE FROM deal_plan WHERE member_id = ? AND plan_id IN ({marks})", [member_id, *chunk])
+
+
+def _error_kind(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+def drain_once(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int = 500,
+               client_factory: ClientFactory | None = None) -> DrainStats:
+    """Claim up to ``limit`` pending events, process them per portal, mark them done or failed."""
+    from b24app.rest import errors as rest_errors
+
+    factory = client_factory or default_client
+    inbox.release_stale(db)
+    items = inbox.claim_pending(db, limit)
+    stats = DrainStats(claimed=len(items))
+    if not items:
+        return stats
+    by_portal: dict[str, list[inbox.InboxItem]] = {}
+    for item in items:
+        by_portal.setdefault(item.member_id, []).append(item)
+    store = InstallationStore(db)
+    for member_id, portal_items in by_portal.items():
+        ids = [item.id for item in portal_items]
+        inst = store.find(member_id)
+        if inst is None or not inst.is_active:
+            status = inst.status if inst else "unknown"
+            log.warning("portal %s is %s: skipping %s event(s)", member_id, status, len(ids))
+            inbox.mark_failed(db, ids, f"skipped: portal {status}")
+            stats.skipped += len(ids)
+            continue
+        try:
+            work = plan_work(inst, portal_items)
+            outcome = process(factory(inst, config), db, inst, work, config)
+        except rest_errors.ReauthRequired:
+            log.warning("portal %s needs an admin to open the app again (tokens refused): skipping %s event(s)",
+                        member_id, len(ids))
+            inbox.mark_failed(db, ids, "skipped: the portal's tokens were refused; an admin must open the app")
+            audit(db, member_id, "worker.reauth_required", events=len(ids))
+            stats.skipped += len(ids)
+            continue
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded on the rows and retried
+            log.warning("portal %s: %s event(s) failed (%s: %s); will retry", member_id, len(ids),
+                        _error_kind(exc), exc)
+            inbox.mark_failed(db, ids, f"{_error_kind(exc)}: {exc}", retry=True, max_attempts=MAX_ATTEMPTS)
+            stats.failed += len(ids)
+            continue
+        if outcome.failed:
+            log.warning("portal %s: plan(s) %s failed; will retry", member_id, sorted(outcome.failed))
+            detail = "; ".join(f"plan {k}: {v}" for k, v in sorted(outcome.failed.items()))
+            inbox.mark_failed(db, ids, detail, retry=True, max_attempts=MAX_ATTEMPTS)
+            stats.failed += len(ids)
+        else:
+            inbox.mark_done(db, ids)
+            stats.done += len(ids)
+        stats.plans_updated += len(outcome.updated)
+    return stats
+
+
+def run(config: Mapping[str, Any], db: sqlite_utils.Database, interval: float,
+        stop: threading.Event | None = None, client_factory: ClientFactory | None = None) -> None:
+    """Drain the inbox every ``interval`` seconds until ``stop`` is set (or Ctrl-C)."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            stats = drain_once(config, db, client_factory=client_factory)
+            if stats.claimed:
+                log.info("drained %s event(s): %s done, %s failed, %s skipped, %s plan(s) updated",
+                         stats.claimed, stats.done, stats.failed, stats.skipped, stats.plans_updated)
+        except Exception:  # noqa: BLE001 - keep the loop alive; the rows stay claimable
+            log.exception("inbox drain failed")
+        stop.wait(interval)

@@ -1,0 +1,47 @@
+"""Exactly one scheduler per process, started only when SCHEDULER is on and not under TESTING."""
+
+from __future__ import annotations
+
+import pytest
+
+from b24app import create_app
+from sync import scheduler
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return {"ENV": "development", "DATABASE": str(tmp_path / "app.db"), "SCHEDULER": True,
+            "WORKER_INTERVAL": 60.0, "RECONCILE_MINUTES": 15, "CLOSE_PERIODS_HOUR": 1}
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_scheduler():
+    scheduler.stop()
+    yield
+    scheduler.stop()
+
+
+def test_several_apps_in_one_process_share_one_scheduler(settings):
+    first = create_app(settings)
+    second = create_app(settings)
+    running = scheduler.current()
+    assert running is not None and running.running
+    assert first.extensions["b24_scheduler"] is second.extensions["b24_scheduler"] is running
+    assert sorted(job.id for job in running.get_jobs()) == ["close_periods", "reconcile", "worker"]
+
+
+def test_no_scheduler_under_testing_or_when_switched_off(settings):
+    create_app({**settings, "TESTING": True})
+    create_app({**settings, "SCHEDULER": False})
+    assert scheduler.current() is None
+
+
+def test_the_reloader_watcher_process_runs_no_jobs(settings, monkeypatch):
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    monkeypatch.delenv("WERKZEUG_RUN_MAIN", raising=False)
+    create_app(settings)
+    assert scheduler.current() is None
+    monkeypatch.setenv("WERKZEUG_RUN_MAIN", "true")  # the reloader's child serves and runs the jobs
+    create_app(settings)
+    assert scheduler.current() is not None

@@ -1,0 +1,140 @@
+"""The inbox worker: events coalesced by plan, the plan a deal left recomputed, failures recorded."""
+
+from __future__ import annotations
+
+import pytest
+from sync_fakes import ETI, FIELD_MAP, PARENT
+
+from b24app.installations import InstallationStore
+from b24app.rest.errors import ReauthRequired, ServerError
+from sync import inbox, recompute, worker
+
+CONFIG = {"DATABASE": ":memory:"}
+
+
+def drain(db, portal, **kwargs):
+    return worker.drain_once(CONFIG, db, client_factory=lambda inst, config: portal, **kwargs)
+
+
+def won(portal, plan_id):
+    return portal.plan(plan_id).get(FIELD_MAP["EXECUTED"])
+
+
+def statuses(db):
+    return [(r["event"], r["status"]) for r in db.query("SELECT event, status FROM inbox ORDER BY id")]
+
+
+def test_a_burst_of_deal_events_recomputes_each_plan_once(portal, db, inst):
+    plan = portal.add_plan("1000")
+    deals = [portal.add_deal(plan, "100", won=True) for _ in range(3)]
+    for deal in deals:
+        inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, deal, {"FIELDS": {"ID": str(deal)}})
+    stats = drain(db, portal)
+    assert (stats.claimed, stats.done, stats.plans_updated) == (3, 3, 1)
+    assert won(portal, plan) == 300
+    assert len(portal.updates) == 1
+    # read the deals (1), read plan + deals + rates (1 batch), write (1 batch)
+    assert portal.http_calls == 3
+    assert statuses(db) == [("ONCRMDEALUPDATE", "done")] * 3
+
+
+def test_a_deal_moved_to_another_plan_recomputes_both(portal, db, inst):
+    a, b = portal.add_plan("1000"), portal.add_plan("1000")
+    deal = portal.add_deal(a, "400", won=True)
+    inbox.enqueue(db, "m1", "ONCRMDEALADD", 2, deal)
+    drain(db, portal)
+    assert won(portal, a) == 400
+    portal.items[2][deal][PARENT] = b
+    inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, deal)
+    drain(db, portal)
+    assert (won(portal, a), won(portal, b)) == (0, 400)
+    assert recompute.plans_of_deals(db, "m1", [deal]) == {deal: b}
+
+
+def test_a_deleted_deal_recomputes_the_plan_it_was_in(portal, db, inst):
+    plan = portal.add_plan("1000")
+    deal = portal.add_deal(plan, "400", won=True)
+    inbox.enqueue(db, "m1", "ONCRMDEALADD", 2, deal)
+    drain(db, portal)
+    del portal.items[2][deal]
+    inbox.enqueue(db, "m1", "ONCRMDEALDELETE", 2, deal)
+    drain(db, portal)
+    assert won(portal, plan) == 0
+    assert recompute.plans_of_deals(db, "m1", [deal]) == {}
+
+
+def test_plan_events_count_only_for_our_smart_process(portal, db, inst):
+    plan = portal.add_plan("1000")
+    inbox.enqueue(db, "m1", "ONCRMDYNAMICITEMUPDATE", ETI + 4, plan)  # another smart process
+    stats = drain(db, portal)
+    assert stats.done == 1 and portal.http_calls == 0 and won(portal, plan) is None
+    inbox.enqueue(db, "m1", "ONCRMDYNAMICITEMUPDATE", ETI, plan)  # the plan card was edited
+    drain(db, portal)
+    assert portal.plan(plan)[FIELD_MAP["PROBABLE"]] == 600
+
+
+def test_a_currency_event_recomputes_every_open_plan(portal, db, inst):
+    a, b = portal.add_plan("1000", "EUR"), portal.add_plan("1000", "USD")
+    portal.add_deal(a, "110", "USD", won=True)
+    portal.add_deal(b, "100", "EUR", won=True)
+    inbox.enqueue(db, "m1", "ONCRMCURRENCYUPDATE", 0, 0, {"FIELDS": {"ID": "EUR"}})
+    drain(db, portal)
+    assert (won(portal, a), won(portal, b)) == (100, 110)
+    portal.currencies[1]["AMOUNT"] = "1.2500"
+    inbox.enqueue(db, "m1", "ONCRMCURRENCYUPDATE", 0, 0, {"FIELDS": {"ID": "EUR"}})
+    drain(db, portal)
+    assert (won(portal, a), won(portal, b)) == (88, 125)
+
+
+def test_an_uninstalled_portal_is_skipped_without_calls(portal, db, inst):
+    InstallationStore(db).mark_uninstalled("m1")
+    inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, 5)
+    stats = drain(db, portal)
+    assert stats.skipped == 1 and portal.http_calls == 0
+    row = next(db.query("SELECT status, error FROM inbox"))
+    assert row["status"] == "failed" and "uninstalled" in row["error"]
+
+
+def test_refused_tokens_are_skipped_with_a_clear_error(db, inst):
+    def factory(inst, config):
+        raise ReauthRequired(400, "invalid_grant", "refresh token expired", "oauth")
+
+    inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, 5)
+    stats = worker.drain_once(CONFIG, db, client_factory=factory)
+    assert stats.skipped == 1
+    row = next(db.query("SELECT status, error FROM inbox"))
+    assert row["status"] == "failed" and "admin must open the app" in row["error"]
+
+
+@pytest.mark.parametrize("attempts_before_success", [1, 2])
+def test_a_failure_is_retried_a_bounded_number_of_times(portal, db, inst, attempts_before_success):
+    plan = portal.add_plan("1000")
+    deal = portal.add_deal(plan, "100", won=True)
+    inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, deal)
+    failures = {"left": attempts_before_success}
+
+    def flaky(inst, config):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ServerError(500, "INTERNAL_SERVER_ERROR", "boom", "batch")
+        return portal
+
+    for _ in range(attempts_before_success):
+        stats = worker.drain_once(CONFIG, db, client_factory=flaky)
+        assert stats.failed == 1
+        row = next(db.query("SELECT status, error FROM inbox"))
+        assert row["status"] == "pending" and "INTERNAL_SERVER_ERROR" in row["error"]
+    worker.drain_once(CONFIG, db, client_factory=flaky)
+    assert won(portal, plan) == 100
+    assert statuses(db) == [("ONCRMDEALUPDATE", "done")]
+
+
+def test_a_permanent_failure_stops_after_the_maximum_attempts(db, inst):
+    def broken(inst, config):
+        raise ServerError(500, "INTERNAL_SERVER_ERROR", "boom", "batch")
+
+    inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, 5)
+    for _ in range(worker.MAX_ATTEMPTS + 2):
+        worker.drain_once(CONFIG, db, client_factory=broken)
+    row = next(db.query("SELECT status, attempts FROM inbox"))
+    assert (row["status"], row["attempts"]) == ("failed", worker.MAX_ATTEMPTS)
