@@ -24,6 +24,17 @@ def serve(host: str, port: int) -> None:
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
+def _add_sync_commands() -> None:
+    from b24app.demo import demo
+    from sync.commands import close_periods, reconcile, worker
+
+    for command in (worker, reconcile, close_periods, demo):
+        cli.add_command(command)
+
+
+_add_sync_commands()
+
+
 def main() -> None:
     cli()
 

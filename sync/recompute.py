@@ -42,6 +42,7 @@ class Outcome:
     updated: list[int] = field(default_factory=list)
     unchanged: int = 0
     failed: dict[int, str] = field(default_factory=dict)
+    error: str | None = None  # the whole run failed (portal unreachable, tokens refused...)
 
     def merge(self, other: Outcome) -> None:
         self.plans += other.plans

@@ -80,7 +80,7 @@ def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_i
                   today: date | None = None, progress: Progress | None = None, actor: str = "reconcile",
                   client_factory: Callable[[Installation, Mapping[str, Any]], Any] | None = None
                   ) -> dict[str, recompute.Outcome]:
-    """Reconcile every active installation (or one); a portal that fails is logged and skipped."""
+    """Reconcile every active installation (or one); a portal that fails is logged, its Outcome has ``error``."""
     from b24app.rest import errors as rest_errors
     from sync.worker import default_client
 
@@ -104,6 +104,8 @@ def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_i
         except rest_errors.ReauthRequired:
             log.warning("portal %s needs an admin to open the app again (tokens refused): not reconciled",
                         inst.member_id)
+            results[inst.member_id] = recompute.Outcome(error="tokens refused: an admin must open the app")
         except Exception as exc:  # noqa: BLE001 - one portal's failure must not stop the others
             log.warning("portal %s: reconcile failed (%s: %s)", inst.member_id, type(exc).__name__, exc)
+            results[inst.member_id] = recompute.Outcome(error=f"{type(exc).__name__}: {exc}")
     return results

@@ -1,0 +1,252 @@
+"""``make demo``: the sandbox portal on :5050 and the app on :5000, installed, with demo plans.
+
+State lives in the project's ``instance/`` folder, so a second ``make demo`` reuses it:
+
+- ``instance/sandbox.db``  the sandbox portal (seeded with demo companies, contacts and deals once);
+- ``instance/b24plans.db`` the app's database;
+- ``instance/demo.env``    the demo's settings (``B24_*`` lines: client id/secret of the app registered in
+  the sandbox, OAuth URL, database, secret key). ``b24plans reconcile`` / ``worker`` / ``close-periods``
+  (and any command that calls :func:`cli_settings`) read it when it exists; the environment still wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from b24app.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+PROJECT = Path(__file__).resolve().parent.parent
+INSTANCE = PROJECT / "instance"
+DEMO_ENV = INSTANCE / "demo.env"
+SANDBOX_PORT = 5050
+APP_PORT = 5000
+HOST = "127.0.0.1"
+APP_TITLE = "Planes de ventas"
+
+
+# --- the demo's settings file ----------------------------------------------------------------------------
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments and blank lines ignored); an absent file is empty."""
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def write_env_file(path: Path, values: Mapping[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# Written by `b24plans demo`: the demo's settings; the b24plans commands read them when present."]
+    lines += [f"{key}={value}" for key, value in values.items()]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.chmod(tmp, 0o600)  # it holds the demo app's client secret
+    tmp.replace(path)
+
+
+def cli_settings(environ: Mapping[str, str] | None = None, env_file: Path = DEMO_ENV) -> dict[str, Any]:
+    """The settings a command should use: ``instance/demo.env`` (when present) under the environment."""
+    merged = {**read_env_file(env_file), **(os.environ if environ is None else environ)}
+    return load_settings(merged)
+
+
+# --- the demo ------------------------------------------------------------------------------------------
+
+def demo_env(client_id: str, client_secret: str, sandbox_url: str, previous: Mapping[str, str]) -> dict[str, str]:
+    """The demo's ``B24_*`` settings (the secret key is kept across runs)."""
+    return {
+        "B24_ENV": "development",
+        "B24_DATABASE": str(INSTANCE / "b24plans.db"),
+        "B24_PUBLIC_URL": f"http://{HOST}:{APP_PORT}",
+        "B24_OAUTH_URL": f"{sandbox_url}/oauth/token/",
+        "B24_BX24_JS_URL": f"{sandbox_url}/bx24.js",
+        "B24_CLIENT_ID": client_id,
+        "B24_CLIENT_SECRET": client_secret,
+        "B24_SECRET_KEY": previous.get("B24_SECRET_KEY") or secrets.token_urlsafe(32),
+        "B24_SCHEDULER": "on",
+    }
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def ensure_registered(portal: Any, previous: Mapping[str, str]) -> tuple[str, str]:
+    """The app's registration in the sandbox, reused across runs (client id and secret in demo.env)."""
+    client_id = previous.get("B24_CLIENT_ID", "")
+    secret = previous.get("B24_CLIENT_SECRET", "")
+    if client_id and secret and portal.app(client_id):
+        return client_id, secret
+    from b24app.manifest import load_manifest
+
+    manifest = load_manifest()
+    base = f"http://{HOST}:{APP_PORT}"
+    registered = portal.register_app(
+        handler_url=base + manifest.handlers.get("index", "/"),
+        install_url=base + manifest.handlers.get("install", "/install"),
+        scopes=list(manifest.scopes), title=APP_TITLE,
+        client_id=client_id or None, client_secret=secret or None,
+    )
+    return registered["client_id"], registered["client_secret"]
+
+
+def ensure_installed(portal: Any, client_id: str, config: Mapping[str, Any]) -> Any:
+    """Install the app the way Bitrix24 does (the install POST, then installFinish) unless it already is."""
+    from b24app.db import connect
+    from b24app.installations import InstallationStore
+
+    db = connect(config["DATABASE"])
+    try:
+        inst = InstallationStore(db).find(portal.member_id)
+        registered = portal.app(client_id) or {}
+        if inst is not None and inst.is_active and inst.is_provisioned and registered.get("installed"):
+            return inst
+        from b24app.sandbox.installer import install_app
+
+        install_app(portal, client_id)
+        inst = InstallationStore(db).find(portal.member_id)
+        if inst is None or not inst.is_provisioned:
+            raise click.ClickException("the app did not finish installing into the sandbox; see the log above")
+        return inst
+    finally:
+        db.conn.close()
+
+
+@dataclass
+class DemoPlans:
+    created: int = 0
+    existing: int = 0
+    linked: int = 0
+
+
+def _quarter(today: date) -> tuple[date, date]:
+    first_month = 3 * ((today.month - 1) // 3) + 1
+    begin = date(today.year, first_month, 1)
+    end = date(today.year + (first_month == 10), (first_month + 3) % 12 or 12, 1) - timedelta(days=1)
+    return begin, end
+
+
+def ensure_demo_plans(client: Any, inst: Any, today: date | None = None, limit: int = 4) -> DemoPlans:
+    """Create a plan for each of the ``limit`` clients with the most deals and link their free deals,
+    through REST as a user would (``xmlId`` ``b24plans-demo-…`` keeps it idempotent)."""
+    eti = int(inst.entity_type_id)
+    parent = f"parentId{eti}"
+    deals = client.list_all("crm.item.list", {"entityTypeId": 2, "select": [
+        "id", "companyId", "contactId", "opportunity", "currencyId", parent]}, items_key="items")
+    by_client: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for deal in deals:
+        company, contact = int(deal.get("companyId") or 0), int(deal.get("contactId") or 0)
+        if company or contact:
+            by_client.setdefault(("companyId", company) if company else ("contactId", contact), []).append(deal)
+    chosen = sorted(by_client, key=lambda k: (-len(by_client[k]), k))[:limit]
+    keys = {who: f"b24plans-demo-{who[0][:-2]}-{who[1]}" for who in chosen}
+    found = client.list_all("crm.item.list", {"entityTypeId": eti, "filter": {"@xmlId": list(keys.values())},
+                                              "select": ["id", "xmlId"]}, items_key="items") if keys else []
+    plan_of = {row["xmlId"]: int(row["id"]) for row in found}
+    result = DemoPlans(existing=len(plan_of))
+    begin, end = _quarter(today or date.today())
+    links: dict[str, tuple[str, dict[str, Any]]] = {}
+    for n, who in enumerate(chosen):
+        client_deals = by_client[who]
+        currency = str(client_deals[0].get("currencyId") or "USD")
+        total = sum(Decimal(str(d.get("opportunity") or 0)) for d in client_deals if d.get("currencyId") == currency)
+        amount = max(Decimal(1000), (total * Decimal("1.25") / 1000).to_integral_value(ROUND_CEILING) * 1000)
+        plan_id = plan_of.get(keys[who])
+        if plan_id is None:
+            fields = {"title": f"Plan {begin:%Y}-T{(begin.month + 2) // 3}", who[0]: who[1],
+                      "opportunity": amount, "currencyId": currency, "isManualOpportunity": "Y",
+                      "begindate": begin.isoformat(), "closedate": end.isoformat(), "assignedById": 1,
+                      "xmlId": keys[who], inst.field_map["PROBABILITY"]: (60, 75, 40, 90)[n % 4]}
+            plan_id = int(client.call("crm.item.add", {"entityTypeId": eti, "fields": fields})["item"]["id"])
+            result.created += 1
+        for deal in client_deals:
+            if not int(deal.get(parent) or 0):
+                links[f"l{deal['id']}"] = ("crm.item.update", {"entityTypeId": 2, "id": int(deal["id"]),
+                                                               "fields": {parent: plan_id}})
+    if links:
+        outcome = client.batch_all(links)
+        result.linked = len(links) - len(outcome.errors)
+    return result
+
+
+def run(echo: Any = click.echo) -> None:
+    """Start both servers, install, seed demo plans, print the URL, wait for Ctrl-C, stop both."""
+    from werkzeug.serving import make_server
+
+    from b24app import create_app
+    from b24app.rest import B24Client
+    from b24app.sandbox.server import SandboxServer
+    from sync import scheduler
+
+    for port, what in ((SANDBOX_PORT, "the sandbox portal"), (APP_PORT, "the app")):
+        if not port_free(port):
+            raise click.ClickException(f"port {port} (for {what}) is in use; stop what runs there and retry")
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    previous = read_env_file(DEMO_ENV)
+    sandbox = SandboxServer(INSTANCE / "sandbox.db", seed="demo", rate_limit=True, host=HOST,
+                            port=SANDBOX_PORT).start()
+    server = None
+    try:
+        client_id, secret = ensure_registered(sandbox.portal, previous)
+        write_env_file(DEMO_ENV, demo_env(client_id, secret, sandbox.url, previous))
+        config = {**cli_settings(), "SCHEDULER": True}
+        app = create_app(config)
+        server = make_server(HOST, APP_PORT, app, threaded=True)
+        threading.Thread(target=server.serve_forever, name="app-server", daemon=True).start()
+        echo(f"sandbox portal: {sandbox.url}   app: http://{HOST}:{APP_PORT}   state: {INSTANCE}")
+        inst = ensure_installed(sandbox.portal, client_id, app.config)
+        created = ensure_demo_plans(B24Client.for_webhook(sandbox.webhook_url, app.config), inst)
+        echo(f"demo plans: {created.created} created, {created.existing} already there, "
+             f"{created.linked} deal link(s) made")
+        echo("")
+        echo("Open this URL in your browser (the sandbox portal with the app installed):")
+        echo(f"    {sandbox.url}/marketplace/app/{client_id}/")
+        echo("")
+        echo("Move a deal to a won stage in the portal and its plan follows within seconds. Ctrl-C stops both.")
+        stop = threading.Event()
+        wait_forever(stop)
+    finally:
+        echo("stopping…")
+        if server is not None:
+            server.shutdown()
+        scheduler.stop()
+        sandbox.stop()
+
+
+@click.command()
+def demo() -> None:
+    """Run the sandbox portal (:5050) and the app (:5000), installed, with demo plans; Ctrl-C stops both."""
+    run()
+def wait_forever(stop: threading.Event) -> None:
+    try:
+        while not stop.is_set():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        stop.set()

@@ -1,0 +1,136 @@
+"""The ``b24plans worker``, ``reconcile`` and ``close-periods`` commands.
+
+They use the app's settings (``B24_*``); when the demo has run, ``instance/demo.env`` supplies the
+demo's settings (its database, OAuth URL, client id/secret) and the environment still wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import click
+
+from sync import recompute
+
+log = logging.getLogger(__name__)
+
+
+def load_config() -> dict[str, Any]:
+    """The app's settings as ``create_app`` resolves them (database path made absolute), no scheduler."""
+    from b24app import create_app
+    from b24app.demo import cli_settings
+
+    app = create_app({**cli_settings(), "SCHEDULER": False})
+    return dict(app.config)
+
+
+class TerminalProgress:
+    """Progress of a reconcile on a terminal: reading steps as lines, the writes as a bar."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._label = ""
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if label != "writes":
+            self.close()
+            click.echo(f"  reading {label}…", err=True)
+            return
+        if self._bar is None:
+            if total == 0:
+                return
+            self._bar = click.progressbar(length=total, label="  writing changed plans", file=sys.stderr)
+            self._bar.__enter__()
+        if done:
+            self._bar.update(done)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def _report(results: Mapping[str, recompute.Outcome]) -> int:
+    failed = 0
+    if not results:
+        click.echo("no active installation to reconcile")
+    for member_id, outcome in results.items():
+        if outcome.error:
+            failed += 1
+            click.echo(f"portal {member_id}: FAILED — {outcome.error}")
+            continue
+        click.echo(f"portal {member_id}: {outcome.plans} open plan(s), {outcome.deals} linked deal(s), "
+                   f"{len(outcome.updated)} updated, {outcome.unchanged} unchanged, {len(outcome.failed)} failed")
+        for plan_id, error in sorted(outcome.failed.items()):
+            failed += 1
+            click.echo(f"  plan {plan_id}: {error}")
+    return 1 if failed else 0
+
+
+def _sweep(member_id: str | None, today: date | None, closing: bool) -> None:
+    from b24app.db import connect
+    from sync import periods, reconcile
+
+    config = load_config()
+    db = connect(config["DATABASE"])
+    progress = TerminalProgress() if sys.stdout.isatty() else None
+    try:
+        if closing:
+            results = periods.close_periods(config, db, today=today, member_id=member_id, progress=progress)
+        else:
+            results = reconcile.reconcile_all(config, db, member_id=member_id, today=today, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+        db.conn.close()
+    code = _report(results)
+    if code:
+        sys.exit(code)
+
+
+@click.command()
+@click.option("--member-id", default=None, help="only this portal (default: every active installation)")
+def reconcile(member_id: str | None) -> None:
+    """Recompute every open plan from the portal's current state (also rebuilds the deal→plan index)."""
+    _sweep(member_id, None, closing=False)
+
+
+@click.command("close-periods")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="the date to close as of (default: today)")
+@click.option("--member-id", default=None, help="only this portal")
+def close_periods(today: Any, member_id: str | None) -> None:
+    """Move open plans whose period ended unfulfilled to No cumplido."""
+    _sweep(member_id, today.date() if today else date.today(), closing=True)
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="drain the inbox once and exit")
+def worker(once: bool) -> None:
+    """Process the event inbox (until Ctrl-C, or once with --once)."""
+    from b24app.db import connect
+    from sync import worker as inbox_worker
+
+    config = load_config()
+    db = connect(config["DATABASE"])
+    try:
+        if once:
+            stats = inbox_worker.drain_once(config, db)
+            click.echo(f"{stats.claimed} event(s): {stats.done} done, {stats.failed} failed, "
+                       f"{stats.skipped} skipped; {stats.plans_updated} plan(s) updated")
+            return
+        interval = float(config.get("WORKER_INTERVAL") or 2.0)
+        click.echo(f"worker: draining the inbox every {interval:g}s (Ctrl-C to stop)")
+        stop = threading.Event()
+        try:
+            inbox_worker.run(config, db, interval, stop)
+        except KeyboardInterrupt:
+            stop.set()
+            click.echo("worker stopped")
+    finally:
+        db.conn.close()
