@@ -35,6 +35,15 @@ def _add_sync_commands() -> None:
 _add_sync_commands()
 
 
+def _add_sandbox_app_commands() -> None:
+    from b24app.sandbox.installer import sandbox_app_cli
+
+    cli.add_command(sandbox_app_cli)
+
+
+_add_sandbox_app_commands()
+
+
 def main() -> None:
     cli()
 
