@@ -1,0 +1,193 @@
+"""The install flow: verify the install POST, keep the installation, check the portal, provision.
+
+The posted ``DOMAIN`` and tokens are never trusted as such: the posted ``REFRESH_ID`` is exchanged at the
+configured OAuth server with our client_id/secret (settings/oauth/auto-renewal.md). Only that answer
+says which portal (``member_id``, ``client_endpoint``) and which user (``user_id``) this is; the posted
+``member_id`` must match it. Docs: settings/oauth/simple-way.md (the POST fields),
+settings/app-installation/installation-finish.md, api-reference/common/users/user-admin.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import sqlite_utils
+
+from b24app import logsafe
+from b24app.installations import ACTIVE, Installation, InstallationStore, audit, now_iso
+from b24app.manifest import Manifest
+from b24app.rest.errors import B24Error
+from sync.provision import ProvisionReport, missing_methods, provision
+
+log = logging.getLogger(__name__)
+
+REQUIRED_FIELDS = ("member_id", "AUTH_ID", "REFRESH_ID", "APPLICATION_TOKEN")
+
+
+class InstallRefused(Exception):
+    """The install cannot go on; ``reason`` is a message key for the page, ``status`` the HTTP status."""
+
+    def __init__(self, reason: str, detail: str = "", status: int = 400):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+        self.status = status
+
+
+@dataclass(frozen=True)
+class InstallForm:
+    """What Bitrix24 POSTs to the install path (form body plus ``DOMAIN``/``LANG`` in the query)."""
+
+    member_id: str
+    auth_id: str = field(repr=False)
+    refresh_id: str = field(repr=False)
+    application_token: str = field(repr=False)
+    domain: str = ""
+    lang: str = "la"
+    scopes: str = ""
+    placement: str = "DEFAULT"
+
+    @classmethod
+    def parse(cls, values: Mapping[str, Any]) -> InstallForm:
+        """From ``request.values``; raises InstallRefused("malformed") naming the missing fields."""
+        missing = [name for name in REQUIRED_FIELDS if not str(values.get(name) or "").strip()]
+        if missing:
+            raise InstallRefused("malformed", "missing " + ", ".join(missing), 400)
+        form = cls(
+            member_id=str(values["member_id"]).strip(),
+            auth_id=str(values["AUTH_ID"]).strip(),
+            refresh_id=str(values["REFRESH_ID"]).strip(),
+            application_token=str(values["APPLICATION_TOKEN"]).strip(),
+            domain=str(values.get("DOMAIN") or ""),
+            lang=str(values.get("LANG") or "la").strip().lower()[:5] or "la",
+            scopes=str(values.get("APPLICATION_SCOPE") or ""),
+            placement=str(values.get("PLACEMENT") or "DEFAULT"),
+        )
+        logsafe.register_secret(form.auth_id, form.refresh_id, form.application_token)
+        return form
+
+
+def exchange_refresh_token(config: Mapping[str, Any], refresh_token: str) -> dict[str, Any]:
+    """grant_type=refresh_token at the configured OAuth server; the answer (new tokens, member_id...)."""
+    url = str(config.get("OAUTH_URL") or "https://oauth.bitrix.info/oauth/token/")
+    params = {"grant_type": "refresh_token", "client_id": config.get("CLIENT_ID") or "",
+              "client_secret": config.get("CLIENT_SECRET") or "", "refresh_token": refresh_token}
+    timeout = (float(config.get("HTTP_CONNECT_TIMEOUT") or 5), float(config.get("HTTP_READ_TIMEOUT") or 70))
+    try:
+        response = requests.get(url, params=params, timeout=timeout, allow_redirects=False,
+                                headers={"Accept": "application/json"})
+    except requests.RequestException as exc:
+        raise InstallRefused("oauth_unreachable", type(exc).__name__, 502) from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise InstallRefused("oauth_failed", f"HTTP {response.status_code}, not JSON", 502)
+    if answer.get("error"):
+        raise InstallRefused("oauth_failed", str(answer.get("error")), 403)
+    for key in ("access_token", "refresh_token", "member_id", "client_endpoint"):
+        if not answer.get(key):
+            raise InstallRefused("oauth_failed", f"the OAuth answer has no {key}", 502)
+    logsafe.register_secret(answer["access_token"], answer["refresh_token"])
+    return answer
+
+
+def _endpoint(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InstallRefused("oauth_failed", "the OAuth answer has no usable client_endpoint", 502)
+    return value if value.endswith("/") else value + "/"
+
+
+def verified_installation(config: Mapping[str, Any], store: InstallationStore, form: InstallForm) -> Installation:
+    """The installation as the OAuth server vouches for it, merged with what we kept of an earlier install."""
+    answer = exchange_refresh_token(config, form.refresh_id)
+    if str(answer["member_id"]) != form.member_id:
+        raise InstallRefused("member_mismatch", "the posted member_id is not the portal the token belongs to", 403)
+    client_endpoint = _endpoint(str(answer["client_endpoint"]))
+    expires = int(answer.get("expires") or 0) or int(time.time()) + int(answer.get("expires_in") or 3600)
+    user_id = answer.get("user_id")
+    existing = store.find(form.member_id)
+    base = existing or Installation(member_id=form.member_id, domain="", client_endpoint=client_endpoint)
+    return base.with_(
+        domain=urlsplit(client_endpoint).netloc,
+        client_endpoint=client_endpoint,
+        server_endpoint=str(answer.get("server_endpoint") or base.server_endpoint),
+        access_token=str(answer["access_token"]),
+        refresh_token=str(answer["refresh_token"]),
+        expires_at=expires,
+        application_token=form.application_token,
+        scopes=str(answer.get("scope") or form.scopes),
+        user_id=int(user_id) if str(user_id or "").isdigit() else None,
+        lang=form.lang,
+        status=ACTIVE,
+        installed_at=(existing.installed_at if existing and existing.is_active else None) or now_iso(),
+        uninstalled_at=None,
+    )
+
+
+def is_admin(client: Any) -> bool:
+    """user.admin (api-reference/common/users/user-admin.md); ``profile.ADMIN`` when user.admin is missing."""
+    try:
+        return client.call("user.admin", {}) in (True, "true", "Y", 1, "1")
+    except B24Error as exc:
+        log.info("user.admin failed (%s); trying profile", exc.code or exc.status)
+        profile = client.call("profile", {})
+        return isinstance(profile, Mapping) and profile.get("ADMIN") in (True, "true", "Y", 1, "1")
+
+
+@dataclass
+class InstallOutcome:
+    installation: Installation
+    first_time: bool
+    missing: list[str] = field(default_factory=list)
+    report: ProvisionReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and self.report is not None and self.report.ok
+
+
+def default_client(inst: Installation, config: Mapping[str, Any]) -> Any:
+    """A REST client with the installing admin's fresh access token (api-notes §1.3)."""
+    from b24app.rest import B24Client
+
+    return B24Client.for_user_token(inst, inst.access_token, config)
+
+
+def install(config: Mapping[str, Any], db: sqlite_utils.Database, form: InstallForm, manifest: Manifest,
+            client_for: Callable[[Installation, Mapping[str, Any]], Any] = default_client) -> InstallOutcome:
+    """Verify, check that the user is an admin, keep the installation, check the portal's methods, provision."""
+    store = InstallationStore(db)
+    first_time = store.find(form.member_id) is None
+    inst = verified_installation(config, store, form)
+    client = client_for(inst, config)
+    try:
+        admin = is_admin(client)
+    except B24Error as exc:
+        raise InstallRefused("portal_error", str(exc), 502) from None
+    if not admin:
+        audit(db, inst.member_id, "install_refused", reason="not_admin", user_id=inst.user_id)
+        raise InstallRefused("not_admin", f"user {inst.user_id}", 403)
+    inst = store.save(inst)
+    audit(db, inst.member_id, "install", actor=f"user:{inst.user_id}", domain=inst.domain,
+          client_endpoint=inst.client_endpoint, scopes=inst.scopes, lang=inst.lang, first_time=first_time)
+    outcome = InstallOutcome(inst, first_time)
+    try:
+        outcome.missing = missing_methods(client)
+    except B24Error as exc:
+        raise InstallRefused("portal_error", str(exc), 502) from None
+    if outcome.missing:
+        audit(db, inst.member_id, "install_incomplete", missing=outcome.missing)
+        log.warning("portal %s lacks methods: %s", inst.member_id, ", ".join(outcome.missing))
+        return outcome
+    outcome.report = provision(client, db, inst, config, manifest)
+    outcome.installation = store.find(inst.member_id) or inst
+    return outcome

@@ -1,0 +1,168 @@
+"""POST /events: verification (401), malformed payloads (400), the inbox write, uninstall and update."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+
+from b24app import phpquery
+from b24app.db import connect
+from b24app.installations import Installation, InstallationStore
+
+MEMBER = "a223c6b3710f85df22e9377d6c4f7553"
+TOKEN = "51856fefc120afa4b628cc82d3935cce"
+OAUTH = "http://oauth.test/oauth/token/"
+
+
+@pytest.fixture
+def app(app):
+    app.config["OAUTH_URL"] = OAUTH
+    return app
+
+
+@pytest.fixture
+def db(app):
+    database = connect(app.config["DATABASE"])
+    InstallationStore(database).save(Installation(
+        member_id=MEMBER, domain="portal.test", client_endpoint="https://portal.test/rest/",
+        access_token="admin-access-token", refresh_token="admin-refresh-token", expires_at=1,
+        application_token=TOKEN, type_id=7, entity_type_id=1030, category_id=5,
+        field_map={"EXECUTED": "ufCrm7Executed"}, stage_map={"P": "DT1030_5:NEW"}))
+    yield database
+    database.conn.close()
+
+
+def event(name, data=None, member_id=MEMBER, token=TOKEN, **auth):
+    payload = {"event": name, "event_handler_id": "201", "data": data or {}, "ts": "1736405807",
+               "auth": {"access_token": "user-access-token", "expires_in": "3600", "scope": "crm",
+                        "domain": "evil.example", "server_endpoint": "https://oauth.bitrix.info/rest/",
+                        "status": "L", "client_endpoint": "https://evil.example/rest/",
+                        "member_id": member_id, "application_token": token, **auth}}
+    return phpquery.encode(payload)
+
+
+def post(client, body):
+    return client.post("/events", data=body, content_type="application/x-www-form-urlencoded")
+
+
+def inbox_rows(db):
+    return list(db.query("SELECT * FROM inbox ORDER BY id"))
+
+
+def test_a_deal_event_is_queued_without_its_auth_block(client, db):
+    response = post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "759"}}))
+    assert response.status_code == 200 and response.json["status"] == "ok"
+    (row,) = inbox_rows(db)
+    assert (row["member_id"], row["event"], row["entity_type_id"], row["object_id"], row["ts"]) == (
+        MEMBER, "ONCRMDEALUPDATE", 2, 759, 1736405807)
+    assert json.loads(row["data"]) == {"FIELDS": {"ID": "759"}}
+    assert "token" not in row["data"] and "user-access-token" not in json.dumps(row)
+
+
+def test_repeated_updates_of_one_deal_coalesce(client, db):
+    for _ in range(3):
+        assert post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "759"}})).status_code == 200
+    post(client, event("ONCRMDEALDELETE", {"FIELDS": {"ID": "759"}}))
+    assert [r["event"] for r in inbox_rows(db)] == ["ONCRMDEALUPDATE", "ONCRMDEALDELETE"]
+
+
+@pytest.mark.parametrize(("member_id", "token"), [
+    (MEMBER, "0" * 32),              # forged token
+    (MEMBER, TOKEN[:-1]),            # prefix of the right token
+    ("f" * 32, TOKEN),               # unknown portal
+])
+def test_forged_events_get_401_and_nothing_is_stored(client, db, member_id, token):
+    response = post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "1"}}, member_id, token))
+    assert response.status_code == 401
+    assert response.json == {"status": "error", "error": "invalid_application_token"}
+    assert inbox_rows(db) == []
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    ("", "missing event"),
+    (phpquery.encode({"event": "ONCRMDEALUPDATE", "data": {"FIELDS": {"ID": "1"}}}), "missing auth block"),
+    (phpquery.encode({"event": "ONCRMDEALUPDATE", "auth": {"member_id": MEMBER}}), "auth[application_token]"),
+    (phpquery.encode({"event": "ONCRMDEALUPDATE", "auth": {"application_token": TOKEN}}), "auth[member_id]"),
+    (event("ONCRMDEALUPDATE", {"FIELDS": {}}), "data[FIELDS][ID]"),
+    (event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "12; drop"}}), "data[FIELDS][ID]"),
+    (event("ONCRMDYNAMICITEMUPDATE", {"FIELDS": {"ID": "3"}}), "data[FIELDS][ENTITY_TYPE_ID]"),
+    (event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "1"}}).replace("ts=1736405807", "ts=yesterday"), "ts must be"),
+])
+def test_malformed_events_get_400_naming_the_problem(client, db, body, named):
+    response = post(client, body)
+    assert response.status_code == 400
+    assert response.json["error"] == "malformed_event" and named in response.json["error_description"]
+    assert inbox_rows(db) == []
+
+
+def test_only_this_apps_smart_process_items_are_queued(client, db):
+    post(client, event("ONCRMDYNAMICITEMUPDATE", {"FIELDS": {"ID": "3", "ENTITY_TYPE_ID": "1032"}}))
+    post(client, event("ONCRMDYNAMICITEMUPDATE", {"FIELDS": {"ID": "4", "ENTITY_TYPE_ID": "1030"}}))
+    assert [(r["entity_type_id"], r["object_id"]) for r in inbox_rows(db)] == [(1030, 4)]
+
+
+def test_portal_wide_events_are_queued_once(client, db):
+    post(client, event("ONCRMCURRENCYUPDATE", {"FIELDS": {"ID": "EUR"}}))
+    post(client, event("ONCRMCURRENCYUPDATE", {"FIELDS": {"ID": "USD"}}))
+    assert [(r["event"], r["entity_type_id"], r["object_id"]) for r in inbox_rows(db)] == [
+        ("ONCRMCURRENCYUPDATE", 0, 0)]
+
+
+def test_uninstall_drops_the_tokens_and_later_events_are_refused(client, db):
+    body = phpquery.encode({"event": "ONAPPUNINSTALL", "data": {"LANGUAGE_ID": "la", "CLEAN": "0"},
+                            "ts": "1", "auth": {"domain": "portal.test", "member_id": MEMBER,
+                                                "application_token": TOKEN}})
+    assert post(client, body).status_code == 200
+    inst = InstallationStore(db).find(MEMBER)
+    assert inst.status == "uninstalled" and inst.access_token == "" and inst.refresh_token == ""
+    assert inst.entity_type_id == 1030  # the portal's CRM data and our ids stay
+    assert post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "1"}})).status_code == 401
+    assert inbox_rows(db) == []
+    assert [r["action"] for r in db.query("SELECT action FROM audit_log")] == ["uninstall"]
+
+
+def test_a_forged_uninstall_changes_nothing(client, db):
+    body = phpquery.encode({"event": "ONAPPUNINSTALL", "auth": {"member_id": MEMBER, "application_token": "x" * 32}})
+    assert post(client, body).status_code == 401
+    assert InstallationStore(db).find(MEMBER).refresh_token == "admin-refresh-token"
+
+
+def test_app_update_with_the_known_token_stores_the_version_and_asks_for_provisioning(client, db):
+    response = post(client, event("ONAPPUPDATE", {"VERSION": "2", "PREVIOUS_VERSION": "1", "LANGUAGE_ID": "la"}))
+    assert response.status_code == 200
+    assert InstallationStore(db).find(MEMBER).app_version == "2"
+    (row,) = inbox_rows(db)
+    assert row["event"] == "APP.PROVISION" and json.loads(row["data"])["VERSION"] == "2"
+
+
+@responses.activate
+def test_app_update_with_a_new_token_is_verified_at_the_oauth_server(client, db):
+    responses.get(OAUTH, json={"access_token": "new-access", "refresh_token": "new-refresh", "member_id": MEMBER,
+                               "client_endpoint": "https://portal.test/rest/", "expires_in": 3600})
+    new = "c" * 32
+    response = post(client, event("ONAPPUPDATE", {"VERSION": "3"}, token=new, refresh_token="event-refresh"))
+    assert response.status_code == 200
+    assert "refresh_token=event-refresh" in responses.calls[0].request.url
+    inst = InstallationStore(db).find(MEMBER)
+    assert (inst.application_token, inst.app_version) == (new, "3")
+    assert inst.refresh_token == "admin-refresh-token"  # the admin's background tokens are untouched
+    assert post(client, event("ONCRMDEALADD", {"FIELDS": {"ID": "9"}}, token=new)).status_code == 200
+
+
+@responses.activate
+def test_app_update_with_a_new_token_for_another_portal_is_refused(client, db):
+    responses.get(OAUTH, json={"access_token": "a", "refresh_token": "b", "member_id": "other",
+                               "client_endpoint": "https://other.test/rest/"})
+    response = post(client, event("ONAPPUPDATE", {"VERSION": "3"}, token="c" * 32, refresh_token="r"))
+    assert response.status_code == 401
+    assert InstallationStore(db).find(MEMBER).application_token == TOKEN
+    assert inbox_rows(db) == []
+
+
+def test_app_update_with_a_new_token_and_no_refresh_token_is_refused(client, db):
+    body = phpquery.encode({"event": "ONAPPUPDATE", "data": {"VERSION": "3"},
+                            "auth": {"member_id": MEMBER, "application_token": "c" * 32}})
+    assert post(client, body).status_code == 401
+    assert InstallationStore(db).find(MEMBER).app_version == ""
