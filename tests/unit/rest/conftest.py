@@ -80,3 +80,13 @@ def make_client(config, installation, clock):
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture(autouse=True)
+def _forget_list_counts():
+    """list_all remembers previous runs' counts per portal; tests start without that memory."""
+    from b24app.rest import listing
+
+    listing._last_counts.clear()
+    yield
+    listing._last_counts.clear()
