@@ -163,12 +163,12 @@ def default_client(inst: Installation, config: Mapping[str, Any]) -> Any:
 
 
 def install(config: Mapping[str, Any], db: sqlite_utils.Database, form: InstallForm, manifest: Manifest,
-            client_for: Callable[[Installation, Mapping[str, Any]], Any] = default_client) -> InstallOutcome:
+            client_for: Callable[[Installation, Mapping[str, Any]], Any] | None = None) -> InstallOutcome:
     """Verify, check that the user is an admin, keep the installation, check the portal's methods, provision."""
     store = InstallationStore(db)
     first_time = store.find(form.member_id) is None
     inst = verified_installation(config, store, form)
-    client = client_for(inst, config)
+    client = (client_for or default_client)(inst, config)
     try:
         admin = is_admin(client)
     except B24Error as exc:

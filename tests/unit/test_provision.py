@@ -1,0 +1,292 @@
+"""Provisioning against an in-memory portal: creates once, finds on every re-run, names what a portal lacks.
+
+The fake below answers the documented shapes of each method (api-notes §3.1, §4.1, §5); the integration
+tests (tests/integration/test_install.py) repeat the important cases against the sandbox over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from b24app.db import connect
+from b24app.installations import Installation, InstallationStore
+from b24app.manifest import load_manifest
+from b24app.rest.codec import BatchResult
+from b24app.rest.errors import B24Error, BadRequest, MethodNotFound
+from sync import provision as prov
+
+PUBLIC = "https://plans.example.com"
+CONFIG = {"PUBLIC_URL": PUBLIC}
+
+
+class FakePortal:
+    """Just enough of a portal for provisioning; ``calls`` counts every method called."""
+
+    def __init__(self, missing: tuple[str, ...] = (), admin: bool = True):
+        self.missing = set(missing)
+        self.admin = admin
+        self.calls: Counter[str] = Counter()
+        self.types: list[dict[str, Any]] = []
+        self.fields: list[dict[str, Any]] = []
+        self.statuses: list[dict[str, Any]] = []
+        self.placements: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.options: dict[str, Any] = {}
+
+    # -- the client interface the provisioning code uses
+    def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        self.calls[method] += 1
+        if method in self.missing:
+            raise MethodNotFound(404, "ERROR_METHOD_NOT_FOUND", "Method not found!", method)
+        return getattr(self, "m_" + method.replace(".", "_"))(params or {})
+
+    def batch_all(self, commands: dict[str, tuple[str, dict[str, Any]]]) -> BatchResult:
+        self.calls["batch"] += 1
+        result = BatchResult()
+        for key, (method, params) in commands.items():
+            try:
+                result.result[key] = self.call(method, params)
+            except B24Error as exc:
+                result.errors[key] = exc
+        return result
+
+    # -- methods
+    def m_method_get(self, p):
+        return {"isExisting": p["name"] not in self.missing, "isAvailable": p["name"] not in self.missing}
+
+    def m_user_admin(self, p):
+        return self.admin
+
+    def m_app_option_get(self, p):
+        return dict(self.options)
+
+    def m_app_option_set(self, p):
+        self.options.update(p["options"])
+        return True
+
+    def m_crm_type_get(self, p):
+        for t in self.types:
+            if t["id"] == int(p["id"]):
+                return {"type": t}
+        raise BadRequest(400, "NOT_FOUND", "Smart process not found", "crm.type.get")
+
+    def m_crm_type_list(self, p):
+        title = p.get("filter", {}).get("title")
+        return {"types": [{k: v for k, v in t.items() if k != "relations"} for t in self.types
+                          if title is None or t["title"] == title]}
+
+    def m_crm_type_add(self, p):
+        type_id, eti = len(self.types) + 7, 1030 + 2 * len(self.types)
+        relations = {side: [{**r, "isChildrenListEnabled": "Y"} for r in items]
+                     for side, items in p["fields"].get("relations", {}).items()}
+        t = {**p["fields"], "id": type_id, "entityTypeId": eti, "relations": relations}
+        self.types.append(t)
+        category = 10 + len(self.types)
+        for code, sem, name in (("NEW", "", "Nuevo"), ("PREPARATION", "", "Preparación"),
+                                ("SUCCESS", "S", "Éxito"), ("FAIL", "F", "Fallido")):
+            self.statuses.append({"ID": str(len(self.statuses) + 1), "ENTITY_ID": f"DYNAMIC_{eti}_STAGE_{category}",
+                                  "STATUS_ID": f"DT{eti}_{category}:{code}", "NAME": name, "SEMANTICS": sem or None})
+        t["_category"] = category
+        return {"type": t}
+
+    def m_crm_type_update(self, p):
+        t = self.m_crm_type_get(p)["type"]
+        t.update(p["fields"])
+        return {"type": t}
+
+    def m_crm_category_list(self, p):
+        t = next(t for t in self.types if t["entityTypeId"] == p["entityTypeId"])
+        return {"categories": [{"id": t["_category"], "name": "General", "isDefault": "Y"}]}
+
+    def m_userfieldconfig_list(self, p):
+        entity = p["filter"]["entityId"]
+        return {"fields": [f for f in self.fields if f["entityId"] == entity]}
+
+    def m_userfieldconfig_add(self, p):
+        field = p["field"]
+        if any(f["fieldName"] == field["fieldName"] for f in self.fields):
+            raise BadRequest(400, "", f"Field {field['fieldName']} already exists", "userfieldconfig.add")
+        self.fields.append(dict(field))
+        return {"field": field}
+
+    def m_crm_item_fields(self, p):
+        t = next(t for t in self.types if t["entityTypeId"] == p["entityTypeId"])
+        out = {"id": {"upperName": "ID"}, "opportunity": {"upperName": "OPPORTUNITY"}}
+        for f in self.fields:
+            if f["entityId"] == f"CRM_{t['id']}":
+                suffix = f["fieldName"].split("_", 3)[3]
+                out[f"ufCrm{t['id']}{suffix.capitalize()}"] = {"upperName": f["fieldName"]}
+        return {"fields": out}
+
+    def m_crm_status_list(self, p):
+        return [s for s in self.statuses if s["ENTITY_ID"] == p["filter"]["ENTITY_ID"]]
+
+    def m_crm_status_add(self, p):
+        f = p["fields"]
+        eti_cat = f["ENTITY_ID"].removeprefix("DYNAMIC_").split("_STAGE_")
+        self.statuses.append({"ID": str(len(self.statuses) + 1), "ENTITY_ID": f["ENTITY_ID"],
+                              "STATUS_ID": f"DT{eti_cat[0]}_{eti_cat[1]}:{f['STATUS_ID']}", "NAME": f["NAME"],
+                              "SEMANTICS": f["SEMANTICS"] or None})
+        return int(self.statuses[-1]["ID"])
+
+    def m_crm_status_update(self, p):
+        row = next(s for s in self.statuses if s["ID"] == str(p["id"]))
+        row.update(p["fields"])
+        return True
+
+    def m_placement_get(self, p):
+        return [dict(b) for b in self.placements]
+
+    def m_placement_bind(self, p):
+        self.placements.append({"placement": p["PLACEMENT"], "handler": p["HANDLER"], "title": p["TITLE"],
+                                "langAll": p["LANG_ALL"]})
+        return True
+
+    def m_placement_unbind(self, p):
+        before = len(self.placements)
+        self.placements = [b for b in self.placements
+                           if not (b["placement"] == p["PLACEMENT"] and b["handler"] == p["HANDLER"])]
+        return {"count": before - len(self.placements)}
+
+    def m_event_get(self, p):
+        return [dict(e) for e in self.events]
+
+    def m_event_bind(self, p):
+        if any(e["event"] == p["event"] and e["handler"] == p["handler"] for e in self.events):
+            raise BadRequest(400, "ERROR_HANDLER_ALREADY_EXIST", "Handler already exists!", "event.bind")
+        self.events.append({"event": p["event"], "handler": p["handler"], "auth_type": "0", "offline": 0})
+        return True
+
+    def m_event_unbind(self, p):
+        self.events = [e for e in self.events if not (e["event"] == p["event"] and e["handler"] == p["handler"])]
+        return {"count": 1}
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = connect(tmp_path / "app.db")
+    yield database
+    database.conn.close()
+
+
+@pytest.fixture
+def inst(db):
+    return InstallationStore(db).save(Installation(member_id="m1", domain="portal.test",
+                                                   client_endpoint="https://portal.test/rest/", lang="la"))
+
+
+MANIFEST = load_manifest()
+CREATES = ("crm.type.add", "userfieldconfig.add", "crm.status.add", "placement.bind", "event.bind")
+
+
+def test_first_run_creates_everything_and_keeps_the_ids(db, inst):
+    portal = FakePortal()
+    report = prov.provision(portal, db, inst, CONFIG, MANIFEST)
+    assert report.ok, report.summary()
+    saved = InstallationStore(db).find("m1")
+    assert (saved.type_id, saved.entity_type_id, saved.category_id) == (7, 1030, 11)
+    assert saved.field_map == {"PROBABILITY": "ufCrm7Probability", "EXECUTED": "ufCrm7Executed",
+                               "REMAINDER": "ufCrm7Remainder", "EXECUTION": "ufCrm7Execution",
+                               "PROBABLE": "ufCrm7Probable"}
+    assert saved.stage_map == {"P": "DT1030_11:NEW", "S": "DT1030_11:SUCCESS", "F": "DT1030_11:FAIL"}
+    assert saved.is_provisioned
+    (type_,) = portal.types
+    assert type_["title"] == "Planes de ventas" and type_["isClientEnabled"] == "Y"
+    assert type_["isLinkWithProductsEnabled"] == "Y" and type_["relations"]["child"][0]["entityTypeId"] == 2
+    assert {f["fieldName"] for f in portal.fields} == {f"UF_CRM_7_{s}" for s in
+                                                        ("PROBABILITY", "EXECUTED", "REMAINDER", "EXECUTION",
+                                                         "PROBABLE")}
+    probability = next(f for f in portal.fields if f["fieldName"] == "UF_CRM_7_PROBABILITY")
+    assert probability["editFormLabel"] == {"la": "Probabilidad (%)", "en": "Probability (%)",
+                                            "ru": "Вероятность (%)"}
+    assert probability["userTypeId"] == "double" and probability["entityId"] == "CRM_7"
+    # the default stages are renamed, not duplicated
+    names = {s["STATUS_ID"].split(":")[1]: s["NAME"] for s in portal.statuses}
+    assert names == {"NEW": "Activo", "PREPARATION": "Preparación", "SUCCESS": "Cumplido", "FAIL": "No cumplido"}
+    assert portal.calls["crm.status.add"] == 0
+    assert sorted((b["placement"], b["handler"]) for b in portal.placements) == [
+        ("CRM_COMPANY_DETAIL_TAB", PUBLIC + "/placements/client"),
+        ("CRM_CONTACT_DETAIL_TAB", PUBLIC + "/placements/client"),
+        ("CRM_DEAL_DETAIL_TAB", PUBLIC + "/placements/deal")]
+    deal_tab = next(b for b in portal.placements if b["placement"] == "CRM_DEAL_DETAIL_TAB")
+    assert deal_tab["langAll"]["ru"] == {"TITLE": "План продаж"} and deal_tab["langAll"]["la"]["TITLE"]
+    assert sorted(e["event"] for e in portal.events) == sorted(MANIFEST.events)
+    assert {e["handler"] for e in portal.events} == {PUBLIC + "/events"}
+    assert portal.options["plans_entity_type_id"] == 1030
+    assert json.loads(portal.options["plans_stage_map"])["S"] == "DT1030_11:SUCCESS"
+    assert report.count(prov.CREATED) >= 1 + 5 + 3 + len(MANIFEST.events)
+    audit = [r["action"] for r in db.query("SELECT action FROM audit_log")]
+    assert audit == ["provision"]
+
+
+def test_a_second_run_creates_nothing_twice(db, inst):
+    portal = FakePortal()
+    prov.provision(portal, db, inst, CONFIG, MANIFEST)
+    created_once = {m: portal.calls[m] for m in CREATES}
+    report = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
+    assert report.ok and report.count(prov.CREATED) == 0 and report.count(prov.UPDATED) == 0
+    assert {m: portal.calls[m] for m in CREATES} == created_once
+    assert len(portal.types) == 1 and len(portal.fields) == 5 and len(portal.statuses) == 4
+    assert len(portal.placements) == 3 and len(portal.events) == len(MANIFEST.events)
+
+
+def test_lost_local_ids_are_found_through_app_option_then_by_title(db, inst):
+    portal = FakePortal()
+    prov.provision(portal, db, inst, CONFIG, MANIFEST)
+    fresh = inst.with_(member_id="m2")  # a new local database: no ids kept here
+    InstallationStore(db).save(fresh)
+    report = prov.provision(portal, db, fresh, CONFIG, MANIFEST)
+    assert report.steps[0].outcome == prov.FOUND and "app.option" in report.steps[0].detail
+    portal.options.clear()  # uninstall removes app.option
+    report = prov.provision(portal, db, fresh.with_(member_id="m3"), CONFIG, MANIFEST)
+    assert report.steps[0].outcome == prov.FOUND and "by title" in report.steps[0].detail
+    assert len(portal.types) == 1
+    assert InstallationStore(db).find("m3").entity_type_id == 1030
+
+
+def test_a_missing_field_or_stage_is_added_back(db, inst):
+    portal = FakePortal()
+    prov.provision(portal, db, inst, CONFIG, MANIFEST)
+    portal.fields = [f for f in portal.fields if not f["fieldName"].endswith("_PROBABLE")]
+    portal.statuses = [s for s in portal.statuses if not s["STATUS_ID"].endswith(":FAIL")]
+    report = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
+    assert report.ok
+    assert sorted((s.kind, s.outcome) for s in report.steps if s.outcome == prov.CREATED) == [
+        ("field", "created"), ("stage", "created")]
+    assert InstallationStore(db).find("m1").stage_map["F"] == "DT1030_11:FAIL"
+
+
+def test_a_moved_app_rebinds_its_tabs_and_events_to_the_new_address(db, inst):
+    portal = FakePortal()
+    prov.provision(portal, db, inst, {"PUBLIC_URL": "https://old.example.com"}, MANIFEST)
+    prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
+    assert {b["handler"].split("/placements")[0] for b in portal.placements} == {PUBLIC}
+    assert len(portal.placements) == 3
+    assert {e["handler"] for e in portal.events} == {PUBLIC + "/events"}
+
+
+def test_a_duplicate_event_bind_counts_as_success(db, inst):
+    portal = FakePortal()
+    portal.events.append({"event": "ONCRMDEALADD", "handler": PUBLIC + "/events"})
+    report = prov.provision(portal, db, inst, CONFIG, MANIFEST)
+    assert report.ok
+    assert [s.outcome for s in report.steps if s.name == "ONCRMDEALADD"] == [prov.FOUND]
+
+
+def test_a_failed_step_is_reported_not_hidden(db, inst):
+    portal = FakePortal(missing=("crm.type.add",))
+    report = prov.provision(portal, db, inst, CONFIG, MANIFEST)
+    assert not report.ok and "crm.type.add" in report.error
+    assert not InstallationStore(db).find("m1").is_provisioned
+    assert json.loads(next(db.query("SELECT detail FROM audit_log"))["detail"])["ok"] is False
+
+
+def test_missing_methods_names_what_a_self_hosted_portal_lacks():
+    portal = FakePortal(missing=("userfieldconfig.add", "crm.type.add"))
+    assert prov.missing_methods(portal) == ["crm.type.add", "userfieldconfig.add"]
+    assert prov.missing_methods(FakePortal()) == []
+    assert portal.calls["batch"] == 1  # one batch, not one call per method
