@@ -24,6 +24,31 @@ def serve(host: str, port: int) -> None:
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
+@cli.command()
+@click.option("--member-id", default=None, help="only this portal (default: every active installation)")
+def provision(member_id: str | None) -> None:
+    """Re-run provisioning (smart process, fields, stages, tabs, events) with the stored admin tokens."""
+    from sync.commands import load_config
+    from sync.provision import CREATED, FAILED, UPDATED, ProvisionError, provision_all
+
+    try:
+        reports = provision_all(load_config(), member_id)
+    except ProvisionError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not reports:
+        click.echo("no active installation")
+    for member, report in reports.items():
+        click.echo(f"{member}: {'ok' if report.ok else 'FAILED'} (created {report.count(CREATED)}, "
+                   f"updated {report.count(UPDATED)}, failed {report.count(FAILED)})")
+        for step in report.steps:
+            if step.outcome != "found":
+                click.echo(f"  {step.outcome:8} {step.kind} {step.name} {step.detail}".rstrip())
+        if report.error:
+            click.echo(f"  error: {report.error}")
+    if any(not r.ok for r in reports.values()):
+        raise SystemExit(1)
+
+
 def _add_sync_commands() -> None:
     from b24app.demo import demo
     from sync.commands import close_periods, reconcile, worker

@@ -402,3 +402,32 @@ def reprovision(client: Any, db: sqlite_utils.Database, inst: Installation,
                 config: Mapping[str, Any]) -> ProvisionReport:
     """The worker's entry point after ONAPPUPDATE (same as ``provision``)."""
     return provision(client, db, inst, config)
+
+
+def provision_all(config: Mapping[str, Any], member_id: str | None = None,
+                  client_for: Any = None) -> dict[str, ProvisionReport]:
+    """Re-run provisioning with the stored admin tokens for one or every active installation (the CLI)."""
+    from b24app.db import connect
+
+    db = connect(str(config["DATABASE"]))
+    try:
+        store = InstallationStore(db)
+        if member_id:
+            found = store.find(member_id)
+            if found is None or not found.is_active:
+                raise ProvisionError("installation", f"no active installation with member_id {member_id}")
+            targets = [found]
+        else:
+            targets = store.all()
+        reports: dict[str, ProvisionReport] = {}
+        for inst in targets:
+            if client_for is None:
+                from b24app.rest import B24Client
+
+                client = B24Client.for_installation(inst.member_id, config)
+            else:
+                client = client_for(inst, config)
+            reports[inst.member_id] = provision(client, db, inst, config)
+        return reports
+    finally:
+        db.conn.close()

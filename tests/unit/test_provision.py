@@ -290,3 +290,33 @@ def test_missing_methods_names_what_a_self_hosted_portal_lacks():
     assert prov.missing_methods(portal) == ["crm.type.add", "userfieldconfig.add"]
     assert prov.missing_methods(FakePortal()) == []
     assert portal.calls["batch"] == 1  # one batch, not one call per method
+
+
+def test_provision_all_reruns_for_stored_installations(db, inst, tmp_path):
+    portal = FakePortal()
+    config = {**CONFIG, "DATABASE": str(tmp_path / "app.db")}
+    reports = prov.provision_all(config, client_for=lambda i, c: portal)
+    assert list(reports) == ["m1"] and reports["m1"].ok and len(portal.types) == 1
+    again = prov.provision_all(config, member_id="m1", client_for=lambda i, c: portal)
+    assert again["m1"].count(prov.CREATED) == 0
+    with pytest.raises(prov.ProvisionError, match="no active installation with member_id nobody"):
+        prov.provision_all(config, member_id="nobody", client_for=lambda i, c: portal)
+
+
+def test_the_provision_command(db, inst, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from b24app.cli import cli
+    from b24app.rest import B24Client
+
+    portal = FakePortal()
+    monkeypatch.setattr(B24Client, "for_installation", classmethod(lambda cls, member_id, config: portal))
+    env = {"B24_DATABASE": str(tmp_path / "app.db"), "B24_ENV": "test", "B24_PUBLIC_URL": PUBLIC,
+           "B24_SCHEDULER": "off"}
+    first = CliRunner().invoke(cli, ["provision", "--member-id", "m1"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "m1: ok (created" in first.output and "created  smart_process Planes de ventas" in first.output
+    second = CliRunner().invoke(cli, ["provision"], env=env)
+    assert second.exit_code == 0 and "m1: ok (created 0, updated 0, failed 0)" in second.output
+    missing = CliRunner().invoke(cli, ["provision", "--member-id", "nobody"], env=env)
+    assert missing.exit_code != 0 and "no active installation" in missing.output
