@@ -1,7 +1,21 @@
-"""Flask blueprints (see register)."""
+"""The UI inside Bitrix24's frames: the plans page, the plan form, the deal tab and the client tabs."""
 
-from flask import Flask
+from flask import Blueprint, Flask
 
 
 def register(app: Flask) -> None:
-    """Register this package's blueprints on the app."""
+    """Register this package's blueprints, catalogs and session cookie settings on the app."""
+    from placements import client_tab, deal_tab, i18n, plan_edit, plans_page
+
+    i18n.init_app(app)
+    # Frames live on the portal's site: the cookie must be SameSite=None; Secure. Browsers refuse
+    # SameSite=None without Secure, so plain-http development/test uses Lax (same-site sandbox) and the
+    # signed ``_s`` token carries the session whenever the cookie is dropped.
+    secure = str(app.config.get("PUBLIC_URL") or "").startswith("https://") or app.config.get("ENV") == "production"
+    app.config["SESSION_COOKIE_SECURE"] = secure
+    app.config["SESSION_COOKIE_SAMESITE"] = "None" if secure else "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.register_blueprint(Blueprint("placements_static", __name__, static_folder="static",
+                                     static_url_path="/placements/static"))
+    for module in (plans_page, plan_edit, deal_tab, client_tab):
+        app.register_blueprint(module.bp)

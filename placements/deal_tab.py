@@ -1,0 +1,113 @@
+"""The deal card's tab (``CRM_DEAL_DETAIL_TAB``): the deal's plan, its responsible, the client's people.
+
+``PLACEMENT_OPTIONS`` = ``{"ID":"8061", ...}`` names the deal (api-reference/widgets/crm/detail-tab.md).
+A deal belongs to a plan through its ``parentId{plansEntityTypeId}`` field (api-notes §5.6).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import abort, g, request
+from flask_babel import gettext
+
+from b24app.rest.errors import B24Error
+from placements import web
+from placements.frames import FrameUser, frame_required
+from placements.plans_page import not_ready, portal_error
+from placements.plans_query import PlanRow, client_of, dec
+from placements.portal_data import Contact, PortalData, User
+
+log = logging.getLogger(__name__)
+bp = web.blueprint("deal_tab")
+
+
+@dataclass
+class DealView:
+    deal: dict[str, Any]
+    client_name: str = ""
+    plan: PlanRow | None = None
+    responsible: User | None = None
+    contacts: list[Contact] = field(default_factory=list)
+    other_deals: list[dict[str, Any]] = field(default_factory=list)
+    active_plans: list[PlanRow] = field(default_factory=list)
+
+    @property
+    def client(self) -> Any:
+        return client_of(self.deal)
+
+
+def deal_view(portal: PortalData, deal_id: int) -> DealView:
+    deal = portal.deal(deal_id)
+    view = DealView(deal)
+    client = view.client
+    if client:
+        view.client_name = portal.client_names([client]).get(client, "")
+        view.contacts = portal.contacts_of(client)
+    plan_id = int(deal.get(portal.schema.parent_field) or 0)
+    if plan_id:
+        view.plan = portal.plan(plan_id)
+        if view.plan.assigned_by_id:
+            view.responsible = portal.users_by_id([view.plan.assigned_by_id]).get(view.plan.assigned_by_id)
+        view.other_deals = [d for d in portal.plan_deals(plan_id) if int(d["id"]) != deal_id]
+    elif client:
+        view.active_plans = portal.client_plans(client, status="P")
+    return view
+
+
+@bp.post("/placements/deal")
+def enter() -> Any:
+    user = web.enter_frame()
+    if not isinstance(user, FrameUser):
+        return user
+    deal_id = str(web.placement_options().get("ID") or "")
+    if not deal_id.isdigit():
+        abort(400)
+    return web.go("deal_tab.show", deal_id=int(deal_id))
+
+
+@bp.get("/placements/deal/<int:deal_id>")
+@frame_required
+def show(deal_id: int) -> Any:
+    if not g.installation.is_provisioned:
+        return not_ready()
+    try:
+        view = deal_view(web.data(), deal_id)
+    except B24Error as exc:
+        return portal_error(exc)
+    return web.render("placements/deal_tab.html", view=view, deal_id=deal_id, dec=dec,
+                      eti=g.installation.entity_type_id, title=gettext("Sales plan"))
+
+
+@bp.post("/placements/deal/<int:deal_id>/link")
+@frame_required
+def link(deal_id: int) -> Any:
+    """Put the deal into one of its client's plans (the plan must be that client's)."""
+    plan_id = request.form.get("plan_id", "")
+    if not plan_id.isdigit():
+        abort(400)
+    portal = web.data()
+    try:
+        deal, plan = portal.deal(deal_id), portal.plan(int(plan_id))
+        if client_of(deal) is None or client_of(deal) != plan.client:
+            return web.render("placements/notice.html", message=gettext(
+                "Deal %(deal)s belongs to another client.", deal=deal_id),
+                back_url=web.furl("deal_tab.show", deal_id=deal_id)), 400
+        portal.link_deal(deal_id, int(plan_id))
+    except B24Error as exc:
+        return portal_error(exc)
+    log.info("deal %s linked to plan %s by user %s", deal_id, plan_id, g.frame_user.user_id)
+    return web.go("deal_tab.show", deal_id=deal_id)
+
+
+@bp.post("/placements/deal/<int:deal_id>/unlink")
+@frame_required
+def unlink(deal_id: int) -> Any:
+    try:
+        web.data().link_deal(deal_id, 0)
+    except B24Error as exc:
+        return portal_error(exc)
+    log.info("deal %s unlinked by user %s", deal_id, g.frame_user.user_id)
+    return web.go("deal_tab.show", deal_id=deal_id)

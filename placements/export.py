@@ -1,0 +1,110 @@
+"""Exports of the filtered plans list: XLSX (openpyxl, real numbers with number formats) and CSV.
+
+Both carry the page's columns in the page's order. In XLSX amounts are numeric cells formatted with the
+currency's decimals, so the sheet can still be summed; in CSV numbers are written as the user's locale
+writes them (``1.234,50`` in Spanish) and the separator is ``;`` where the decimal mark is a comma.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+from babel import numbers as babel_numbers
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from placements.i18n import day, number, percent
+from placements.plans_query import PlanRow
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MIME = "text/csv; charset=utf-8"
+_MONEY = ("amount", "probable", "won", "remainder")
+
+
+def status_text(status: str) -> str:
+    from flask_babel import gettext
+
+    return {"S": gettext("Fulfilled"), "F": gettext("Not fulfilled")}.get(status, gettext("Active"))
+
+
+def _decimals(currency: str) -> int:
+    try:
+        return babel_numbers.get_currency_precision(currency)
+    except Exception:  # noqa: BLE001
+        return 2
+
+
+def _period(row: PlanRow, locale: str) -> str:
+    return f"{day(row.begindate, locale)} – {day(row.closedate, locale)}"
+
+
+def to_csv(rows: list[PlanRow], columns: list[tuple[str, str]], locale: str) -> tuple[bytes, str]:
+    delimiter = ";" if babel_numbers.get_decimal_symbol(locale) == "," else ","
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow([label for _, label in columns])
+    for row in rows:
+        values = []
+        for key, _ in columns:
+            if key == "client":
+                values.append(row.client_name or row.title)
+            elif key == "period":
+                values.append(_period(row, locale))
+            elif key == "responsible":
+                values.append(row.responsible_name)
+            elif key in _MONEY:
+                values.append(number(getattr(row, key), _decimals(row.currency), locale))
+            elif key == "currency":
+                values.append(row.currency)
+            elif key in ("probability", "execution"):
+                values.append(percent(getattr(row, key), locale))
+            elif key == "status":
+                values.append(status_text(row.status))
+        writer.writerow(values)
+    return ("\ufeff" + out.getvalue()).encode("utf-8"), CSV_MIME  # BOM: Excel opens UTF-8 correctly
+
+
+def to_xlsx(rows: list[PlanRow], columns: list[tuple[str, str]], locale: str) -> tuple[bytes, str]:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Plans"
+    ws.append([label for _, label in columns])
+    for cell in ws[1]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = PatternFill("solid", fgColor="3BC8F5")
+    for row in rows:
+        values: list[object] = []
+        for key, _ in columns:
+            if key == "client":
+                values.append(row.client_name or row.title)
+            elif key == "period":
+                values.append(_period(row, locale))
+            elif key == "responsible":
+                values.append(row.responsible_name)
+            elif key in _MONEY:
+                values.append(float(getattr(row, key)))
+            elif key == "currency":
+                values.append(row.currency)
+            elif key in ("probability", "execution"):
+                values.append(float(getattr(row, key) / Decimal(100)))
+            elif key == "status":
+                values.append(status_text(row.status))
+        ws.append(values)
+        line = ws.max_row
+        for index, (key, _) in enumerate(columns, start=1):
+            cell = ws.cell(row=line, column=index)
+            if key in _MONEY:
+                decimals = _decimals(row.currency)
+                cell.number_format = "#,##0" + ("." + "0" * decimals if decimals else "")
+            elif key in ("probability", "execution"):
+                cell.number_format = "0.0%"
+    for index, (key, _label) in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = 28 if key in ("client", "period") else 16
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = ws.dimensions
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue(), XLSX_MIME

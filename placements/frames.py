@@ -1,0 +1,209 @@
+"""Frame security: verify Bitrix24's POST into a frame, then a signed session for the frame's later requests.
+
+Every frame POST carries ``member_id``, ``APPLICATION_TOKEN`` and the user's ``AUTH_ID``
+(api-reference/widgets/_includes/widget_data.md). We check the first two against the stored installation
+(constant time) and the token by calling ``profile`` at the STORED ``client_endpoint`` — never at the posted
+``DOMAIN`` (api-reference/common/users/profile.md; api-notes §1.6).
+
+The user's token stays server-side in ``frame_sessions``; the Flask session cookie and the signed ``_s``
+fallback (for browsers that drop third-party cookies inside frames) both carry only the session id.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, g, request, session
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from b24app.db import get_db
+from b24app.installations import Installation, InstallationStore
+
+log = logging.getLogger(__name__)
+
+SESSION_SECONDS = 3600  # AUTH_ID lives one hour (settings/oauth/index.md)
+SESSION_PARAM = "_s"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+_DUMMY = "x" * 32
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class FrameRefused(Exception):
+    """The frame call is not from the installed portal (403) or carries no valid user token (401)."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FrameUser:
+    sid: str
+    member_id: str
+    user_id: int
+    is_admin: bool
+    lang: str
+    access_token: str
+
+    def __repr__(self) -> str:  # never show the token
+        return f"FrameUser(member_id={self.member_id!r}, user_id={self.user_id}, admin={self.is_admin})"
+
+
+def portal_origin(client_endpoint: str) -> str:
+    """``https://portal.bitrix24.es/rest/`` -> ``https://portal.bitrix24.es`` (for frame-ancestors)."""
+    parts = urlsplit(client_endpoint)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def check_frame_post(form: Any, store: InstallationStore,
+                     profile_of: Callable[[Installation, str], dict[str, Any]]) -> tuple[Installation, dict]:
+    """Verify a frame POST; return the installation and the user's ``profile``, or raise FrameRefused.
+
+    ``profile_of(installation, auth_id)`` calls ``profile`` with the user's token at the stored endpoint.
+    """
+    member_id = (form.get("member_id") or "").strip()
+    app_token = form.get("APPLICATION_TOKEN") or ""
+    auth_id = form.get("AUTH_ID") or ""
+    if not member_id or not auth_id:
+        raise FrameRefused(401, "missing member_id or AUTH_ID")
+    inst = store.find(member_id)
+    stored = inst.application_token if inst and inst.is_active and inst.application_token else None
+    token_ok = hmac.compare_digest((stored or _DUMMY).encode(), app_token.encode())
+    if stored is None or not token_ok:
+        log.warning("frame refused for member %s: %s", member_id[:40],
+                    "unknown or inactive installation" if stored is None else "APPLICATION_TOKEN mismatch")
+        raise FrameRefused(403, "unknown installation or wrong application token")
+    assert inst is not None
+    try:
+        profile = profile_of(inst, auth_id)
+    except FrameRefused:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to prove the token is a refusal
+        log.warning("frame refused for member %s: AUTH_ID not accepted by the portal (%s)",
+                    member_id, type(exc).__name__)
+        raise FrameRefused(401, "the portal did not accept the user token") from None
+    if not isinstance(profile, dict) or not profile.get("ID"):
+        raise FrameRefused(401, "the portal returned no user for the token")
+    return inst, profile
+
+
+def portal_profile(inst: Installation, auth_id: str) -> dict[str, Any]:
+    """``profile`` with the user's own token at the stored client_endpoint (api-reference/common/users/profile.md)."""
+    from b24app.rest import B24Client
+
+    with B24Client.for_user_token(inst, auth_id, current_app.config) as client:
+        return client.call("profile")
+
+
+def start_session(inst: Installation, profile: dict[str, Any], auth_id: str, lang: str) -> FrameUser:
+    """Store the verified user server-side and point the Flask session at it."""
+    db = get_db()
+    now = time.time()
+    sid = secrets.token_urlsafe(32)
+    user = FrameUser(sid, inst.member_id, int(profile["ID"]), bool(profile.get("ADMIN")), lang, auth_id)
+    with db.conn:
+        db.execute("DELETE FROM frame_sessions WHERE expires_at < ?", [now])
+        db["frame_sessions"].insert({"sid": sid, "member_id": user.member_id, "user_id": user.user_id,
+                                     "is_admin": int(user.is_admin), "lang": lang, "access_token": auth_id,
+                                     "created_at": now, "expires_at": now + SESSION_SECONDS})
+    session.clear()
+    session["sid"] = sid
+    session.permanent = False
+    g.frame_user = user
+    return user
+
+
+def session_token(user: FrameUser) -> str:
+    """The signed ``_s`` value that carries the session in links and forms."""
+    return _serializer("frame-session").dumps(user.sid)
+
+
+def _sid_from_request() -> str | None:
+    token = request.headers.get("X-Frame-Session") or request.values.get(SESSION_PARAM)
+    if token:
+        try:
+            return str(_serializer("frame-session").loads(token, max_age=SESSION_SECONDS))
+        except BadSignature:
+            return None
+    return session.get("sid")
+
+
+def load_session() -> FrameUser | None:
+    """The frame user of this request, from the ``_s`` token or the session cookie; None when expired."""
+    if "frame_user" in g:
+        return g.frame_user
+    sid = _sid_from_request()
+    if not sid:
+        return None
+    rows = list(get_db().query("SELECT * FROM frame_sessions WHERE sid = ? AND expires_at > ?",
+                               [sid, time.time()]))
+    if not rows:
+        return None
+    row = rows[0]
+    user = FrameUser(row["sid"], row["member_id"], int(row["user_id"]), bool(row["is_admin"]),
+                     row["lang"] or "", row["access_token"] or "")
+    g.frame_user = user
+    return user
+
+
+def csrf_token(user: FrameUser) -> str:
+    return _serializer("csrf").dumps(user.sid)
+
+
+def csrf_ok(user: FrameUser) -> bool:
+    sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
+    try:
+        value = _serializer("csrf").loads(sent, max_age=SESSION_SECONDS)
+    except BadSignature:
+        return False
+    return hmac.compare_digest(str(value), user.sid)
+
+
+def frame_required(view: F) -> F:
+    """Views after the frame POST: a live session (401 otherwise) and, on POST, a valid CSRF token (403)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        user = load_session()
+        if user is None:
+            abort(401)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not csrf_ok(user):
+            log.warning("CSRF token missing or wrong on %s", request.path)
+            abort(403)
+        inst = InstallationStore(get_db()).find(user.member_id)
+        if inst is None or not inst.is_active:
+            abort(403)
+        g.installation = inst
+        g.frame_origin = portal_origin(inst.client_endpoint)
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def frame_headers(response: Any) -> Any:
+    """Framed pages may be framed only by the installation's portal; never X-Frame-Options."""
+    origin = g.get("frame_origin")
+    response.headers.pop("X-Frame-Options", None)
+    response.headers["Content-Security-Policy"] = (
+        f"frame-ancestors 'self' {origin}" if origin else "frame-ancestors 'none'"
+    )
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if g.get("frame_user") is not None:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response

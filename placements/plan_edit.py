@@ -1,0 +1,172 @@
+"""Create, edit, close and cancel plans; the JSON lookups behind the client picker and the deal list.
+
+Validation is complete before the first write (placements/plan_form.py): a bad value anywhere means no
+call that changes the portal. Writes use the current user's token (crm.item.add / crm.item.update).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from flask import abort, g, jsonify, redirect, request
+from flask_babel import gettext
+
+from b24app.rest.errors import B24Error
+from placements import web
+from placements.frames import frame_required
+from placements.i18n import money
+from placements.messages import errors_by_field
+from placements.plan_form import Client, FieldError, FormContext, period_for, validate
+from placements.plans_page import not_ready, portal_error
+from placements.portal_data import PortalData
+
+log = logging.getLogger(__name__)
+bp = web.blueprint("plan_edit")
+
+
+def back_url(back: str) -> str:
+    """Where the form returns: ``plans``, ``deal:<id>`` or ``client:CO_5``."""
+    kind, _, value = (back or "plans").partition(":")
+    if kind == "deal" and value.isdigit():
+        return web.furl("deal_tab.show", deal_id=int(value))
+    client = Client.parse(value) if kind == "client" else None
+    if client:
+        return web.furl("client_tab.show", kind=client.kind, client_id=client.id)
+    return web.furl("plans.index")
+
+
+def back_to(back: str) -> Any:
+    return redirect(back_url(back), code=303)
+
+
+def _deal_ids(values: list[str]) -> list[int]:
+    return [int(v) for v in values if v.strip().isdigit() and int(v) > 0]
+
+
+def render_form(portal: PortalData, values: dict[str, Any], plan_id: int | None,
+                errors: list[FieldError] | None = None, status: str = "P") -> Any:
+    client = Client.parse(values.get("client"))
+    client_name = portal.client_names([client]).get(client, "") if client else ""
+    deals = portal.client_deals(client) if client else []
+    chosen = {int(d) for d in values.get("deals", [])}
+    return web.render(
+        "placements/plan_form.html", values=values, plan_id=plan_id, client=client, client_name=client_name,
+        deals=deals, chosen=chosen, errors=errors_by_field(errors or []), users=portal.users(),
+        currencies=portal.currencies(), back_url=back_url(values.get("back", "plans")),
+        parent_field=portal.schema.parent_field, status=status,
+        title=gettext("Edit plan") if plan_id else gettext("New plan"),
+    ), (400 if errors else 200)
+
+
+@bp.get("/plans/new")
+@frame_required
+def new() -> Any:
+    if not g.installation.is_provisioned:
+        return not_ready()
+    portal = web.data()
+    begin, end = period_for("month", date.today())
+    try:
+        currencies = portal.currencies()
+        values = {"client": request.args.get("client", ""), "period": "month", "begindate": begin.isoformat(),
+                  "closedate": end.isoformat(), "amount": "", "currency": currencies[0] if currencies else "",
+                  "probability": "50", "assigned_by_id": str(g.frame_user.user_id), "title": "",
+                  "deals": _deal_ids(request.args.getlist("deal")), "back": request.args.get("back", "plans")}
+        return render_form(portal, values, None)
+    except B24Error as exc:
+        return portal_error(exc)
+
+
+@bp.get("/plans/<int:plan_id>/edit")
+@frame_required
+def edit(plan_id: int) -> Any:
+    portal = web.data()
+    try:
+        plan = portal.plan(plan_id)
+        linked = [int(d["id"]) for d in portal.plan_deals(plan_id)]
+        values = {"client": plan.client.code if plan.client else "", "period": "custom",
+                  "begindate": plan.begindate.isoformat() if plan.begindate else "",
+                  "closedate": plan.closedate.isoformat() if plan.closedate else "",
+                  "amount": f"{plan.amount:f}", "currency": plan.currency,
+                  "probability": f"{plan.probability.normalize():f}", "title": plan.title,
+                  "assigned_by_id": str(plan.assigned_by_id or ""), "deals": linked,
+                  "back": request.args.get("back", "plans")}
+        return render_form(portal, values, plan_id, status=plan.status)
+    except B24Error as exc:
+        return portal_error(exc)
+
+
+@bp.post("/plans/save")
+@frame_required
+def save() -> Any:
+    form = request.form
+    plan_id = int(form["plan_id"]) if form.get("plan_id", "").isdigit() else None
+    deal_values = form.getlist("deals")
+    portal = web.data()
+    values: dict[str, Any] = {k: form.get(k, "") for k in ("client", "period", "begindate", "closedate",
+                                                          "amount", "currency", "probability",
+                                                          "assigned_by_id", "title", "back")}
+    values["deals"] = _deal_ids(deal_values)
+    try:
+        client = Client.parse(form.get("client"))
+        names = portal.client_names([client]) if client else {}
+        ctx = FormContext(currencies=frozenset(portal.currencies()),
+                          users=frozenset(u.id for u in portal.users()),
+                          deal_clients=portal.deal_clients(values["deals"]),
+                          known_clients=frozenset(names))
+        data, errors = validate(form, deal_values, ctx, date.today())
+        if errors or data is None:
+            return render_form(portal, values, plan_id, errors)
+        linked_before = [int(d["id"]) for d in portal.plan_deals(plan_id)] if plan_id else []
+        new_id = portal.save_plan(data, names.get(data.client, ""), plan_id, linked_before)
+        log.info("plan %s saved by user %s of %s", new_id, g.frame_user.user_id, g.installation.member_id)
+    except B24Error as exc:
+        return portal_error(exc)
+    return back_to(values["back"])
+
+
+@bp.post("/plans/<int:plan_id>/status")
+@frame_required
+def set_status(plan_id: int) -> Any:
+    status = request.form.get("status", "")
+    if status not in ("P", "S", "F"):
+        abort(400)
+    try:
+        web.data().set_status(plan_id, status)
+    except B24Error as exc:
+        return portal_error(exc)
+    return back_to(request.form.get("back", "plans"))
+
+
+@bp.get("/api/clients")
+@frame_required
+def clients() -> Any:
+    """Companies and contacts matching ``q`` (search as you type)."""
+    try:
+        return jsonify(web.data().search_clients(request.args.get("q", "")))
+    except B24Error as exc:
+        log.warning("client search failed: %s", exc)
+        return jsonify([]), 502
+
+
+@bp.get("/api/deals")
+@frame_required
+def deals() -> Any:
+    """The client's deals, for the form's 'deals to link' list."""
+    client = Client.parse(request.args.get("client"))
+    if client is None:
+        return jsonify([])
+    portal = web.data()
+    plan_id = int(request.args["plan"]) if request.args.get("plan", "").isdigit() else 0
+    try:
+        rows = portal.client_deals(client)
+    except B24Error as exc:
+        log.warning("deal list failed: %s", exc)
+        return jsonify([]), 502
+    parent = portal.schema.parent_field
+    return jsonify([{"id": int(d["id"]), "title": d.get("title") or f"#{d['id']}",
+                     "amount": money(d.get("opportunity"), d.get("currencyId") or ""),
+                     "won": d.get("stageSemanticId") == "S",
+                     "plan": int(d.get(parent) or 0), "linked": bool(plan_id) and int(d.get(parent) or 0) == plan_id}
+                    for d in rows])

@@ -1,0 +1,121 @@
+"""The app's main page (``PLACEMENT=DEFAULT``): every plan the user may see, filtered, sorted, paged, totalled.
+
+Bitrix24 POSTs the frame to ``/`` (api-reference/widgets/_includes/widget_data.md); after verification the
+page redirects to GET ``/`` with the filter state in the URL, so views can be bookmarked and paged.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from flask import Response, abort, g, request
+from flask_babel import gettext
+
+from b24app.rest.errors import AccessDenied, AuthError, B24Error
+from placements import export, web
+from placements.frames import frame_required
+from placements.plans_query import PAGE_SIZE, ListQuery, sort_rows
+
+log = logging.getLogger(__name__)
+bp = web.blueprint("plans")
+
+
+def columns() -> list[tuple[str, str]]:
+    return [("client", gettext("Client")), ("period", gettext("Period")),
+            ("responsible", gettext("Responsible")), ("amount", gettext("Amount")),
+            ("currency", gettext("Currency")), ("probability", gettext("Probability")),
+            ("probable", gettext("Probable amount")), ("won", gettext("Won")),
+            ("remainder", gettext("Remainder")), ("execution", gettext("Execution")),
+            ("status", gettext("Status"))]
+
+
+def page_numbers(page: int, pages: int) -> list[int]:
+    """1 … 4 5 [6] 7 8 … 100, with 0 standing for a gap."""
+    wanted = {1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)}
+    out: list[int] = []
+    for n in sorted(wanted):
+        if out and n - out[-1] > 1:
+            out.append(0)
+        out.append(n)
+    return out
+
+
+def not_ready() -> str:
+    return web.render("placements/notice.html", message=gettext(
+        "The app is still being set up in this portal. An administrator must open it once to finish."))
+
+
+@bp.post("/")
+def enter() -> Any:
+    user = web.enter_frame()
+    if not isinstance(user, web.frames.FrameUser):
+        return user
+    return web.go("plans.index")
+
+
+@bp.get("/")
+@frame_required
+def index() -> Any:
+    if not g.installation.is_provisioned:
+        return not_ready()
+    query = ListQuery.from_args(request.args)
+    portal = web.data()
+    try:
+        rows, total, flt = portal.page(query, date.today())
+        sums = portal.totals(flt)
+        users, currencies = portal.users(), portal.currencies()
+    except B24Error as exc:
+        return portal_error(exc)
+    pages = max(1, -(-total // PAGE_SIZE))
+    user_names = {u.id: u.name for u in users}
+    missing = {uid for uid, _ in sums.by_responsible if uid and uid not in user_names}
+    if missing:
+        user_names.update({u.id: u.name for u in portal.users_by_id(missing).values()})
+    rollup = sorted(sums.by_responsible.items(), key=lambda kv: (user_names.get(kv[0][0], "").lower(), kv[0][1]))
+    return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages,
+                      page_numbers=page_numbers(query.page, pages), totals=sums, rollup=rollup,
+                      user_names=user_names, users=users, currencies=currencies, columns=columns(),
+                      eti=portal.eti)
+
+
+@bp.get("/plans/export.<fmt>", endpoint="export")
+@frame_required
+def export_plans(fmt: str) -> Any:
+    if fmt not in ("xlsx", "csv") or not g.installation.is_provisioned:
+        abort(404)
+    query = ListQuery.from_args(request.args)
+    try:
+        rows = web.data().all_rows(query, date.today())
+    except B24Error as exc:
+        return portal_error(exc)
+    rows = sort_rows(rows, query)
+    body, mimetype = (export.to_xlsx(rows, columns(), g.ui_locale) if fmt == "xlsx"
+                      else export.to_csv(rows, columns(), g.ui_locale))
+    stem = gettext("sales-plans")
+    name = f"{stem}-{date.today().isoformat()}.{fmt}"
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/settings")
+@frame_required
+def settings() -> Any:
+    """The app's settings: portal administrators only (``profile.ADMIN`` = ``user.admin``)."""
+    if not g.frame_user.is_admin:
+        abort(403)
+    inst = g.installation
+    return web.render("placements/settings.html", inst=inst, title=gettext("Settings"))
+
+
+def portal_error(exc: B24Error) -> tuple[str, int]:
+    """The portal refused or failed: say so in the user's language, without technical details."""
+    log.warning("portal call failed for a frame: %s", exc)
+    if isinstance(exc, AuthError):
+        return web.refusal(401)
+    if isinstance(exc, AccessDenied):
+        return web.render("placements/notice.html", message=gettext(
+            "Bitrix24 does not allow you to see this. Ask your administrator for access to the sales plans.")), 403
+    return web.render("placements/notice.html", message=gettext(
+        "Bitrix24 did not answer in time. Please try again in a moment.")), 502

@@ -1,0 +1,315 @@
+"""The plans page's query: URL state <-> crm.item.list filter/order/start, plan rows, totals.
+
+Filtering, sorting and paging happen in the portal (``crm.item.list`` filter / order / start, page size 50;
+api-reference/crm/universal/crm-item-list.md), so a page costs one list call whatever the number of plans.
+Totals and the roll-up need every matching plan: they read only a few fields in fast mode
+(``list_all``, settings/performance/huge-data.md) and are cached for a short time per user and filter.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from b24app.installations import Installation
+from placements.plan_form import Client, period_for
+
+PAGE_SIZE = 50
+STATUSES = ("P", "S", "F")
+PERIODS = ("month", "quarter", "year", "custom")
+SORTS = ("client", "period", "responsible", "amount", "currency", "probability", "probable", "won",
+         "remainder", "execution", "status")
+UF_SUFFIXES = {"probability": "PROBABILITY", "won": "EXECUTED", "remainder": "REMAINDER",
+               "execution": "EXECUTION", "probable": "PROBABLE"}
+_NATIVE_SORT = {"client": "title", "period": "begindate", "responsible": "assignedById",
+                "amount": "opportunity", "currency": "currencyId", "status": "stageId"}
+
+
+@dataclass(frozen=True)
+class PlanSchema:
+    """Where a portal keeps plans: the smart process' entityTypeId, UF names and stage ids."""
+
+    entity_type_id: int
+    fields: Mapping[str, str]  # our key (probability, won, ...) -> REST camelCase name
+    stages: Mapping[str, str]  # semantics P/S/F -> stage id
+
+    @classmethod
+    def of(cls, inst: Installation) -> PlanSchema:
+        if not inst.is_provisioned:
+            raise ValueError("the installation has no smart process yet")
+        names = {key: inst.field_map[suffix] for key, suffix in UF_SUFFIXES.items() if suffix in inst.field_map}
+        return cls(int(inst.entity_type_id or 0), names, dict(inst.stage_map))
+
+    @property
+    def parent_field(self) -> str:
+        """The deal field that points at a plan: ``parentId{entityTypeId}`` (api-notes §5.6)."""
+        return f"parentId{self.entity_type_id}"
+
+    def semantics(self, stage_id: str | None) -> str:
+        for sem, sid in self.stages.items():
+            if sid == stage_id:
+                return sem
+        return "P"
+
+    def select(self) -> list[str]:
+        return ["id", "title", "companyId", "contactId", "begindate", "closedate", "assignedById",
+                "opportunity", "currencyId", "stageId", *self.fields.values()]
+
+    def totals_select(self) -> list[str]:
+        return ["id", "assignedById", "opportunity", "currencyId",
+                *(self.fields[k] for k in ("won", "remainder", "probable") if k in self.fields)]
+
+
+def _date(value: Any) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def dec(value: Any) -> Decimal:
+    if value in (None, ""):
+        return Decimal(0)
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return Decimal(0)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The plans page's filter, sort and page, as they appear in the URL (bookmarkable)."""
+
+    status: str = ""
+    responsible: int | None = None
+    q: str = ""
+    period: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    currency: str = ""
+    sort: str = "period"
+    direction: str = "desc"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> ListQuery:
+        status = (args.get("status") or "").upper()
+        period = args.get("period") or ""
+        sort = args.get("sort") or "period"
+        direction = (args.get("dir") or "desc").lower()
+        page = _int(args.get("page")) or 1
+        currency = (args.get("currency") or "").strip().upper()[:3]
+        return cls(
+            status=status if status in STATUSES else "",
+            responsible=_int(args.get("responsible")),
+            q=(args.get("q") or "").strip()[:100],
+            period=period if period in PERIODS else "",
+            date_from=_date(args.get("from")) if period == "custom" else None,
+            date_to=_date(args.get("to")) if period == "custom" else None,
+            currency=currency if currency.isalpha() else "",
+            sort=sort if sort in SORTS else "period",
+            direction=direction if direction in ("asc", "desc") else "desc",
+            page=min(page, 10_000),
+        )
+
+    def to_args(self, **changes: Any) -> dict[str, str]:
+        """URL parameters of this query (defaults left out), with ``changes`` applied."""
+        query = replace(self, **changes) if changes else self
+        out = {"status": query.status, "responsible": str(query.responsible or ""), "q": query.q,
+               "period": query.period, "from": query.date_from.isoformat() if query.date_from else "",
+               "to": query.date_to.isoformat() if query.date_to else "", "currency": query.currency,
+               "sort": query.sort if query.sort != "period" else "",
+               "dir": query.direction if query.direction != "desc" else "",
+               "page": str(query.page) if query.page > 1 else ""}
+        return {key: value for key, value in out.items() if value}
+
+    def sorted_by(self, column: str) -> dict[str, str]:
+        """Args for a click on a column header: toggle the direction on the current column."""
+        direction = "asc" if column != self.sort or self.direction == "desc" else "desc"
+        return self.to_args(sort=column, direction=direction, page=1)
+
+    def period_range(self, today: date) -> tuple[date, date] | None:
+        if self.period in ("month", "quarter", "year"):
+            return period_for(self.period, today)
+        if self.period == "custom" and (self.date_from or self.date_to):
+            return (self.date_from or date(1970, 1, 1), self.date_to or date(9999, 12, 31))
+        return None
+
+
+@dataclass(frozen=True)
+class ClientMatch:
+    """Companies and contacts whose names match the client search."""
+
+    company_ids: tuple[int, ...] = ()
+    contact_ids: tuple[int, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.company_ids and not self.contact_ids
+
+
+def build_filter(query: ListQuery, schema: PlanSchema, today: date,
+                 clients: ClientMatch | None = None) -> dict[str, Any] | None:
+    """The crm.item.list filter for the query; None when nothing can match (a search that found nobody)."""
+    flt: dict[str, Any] = {}
+    if query.status and query.status in schema.stages:
+        flt["stageId"] = schema.stages[query.status]
+    if query.responsible:
+        flt["assignedById"] = query.responsible
+    if query.currency:
+        flt["currencyId"] = query.currency
+    span = query.period_range(today)
+    if span:  # plans whose period overlaps the chosen one
+        flt["<=begindate"] = span[1].isoformat()
+        flt[">=closedate"] = span[0].isoformat()
+    if query.q:
+        if clients is None or clients.empty:
+            return None
+        if clients.company_ids and clients.contact_ids:
+            flt["0"] = {"logic": "OR", "0": {"@companyId": list(clients.company_ids)},
+                        "1": {"@contactId": list(clients.contact_ids)}}
+        elif clients.company_ids:
+            flt["@companyId"] = list(clients.company_ids)
+        else:
+            flt["@contactId"] = list(clients.contact_ids)
+    return flt
+
+
+def build_order(query: ListQuery, schema: PlanSchema) -> dict[str, str]:
+    column = _NATIVE_SORT.get(query.sort) or schema.fields.get(query.sort) or "begindate"
+    direction = query.direction.upper()
+    return {column: direction, "id": direction}
+
+
+@dataclass
+class PlanRow:
+    id: int
+    title: str
+    client: Client | None
+    begindate: date | None
+    closedate: date | None
+    assigned_by_id: int | None
+    amount: Decimal
+    currency: str
+    probability: Decimal
+    probable: Decimal
+    won: Decimal
+    remainder: Decimal
+    execution: Decimal
+    status: str  # P / S / F
+    client_name: str = ""
+    responsible_name: str = ""
+    responsible_photo: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bar(self) -> int:
+        """Width of the progress bar in percent (0..100)."""
+        return max(0, min(100, int(self.execution)))
+
+
+def client_of(item: Mapping[str, Any]) -> Client | None:
+    company = _int(item.get("companyId"))
+    if company:
+        return Client("company", company)
+    contact = _int(item.get("contactId"))
+    return Client("contact", contact) if contact else None
+
+
+def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
+    def uf(key: str) -> Decimal:
+        name = schema.fields.get(key)
+        return dec(item.get(name)) if name else Decimal(0)
+
+    amount = dec(item.get("opportunity"))
+    probability = uf("probability")
+    probable = uf("probable") if item.get(schema.fields.get("probable", "")) not in (None, "") \
+        else amount * probability / 100
+    won = uf("won")
+    remainder = uf("remainder") if item.get(schema.fields.get("remainder", "")) not in (None, "") \
+        else max(amount - won, Decimal(0))
+    return PlanRow(
+        id=int(item.get("id") or 0), title=str(item.get("title") or ""), client=client_of(item),
+        begindate=_date(item.get("begindate")), closedate=_date(item.get("closedate")),
+        assigned_by_id=_int(item.get("assignedById")), amount=amount,
+        currency=str(item.get("currencyId") or ""), probability=probability, probable=probable,
+        won=won, remainder=remainder, execution=uf("execution"), status=schema.semantics(item.get("stageId")),
+    )
+
+
+@dataclass
+class Sums:
+    count: int = 0
+    amount: Decimal = Decimal(0)
+    won: Decimal = Decimal(0)
+    remainder: Decimal = Decimal(0)
+    probable: Decimal = Decimal(0)
+
+    def add(self, row: PlanRow) -> None:
+        self.count += 1
+        self.amount += row.amount
+        self.won += row.won
+        self.remainder += row.remainder
+        self.probable += row.probable
+
+    @property
+    def execution(self) -> Decimal:
+        return (self.won / self.amount * 100) if self.amount else Decimal(0)
+
+
+@dataclass
+class Totals:
+    by_currency: dict[str, Sums]
+    by_responsible: dict[tuple[int, str], Sums]  # (user id, currency) -> sums
+    count: int
+
+
+def totals(rows: list[PlanRow]) -> Totals:
+    """Sums per currency and per (responsible, currency); amounts of different currencies never mix."""
+    by_currency: dict[str, Sums] = {}
+    by_responsible: dict[tuple[int, str], Sums] = {}
+    for row in rows:
+        by_currency.setdefault(row.currency, Sums()).add(row)
+        by_responsible.setdefault((row.assigned_by_id or 0, row.currency), Sums()).add(row)
+    return Totals(dict(sorted(by_currency.items())), by_responsible, len(rows))
+
+
+def sort_rows(rows: list[PlanRow], query: ListQuery) -> list[PlanRow]:
+    """Sort in Python the same way the portal would (exports read every row in id order)."""
+    def key(row: PlanRow) -> Any:
+        if query.sort == "client":
+            return (row.client_name or row.title).lower()
+        if query.sort == "period":
+            return row.begindate or date.min
+        if query.sort == "responsible":
+            return row.responsible_name.lower()
+        if query.sort == "status":
+            return row.status
+        if query.sort == "currency":
+            return row.currency
+        value = getattr(row, query.sort, Decimal(0))
+        return value if isinstance(value, Decimal) else Decimal(0)
+
+    return sorted(rows, key=lambda r: (key(r), r.id), reverse=query.direction == "desc")
+
+
+def month_label(begin: date | None, end: date | None) -> str:
+    """A compact period key for charts: ``2026-11`` when the period is one calendar month."""
+    if begin and end and begin.day == 1 and end == begin.replace(day=calendar.monthrange(begin.year,
+                                                                                         begin.month)[1]):
+        return begin.strftime("%Y-%m")
+    return f"{begin.isoformat() if begin else '?'}…{end.isoformat() if end else '?'}"

@@ -1,0 +1,106 @@
+/* Frame behaviour: BX24 sizing and portal links, the client picker, period presets. Plain JS, no build. */
+(function () {
+  "use strict";
+  var body = document.body;
+  var session = body.getAttribute("data-session") || "";
+  var inFrame = typeof window.BX24 !== "undefined" && window.BX24 && typeof BX24.init === "function";
+
+  function fit() { if (inFrame && typeof BX24.fitWindow === "function") { try { BX24.fitWindow(); } catch (e) { /* outside a portal */ } } }
+  if (inFrame) { BX24.init(function () { fit(); }); }
+  window.addEventListener("load", fit);
+
+  // Portal links open in the portal's slider (BX24.openPath); outside a portal they do nothing.
+  document.addEventListener("click", function (ev) {
+    var a = ev.target.closest ? ev.target.closest("a.open-path") : null;
+    if (!a) { return; }
+    ev.preventDefault();
+    if (inFrame && typeof BX24.openPath === "function") { BX24.openPath(a.getAttribute("data-path")); }
+  });
+
+  function withSession(url) { return url + (url.indexOf("?") < 0 ? "?" : "&") + "_s=" + encodeURIComponent(session); }
+  function getJSON(url, done) {
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", withSession(url));
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.onload = function () { var data = []; try { data = JSON.parse(xhr.responseText); } catch (e) { data = []; } done(data); };
+    xhr.send();
+  }
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function iso(d) { return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()); }
+
+  // Filters: show the date inputs only for "custom".
+  var filters = document.getElementById("filters");
+  if (filters) {
+    var sel = filters.querySelector("[data-period-select]");
+    var sync = function () { filters.classList.toggle("show-custom", sel.value === "custom"); fit(); };
+    sel.addEventListener("change", sync); sync();
+  }
+
+  // Plan form: period presets fill the dates; the client picker searches as you type.
+  var preset = document.querySelector("[data-period-preset]");
+  if (preset) {
+    var begin = document.getElementById("begindate"), end = document.getElementById("closedate");
+    preset.addEventListener("change", function () {
+      var p = preset.value, a = begin.value ? new Date(begin.value + "T00:00:00") : new Date();
+      if (p === "custom" || isNaN(a.getTime())) { return; }
+      var first, last;
+      if (p === "month") { first = new Date(a.getFullYear(), a.getMonth(), 1); last = new Date(a.getFullYear(), a.getMonth() + 1, 0); }
+      if (p === "quarter") { var q = Math.floor(a.getMonth() / 3) * 3; first = new Date(a.getFullYear(), q, 1); last = new Date(a.getFullYear(), q + 3, 0); }
+      if (p === "year") { first = new Date(a.getFullYear(), 0, 1); last = new Date(a.getFullYear(), 11, 31); }
+      begin.value = iso(first); end.value = iso(last);
+    });
+    var markCustom = function () { preset.value = "custom"; };
+    end.addEventListener("change", markCustom);
+  }
+
+  var picker = document.querySelector("[data-client-picker]");
+  if (picker) {
+    var search = document.getElementById("client-search"), results = document.getElementById("client-results");
+    var hidden = document.getElementById("client"), chosen = document.getElementById("client-chosen");
+    var dealList = document.getElementById("deal-list"), timer = null, seq = 0;
+    var tpl = function (id) { var t = document.getElementById(id); return t ? t.innerHTML : ""; };
+    var loadDeals = function (code) {
+      getJSON(picker.getAttribute("data-deals-url") + "?client=" + encodeURIComponent(code) + "&plan=" + (picker.getAttribute("data-plan") || ""), function (deals) {
+        dealList.innerHTML = "";
+        if (!deals.length) { dealList.innerHTML = tpl("t-no-deals"); }
+        deals.forEach(function (d) {
+          var label = document.createElement("label"); label.className = "check";
+          var box = document.createElement("input"); box.type = "checkbox"; box.name = "deals"; box.value = d.id; box.checked = !!d.linked;
+          label.appendChild(box);
+          label.appendChild(document.createTextNode(" " + d.title + " · " + d.amount + " "));
+          if (d.won) { var w = document.createElement("span"); w.innerHTML = tpl("t-won"); label.appendChild(w); }
+          if (d.plan && !d.linked) { var o = document.createElement("span"); o.innerHTML = " " + tpl("t-other-plan"); label.appendChild(o); }
+          dealList.appendChild(label);
+        });
+        fit();
+      });
+    };
+    var choose = function (c) {
+      hidden.value = c.id; chosen.innerHTML = "";
+      var chip = document.createElement("span"); chip.className = "chip";
+      chip.textContent = c.name + " (" + tpl(c.kind === "company" ? "t-company" : "t-contact").trim() + ")";
+      chosen.appendChild(chip); results.innerHTML = ""; search.value = "";
+      loadDeals(c.id);
+    };
+    search.addEventListener("input", function () {
+      clearTimeout(timer);
+      var q = search.value.trim();
+      if (q.length < 2) { results.innerHTML = ""; fit(); return; }
+      timer = setTimeout(function () {
+        var mine = ++seq;
+        getJSON(picker.getAttribute("data-search-url") + "?q=" + encodeURIComponent(q), function (list) {
+          if (mine !== seq) { return; }
+          results.innerHTML = "";
+          list.forEach(function (c) {
+            var li = document.createElement("li"), b = document.createElement("button");
+            b.type = "button"; b.setAttribute("data-client", c.id);
+            b.textContent = c.name + " (" + tpl(c.kind === "company" ? "t-company" : "t-contact").trim() + ")";
+            b.addEventListener("click", function () { choose(c); });
+            li.appendChild(b); results.appendChild(li);
+          });
+          fit();
+        });
+      }, 250);
+    });
+  }
+})();

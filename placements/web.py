@@ -1,0 +1,113 @@
+"""Plumbing shared by the frame blueprints: entering a frame, rendering, links that carry the session."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from b24app.db import get_db
+from b24app.installations import InstallationStore
+from placements import frames
+from placements.i18n import locale_for
+from placements.portal_data import PortalData
+
+log = logging.getLogger(__name__)
+
+
+def blueprint(name: str) -> Blueprint:
+    """A frame blueprint: user locale before, frame headers after, quiet 401/403 pages."""
+    bp = Blueprint(name, __name__, template_folder="templates")
+    bp.before_request(_set_locale)
+    bp.after_request(frames.frame_headers)
+    bp.teardown_request(_close_client)
+    for status in (400, 401, 403, 404):
+        bp.register_error_handler(status, _refused)
+    return bp
+
+
+def _close_client(_exc: BaseException | None = None) -> None:
+    client = g.pop("b24_client", None)
+    if client is not None:
+        client.close()
+
+
+def _set_locale() -> None:
+    user = frames.load_session()
+    g.ui_locale = locale_for(user.lang if user else request.values.get("LANG"))
+
+
+def _refused(exc: Any) -> tuple[str, int]:
+    return refusal(getattr(exc, "code", 403) or 403)
+
+
+def refusal(status: int) -> tuple[str, int]:
+    """A page that says why, and shows no data."""
+    texts = {401: gettext("Your session has expired or could not be verified. Open the app again from "
+                          "Bitrix24."),
+             403: gettext("Access denied."), 404: gettext("Not found."), 400: gettext("Bad request.")}
+    page = render_template("placements/refused.html", message=texts.get(status, texts[403]), status=status,
+                           locale=g.get("ui_locale", "es"), title=gettext("Sales plans"))
+    return page, status
+
+
+def enter_frame() -> frames.FrameUser | tuple[str, int]:
+    """Verify Bitrix24's POST into a frame and start the session; a refusal page (401/403) otherwise."""
+    try:
+        inst, profile = frames.check_frame_post(request.form, InstallationStore(get_db()),
+                                                frames.portal_profile)
+    except frames.FrameRefused as refused:
+        return refusal(refused.status)
+    lang = request.values.get("LANG") or inst.lang or "la"
+    g.ui_locale = locale_for(lang)
+    user = frames.start_session(inst, profile, request.form.get("AUTH_ID", ""), lang)
+    g.installation = inst
+    g.frame_origin = frames.portal_origin(inst.client_endpoint)
+    return user
+
+
+def placement_options() -> dict[str, Any]:
+    """``PLACEMENT_OPTIONS`` arrives as a JSON string (api-reference/widgets/_includes/widget_data.md)."""
+    raw = request.form.get("PLACEMENT_OPTIONS") or "{}"
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def furl(endpoint: str, **values: Any) -> str:
+    """``url_for`` plus the signed session token, so links work even when the frame drops cookies."""
+    user = g.get("frame_user")
+    if user is not None:
+        values[frames.SESSION_PARAM] = frames.session_token(user)
+    return url_for(endpoint, **values)
+
+
+def data() -> PortalData:
+    """The portal, as the current frame user sees it."""
+    from b24app.rest import B24Client
+
+    user: frames.FrameUser = g.frame_user
+    client = g.get("b24_client")
+    if client is None:
+        client = g.b24_client = B24Client.for_user_token(g.installation, user.access_token, current_app.config)
+    return PortalData(client, g.installation, user.user_id)
+
+
+def render(template: str, **context: Any) -> str:
+    user = g.get("frame_user")
+    context.setdefault("title", gettext("Sales plans"))
+    return render_template(
+        template, user=user, furl=furl, locale=g.get("ui_locale", "es"),
+        session_token=frames.session_token(user) if user else "",
+        csrf_token=frames.csrf_token(user) if user else "",
+        bx24_js_url=current_app.config.get("BX24_JS_URL") or "", **context)
+
+
+def go(endpoint: str, **values: Any) -> Response:
+    """Redirect (303) inside the frame, keeping the session token in the URL."""
+    return redirect(furl(endpoint, **values), code=303)  # type: ignore[return-value]

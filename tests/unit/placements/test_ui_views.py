@@ -1,0 +1,134 @@
+"""The frame views over a fake portal: what a manager sees, and that bad input writes nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from openpyxl import load_workbook
+
+from tests.unit.placements.conftest import ETI, frame_form
+
+NBSP = "\xa0"
+GOOD = {"client": "CO_5", "period": "custom", "begindate": "2026-11-01", "closedate": "2026-11-30",
+        "amount": "12500,50", "currency": "EUR", "probability": "60", "assigned_by_id": "2", "back": "plans"}
+
+
+def add_plan(fake, plan_id=1, **fields):
+    fake.plans[plan_id] = {"id": plan_id, "title": "Acme Research · 2026-11", "companyId": 5, "contactId": 0,
+                           "begindate": "2026-11-01T00:00:00+00:00", "closedate": "2026-11-30T00:00:00+00:00",
+                           "assignedById": 2, "opportunity": 10000, "currencyId": "EUR", "stageId": "DT1030_7:NEW",
+                           "ufCrm5Probability": 50, "ufCrm5Executed": 2500, "ufCrm5Remainder": 7500,
+                           "ufCrm5Execution": 25, "ufCrm5Probable": 5000, **fields}
+
+
+def test_plans_page_in_spanish_shows_the_plan(frame, fake):
+    add_plan(fake)
+    page = frame.client.get(frame.location).get_data(as_text=True).replace(NBSP, " ")
+    assert "Planes de ventas" in page and "Acme Research" in page and "María López" in page
+    assert "10.000,00 €" in page and "2.500,00 €" in page
+    assert "7.500,00 €" in page and "25 %" in page and "Activo" in page
+    assert 'data-path="/crm/company/details/5/"' in page
+
+
+def test_bad_plan_input_writes_nothing_and_says_why_in_spanish(frame, fake):
+    bad = {**GOOD, "amount": "0", "probability": "140", "closedate": "2026-10-01", "currency": "XYZ",
+           "deals": ["12"], "csrf_token": frame.csrf, "_s": frame.s}
+    response = frame.client.post("/plans/save", data=bad)
+    page = response.get_data(as_text=True).replace(NBSP, " ")
+    assert response.status_code == 400
+    assert fake.writes == []
+    for text in ("El importe debe ser mayor que cero.", "La probabilidad debe estar entre 0 y 100.",
+                 "La fecha de fin no puede ser anterior a la fecha de inicio.",
+                 "La moneda no es una de las monedas del portal.", "La negociación 12 pertenece a otro cliente."):
+        assert text in page
+    response = frame.client.post("/plans/save", data={**GOOD, "client": "", "csrf_token": frame.csrf, "_s": frame.s})
+    assert response.status_code == 400 and "Elija el cliente" in response.get_data(as_text=True).replace(NBSP, " ")
+    assert fake.writes == []
+
+
+def test_good_plan_is_created_and_the_chosen_deal_linked(frame, fake):
+    response = frame.client.post("/plans/save", data={**GOOD, "deals": ["11"], "csrf_token": frame.csrf,
+                                                      "_s": frame.s})
+    assert response.status_code == 303
+    added = [p for m, p in fake.writes if m == "crm.item.add"]
+    assert len(added) == 1
+    fields = added[0]["fields"]
+    assert added[0]["entityTypeId"] == ETI
+    assert fields["companyId"] == 5 and fields["opportunity"] == 12500.5 and fields["currencyId"] == "EUR"
+    assert fields["isManualOpportunity"] == "Y" and fields["ufCrm5Probability"] == 60.0
+    assert fields["stageId"] == "DT1030_7:NEW" and fields["begindate"] == "2026-11-01"
+    assert fake.deals[11][f"parentId{ETI}"] == 1
+
+
+def test_status_buttons_close_and_cancel(frame, fake):
+    add_plan(fake)
+    response = frame.client.post("/plans/1/status", data={"status": "F", "csrf_token": frame.csrf, "_s": frame.s})
+    assert response.status_code == 303 and fake.plans[1]["stageId"] == "DT1030_7:FAIL"
+
+
+def test_exports_have_the_page_columns_and_formatted_numbers(frame, fake):
+    add_plan(fake)
+    add_plan(fake, 2, title="Globex · 2026-11", companyId=6, opportunity=300, currencyId="USD",
+             ufCrm5Executed=0, ufCrm5Remainder=300, ufCrm5Execution=0, ufCrm5Probable=150)
+    raw = frame.client.get(f"/plans/export.csv?_s={frame.s}&sort=amount&dir=desc")
+    assert raw.status_code == 200 and "attachment" in raw.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(raw.get_data(as_text=True).lstrip("\ufeff")), delimiter=";"))
+    assert rows[0][:4] == ["Cliente", "Periodo", "Responsable", "Importe"]
+    assert rows[1][0] == "Acme Research" and rows[1][3] == "10.000,00" and rows[1][10] == "Activo"
+    assert rows[2][0] == "Globex" and rows[2][4] == "USD"
+    book = load_workbook(io.BytesIO(frame.client.get(f"/plans/export.xlsx?_s={frame.s}").data))
+    sheet = book.active
+    assert [c.value for c in sheet[1]][:4] == ["Cliente", "Periodo", "Responsable", "Importe"]
+    amounts = {sheet.cell(row=r, column=1).value: sheet.cell(row=r, column=4) for r in (2, 3)}
+    assert amounts["Acme Research"].value == 10000 and amounts["Acme Research"].number_format == "#,##0.00"
+
+
+def test_deal_tab_without_plan_offers_the_clients_active_plans(client, inst, fake):
+    add_plan(fake)
+    response = client.post("/placements/deal?LANG=la", data=frame_form(
+        PLACEMENT="CRM_DEAL_DETAIL_TAB", PLACEMENT_OPTIONS=json.dumps({"ID": "11"})))
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True).replace(NBSP, " ")
+    assert "Esta negociación no está en ningún plan de ventas" in page
+    assert "Acme Research · 2026-11" in page and "Crear un plan para este cliente" in page
+    assert "Ana García" in page
+
+
+def test_deal_tab_with_plan_shows_plan_responsible_contacts_and_probable(client, inst, fake):
+    add_plan(fake)
+    fake.deals[11][f"parentId{ETI}"] = 1
+    fake.deals[13] = {"id": 13, "title": "Segundo estudio", "companyId": 5, "opportunity": 2500, "currencyId": "EUR",
+                      "stageSemanticId": "S", f"parentId{ETI}": 1}
+    fake.contacts[7] = ("Ana", "García")
+    location = client.post("/placements/deal", data=frame_form(
+        PLACEMENT="CRM_DEAL_DETAIL_TAB", PLACEMENT_OPTIONS='{"ID":"11"}')).headers["Location"]
+    page = client.get(location).get_data(as_text=True).replace(NBSP, " ")
+    assert "Acme Research · 2026-11" in page and "María López" in page
+    assert "5.000,00 €" in page  # probable amount
+    assert "Segundo estudio" in page and "Ana García" in page
+
+
+def test_company_tab_lists_the_clients_plans(client, inst, fake):
+    add_plan(fake)
+    add_plan(fake, 2, title="Globex · 2026-11", companyId=6)
+    location = client.post("/placements/client", data=frame_form(
+        PLACEMENT="CRM_COMPANY_DETAIL_TAB", PLACEMENT_OPTIONS='{"ID":"5"}')).headers["Location"]
+    page = client.get(location).get_data(as_text=True).replace(NBSP, " ")
+    assert "Planes de ventas de Acme Research" in page and "Acme Research · 2026-11" in page
+    assert "Globex · 2026-11" not in page
+    assert "<svg" in page and 'class="bar-won"' in page
+
+
+def test_client_search_endpoint(frame, fake):
+    found = frame.client.get(f"/api/clients?q=acm&_s={frame.s}").get_json()
+    assert found == [{"id": "CO_5", "kind": "company", "name": "Acme Research"}]
+    assert frame.client.get(f"/api/clients?q=garc&_s={frame.s}").get_json()[0]["id"] == "C_7"
+
+
+def test_output_is_escaped(frame, fake):
+    fake.companies[5] = "<script>alert(1)</script>"
+    add_plan(fake)
+    page = frame.client.get(frame.location).get_data(as_text=True).replace(NBSP, " ")
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
