@@ -170,6 +170,16 @@ def install(config: Mapping[str, Any], db: sqlite_utils.Database, form: InstallF
     inst = verified_installation(config, store, form)
     client = (client_for or default_client)(inst, config)
     try:
+        return _install_with(client, config, db, store, inst, first_time, manifest)
+    finally:
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
+
+
+def _install_with(client: Any, config: Mapping[str, Any], db: sqlite_utils.Database, store: InstallationStore,
+                  inst: Installation, first_time: bool, manifest: Manifest) -> InstallOutcome:
+    try:
         admin = is_admin(client)
     except B24Error as exc:
         raise InstallRefused("portal_error", str(exc), 502) from None

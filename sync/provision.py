@@ -427,7 +427,12 @@ def provision_all(config: Mapping[str, Any], member_id: str | None = None,
                 client = B24Client.for_installation(inst.member_id, config)
             else:
                 client = client_for(inst, config)
-            reports[inst.member_id] = provision(client, db, inst, config)
+            try:
+                reports[inst.member_id] = provision(client, db, inst, config)
+            finally:
+                close = getattr(client, "close", None)
+                if callable(close):
+                    close()
         return reports
     finally:
         db.conn.close()
