@@ -69,6 +69,15 @@ def _add_sandbox_app_commands() -> None:
 _add_sandbox_app_commands()
 
 
+def _add_sandbox_command() -> None:
+    from b24app.sandbox.cli import sandbox_command
+
+    cli.add_command(sandbox_command)
+
+
+_add_sandbox_command()
+
+
 def main() -> None:
     cli()
 

@@ -1,0 +1,121 @@
+"""Firing events: which handlers get what payload, and the offline queue.
+
+api-reference/events/index.md (payload: event, event_handler_id, data, ts, auth);
+_includes/auth-params-in-events.md (tokens of the acting user; none for automation or webhooks);
+api-reference/events/offline-events.md (the offline queue keeps only the latest state per object).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from b24app.sandbox import oauth
+from b24app.sandbox.auth import AuthContext
+from b24app.sandbox.wire import now_iso
+
+if TYPE_CHECKING:
+    from b24app.sandbox.portal import Portal
+
+
+def _strings(value: Any) -> Any:
+    """Every leaf of an event body is a string (it is form-encoded)."""
+    if isinstance(value, dict):
+        return {k: _strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strings(v) for v in value]
+    return "" if value is None else str(value)
+
+
+class EventsMixin:
+    """Mixed into Portal."""
+
+    def _event_auth(self: Portal, app: dict[str, Any], user_id: int | None,
+                    minimal: bool = False, refresh: bool = False) -> dict[str, Any]:
+        base = {"domain": self.domain, "client_endpoint": self.client_endpoint,
+                "server_endpoint": self.server_endpoint, "member_id": self.member_id,
+                "application_token": app["application_token"]}
+        if minimal:
+            return base
+        auth: dict[str, Any] = {}
+        if user_id:
+            row = oauth.issue(self.store, app["client_id"], user_id, self.token_lifetime)
+            auth.update({"access_token": row["access_token"], "expires": int(row["access_expires"]),
+                         "expires_in": self.token_lifetime})
+            if refresh:
+                auth["refresh_token"] = row["refresh_token"]
+        auth.update({"scope": app["scopes"], "domain": self.domain, "server_endpoint": self.server_endpoint,
+                     "status": "L", "client_endpoint": self.client_endpoint, "member_id": self.member_id})
+        if user_id:
+            auth["user_id"] = user_id
+        auth["application_token"] = app["application_token"]
+        return auth
+
+    def _handlers(self: Portal, client_id: str | None, event: str) -> list[dict[str, Any]]:
+        where, args = "upper(event) = ?", [event.upper()]
+        if client_id:
+            where += " and client_id = ?"
+            args.append(client_id)
+        rows = []
+        for row in self.store.db["event_handlers"].rows_where(where, args, order_by="id"):
+            rows.append({"id": row["id"], "client_id": row["client_id"], "event": row["event"],
+                         **json.loads(row["data"])})
+        return rows
+
+    def fire(self: Portal, ctx: AuthContext | None, event: str, fields: dict[str, Any],
+             auth_connector: str | None = None) -> None:
+        """An object changed: every installed app's handler for ``event`` gets it (call under the lock)."""
+        acting_user = ctx.user_id if ctx is not None and ctx.kind in ("oauth", "user") else None
+        for handler in self._handlers(None, event):
+            app = self.store.doc("apps", handler["client_id"])
+            if not app or not app["installed"] or app["uninstalled"]:
+                continue  # no events before installFinish (installation-finish.md)
+            if handler.get("event_type") == "offline":
+                if auth_connector and handler.get("auth_connector") == auth_connector:
+                    continue
+                self._queue_offline(app["client_id"], event, fields, handler.get("auth_connector"))
+                continue
+            token_user = int(handler.get("auth_type") or 0) or acting_user
+            payload = {
+                "event": event.upper(),
+                "event_handler_id": handler["id"],
+                "data": {"FIELDS": fields},
+                "ts": int(time.time()),
+                "auth": self._event_auth(app, token_user),
+            }
+            self.dispatcher.submit(handler["handler"], _strings(payload))
+
+    def fire_app_event(self: Portal, app: dict[str, Any], event: str, data: dict[str, Any],
+                       with_tokens: bool, minimal_auth: bool = False) -> None:
+        """App lifecycle events (ONAPPUNINSTALL, ONAPPUPDATE) go to that app's own handlers."""
+        for handler in self._handlers(app["client_id"], event):
+            if handler.get("event_type") == "offline":
+                continue
+            payload = {
+                "event": event.upper(),
+                "event_handler_id": handler["id"],
+                "data": data,
+                "ts": int(time.time()),
+                "auth": self._event_auth(app, 1 if with_tokens else None, minimal=minimal_auth,
+                                         refresh=with_tokens),
+            }
+            self.dispatcher.submit(handler["handler"], _strings(payload))
+
+    def _queue_offline(self: Portal, client_id: str, event: str, fields: dict[str, Any],
+                       auth_connector: str | None) -> None:
+        object_key = f"{event.upper()}|{json.dumps(fields, sort_keys=True)}"
+        message_id = hashlib.md5(f"{client_id}|{object_key}".encode()).hexdigest()
+        table = self.store.db["offline_events"]
+        for row in table.rows_where("client_id = ? and object_key = ?", [client_id, object_key]):
+            data = json.loads(row["data"])
+            if not data.get("PROCESS_ID"):
+                data["TIMESTAMP_X"] = now_iso()
+                table.update(row["id"], {"data": json.dumps(data)})
+                return
+        new_id = self.store.next_id("offline_event")
+        data = {"ID": str(new_id), "TIMESTAMP_X": now_iso(), "EVENT_NAME": event.upper(),
+                "EVENT_DATA": {"FIELDS": fields}, "EVENT_ADDITIONAL": False, "MESSAGE_ID": message_id,
+                "PROCESS_ID": None, "ERROR": 0, "AUTH_CONNECTOR": auth_connector}
+        table.insert({"id": new_id, "client_id": client_id, "object_key": object_key, "data": json.dumps(data)})
