@@ -116,6 +116,10 @@ def _type_params(sp: SmartProcess) -> dict[str, Any]:
     return {"title": sp.title, **sp.flags, "relations": sp.relations}
 
 
+def _yes(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in ("y", "true", "1")
+
+
 def _has_deal_child(type_: Mapping[str, Any]) -> bool | None:
     relations = type_.get("relations")
     if not isinstance(relations, Mapping):
@@ -160,7 +164,7 @@ def ensure_smart_process(client: Any, inst: Installation, sp: SmartProcess, opti
         report.add("smart_process", sp.title, CREATED, f"id {type_['id']}, entityTypeId {type_['entityTypeId']}")
         return type_
     # Found: make sure the flags and the deal relation the app relies on are still on.
-    changes = {k: v for k, v in sp.flags.items() if k in type_ and str(type_.get(k)) != v and v == "Y"}
+    changes = {k: v for k, v in sp.flags.items() if v == "Y" and k in type_ and not _yes(type_.get(k))}
     if _has_deal_child(type_) is False:
         changes["relations"] = sp.relations  # relations are overwritten, so send them in full
     if changes:

@@ -320,3 +320,16 @@ def test_the_provision_command(db, inst, tmp_path, monkeypatch):
     assert second.exit_code == 0 and "m1: ok (created 0, updated 0, failed 0)" in second.output
     missing = CliRunner().invoke(cli, ["provision", "--member-id", "nobody"], env=env)
     assert missing.exit_code != 0 and "no active installation" in missing.output
+
+
+def test_a_found_type_gets_a_switched_off_flag_and_a_lost_deal_relation_back(db, inst):
+    portal = FakePortal()
+    prov.provision(portal, db, inst, CONFIG, MANIFEST)
+    type_ = portal.types[0]
+    type_["isClientEnabled"] = True   # a portal answering booleans is not "changed"
+    type_["isStagesEnabled"] = "N"    # someone switched stages off
+    type_["relations"] = {"parent": [], "child": []}
+    report = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
+    (step,) = [s for s in report.steps if s.kind == "smart_process"]
+    assert step.outcome == prov.UPDATED and step.detail == "isStagesEnabled, relations"
+    assert type_["isStagesEnabled"] == "Y" and type_["relations"]["child"][0]["entityTypeId"] == 2
