@@ -296,6 +296,8 @@ class PortalData:
         }
         if "probability" in self.schema.fields:
             fields[self.schema.fields["probability"]] = float(data.probability)
+        if self.inst.category_id:  # an update without categoryId may move the item (api-notes §5.4)
+            fields["categoryId"] = self.inst.category_id
         if plan_id is None:
             fields["stageId"] = self.schema.stages.get("P")
             item = self.client.call("crm.item.add", {"entityTypeId": self.eti, "fields": fields})["item"]
@@ -326,8 +328,10 @@ class PortalData:
 
     def set_status(self, plan_id: int, semantics: str) -> None:
         """Close (S), cancel (F) or reopen (P) a plan by moving it to that stage."""
-        self.client.call("crm.item.update", {"entityTypeId": self.eti, "id": plan_id,
-                                             "fields": {"stageId": self.schema.stages[semantics]}})
+        fields: dict[str, Any] = {"stageId": self.schema.stages[semantics]}
+        if self.inst.category_id:
+            fields["categoryId"] = self.inst.category_id
+        self.client.call("crm.item.update", {"entityTypeId": self.eti, "id": plan_id, "fields": fields})
         cache.drop(self.inst.member_id)
 
 
