@@ -1,0 +1,152 @@
+"""Lost events, expired tokens and uninstalls over real HTTP: reconcile repairs, refresh recovers, skip is clean."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import requests
+from click.testing import CliRunner
+from test_worker import User, money, wait_for
+
+from b24app.cli import cli
+from b24app.installations import InstallationStore
+from b24app.rest import B24Client
+from sync import inbox, periods, reconcile, worker
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def user(installed, sandbox) -> User:
+    inst = installed.installation
+    return User(B24Client.for_webhook(sandbox.webhook_url, installed.live.config), int(inst.entity_type_id),
+                dict(inst.field_map))
+
+
+def faults(sandbox, **changes) -> dict:
+    response = requests.post(f"{sandbox.url}/sandbox/faults", json=changes, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def drain(installed) -> worker.DrainStats:
+    db = installed.live.db()
+    try:
+        return worker.drain_once(installed.live.config, db)
+    finally:
+        db.conn.close()
+
+
+def settle(sandbox, installed) -> worker.DrainStats:
+    """Let the portal deliver what it will, then process the inbox once."""
+    assert sandbox.portal.dispatcher.wait_idle(15)
+    return drain(installed)
+
+
+def quiet(sandbox, installed) -> None:
+    """Process until no event is left (the app's own writes come back as events once)."""
+    wait_for(lambda: settle(sandbox, installed).claimed, lambda n: n == 0, "portal and inbox quiet")
+
+
+def test_dropped_events_are_recovered_by_reconcile(user, installed, sandbox, monkeypatch):
+    plan = user.add_plan(10000, probability=60)
+    deal = user.add_deal(plan, 3000)
+    quiet(sandbox, installed)
+    assert user.figures(plan)["REMAINDER"] == 10000
+    faults(sandbox, drop_events=1)
+    user.update(2, deal, stageId="WON")
+    user.update(user.eti, plan, **{user.fields["PROBABILITY"]: 50})
+    stats = settle(sandbox, installed)
+    assert stats.claimed == 0  # every event was lost on the way
+    assert any(d.get("error") == "dropped (fault)" for d in sandbox.portal.deliveries)
+    assert user.figures(plan)["EXECUTED"] == 0  # nobody told the app
+    faults(sandbox, drop_events=0)
+
+    monkeypatch.setenv("B24_ENV", "development")
+    for name in ("DATABASE", "CLIENT_ID", "CLIENT_SECRET", "OAUTH_URL", "PUBLIC_URL", "SECRET_KEY"):
+        monkeypatch.setenv(f"B24_{name}", str(installed.live.config[name]))
+    monkeypatch.setenv("B24_RATE_BURST", "1000")
+    result = CliRunner().invoke(cli, ["reconcile", "--member-id", installed.member_id])
+    assert result.exit_code == 0, result.output
+    assert f"portal {installed.member_id}:" in result.output and "1 updated" in result.output
+    got = user.figures(plan)
+    assert (got["EXECUTED"], got["REMAINDER"], got["PROBABLE"]) == (money(3000), money(7000), money(5000))
+
+
+def test_reconcile_rebuilds_the_deal_index_so_a_later_delete_still_recomputes(user, installed, sandbox):
+    plan = user.add_plan(5000)
+    quiet(sandbox, installed)
+    faults(sandbox, drop_events=1)
+    deal = user.add_deal(plan, 1000, stage="WON")  # ONCRMDEALADD lost: the app never heard of the deal
+    assert sandbox.portal.dispatcher.wait_idle(15)
+    faults(sandbox, drop_events=0)
+    db = installed.live.db()
+    try:
+        outcome = reconcile.reconcile_all(installed.live.config, db)[installed.member_id]
+    finally:
+        db.conn.close()
+    assert outcome.error is None and plan in outcome.updated
+    assert installed.live.rows("SELECT plan_id FROM deal_plan WHERE deal_id = ?", [deal]) == [{"plan_id": plan}]
+    user.hook.call("crm.item.delete", {"entityTypeId": 2, "id": deal})
+    settle(sandbox, installed)  # the delete event names only the deal; the index names its plan
+    assert user.figures(plan)["EXECUTED"] == 0
+
+
+def test_expired_tokens_are_refreshed_and_work_continues(user, installed, sandbox):
+    plan = user.add_plan(4000)
+    deal = user.add_deal(plan, 1000)
+    quiet(sandbox, installed)
+    before = installed.installation
+    faults(sandbox, expire_tokens=True)
+    user.update(2, deal, stageId="WON")
+    stats = settle(sandbox, installed)
+    assert stats.done >= 1 and stats.failed == 0
+    assert user.figures(plan)["EXECUTED"] == 1000
+    after = installed.installation
+    assert after.access_token != before.access_token and after.refresh_token != before.refresh_token
+    assert after.is_active
+
+
+def test_uninstalled_portal_is_skipped(user, installed, sandbox):
+    plan = user.add_plan(4000)
+    deal = user.add_deal(plan, 1000)
+    settle(sandbox, installed)
+    user.update(2, deal, stageId="WON")
+    assert sandbox.portal.dispatcher.wait_idle(15)  # the event waits in the inbox
+    sandbox.portal.uninstall_app(installed.live.client_id)
+    assert sandbox.portal.dispatcher.wait_idle(15)
+    wait_for(lambda: installed.installation.status, lambda s: s == "uninstalled", "ONAPPUNINSTALL handled")
+    db = installed.live.db()
+    try:
+        assert inbox.pending_count(db, installed.member_id) >= 1
+    finally:
+        db.conn.close()
+    stats = drain(installed)
+    assert stats.skipped >= 1 and stats.done == 0
+    rows = installed.live.rows("SELECT status, error FROM inbox WHERE event = 'ONCRMDEALUPDATE' AND object_id = ?",
+                               [deal])
+    assert rows and all(r["status"] == "failed" and "uninstalled" in r["error"] for r in rows)
+    assert user.figures(plan)["EXECUTED"] == 0  # nothing written with dropped tokens
+    db = installed.live.db()
+    try:
+        assert reconcile.reconcile_all(installed.live.config, db) == {}  # not reconciled either
+    finally:
+        db.conn.close()
+
+
+def test_close_periods_moves_ended_plans_to_no_cumplido(user, installed, sandbox):
+    ended = user.add_plan(4000, closedate="2026-03-31")
+    fulfilled = user.add_plan(1000, closedate="2026-03-31")
+    user.add_deal(fulfilled, 1000, stage="WON")
+    running = user.add_plan(4000, closedate="2026-12-31")
+    settle(sandbox, installed)
+    db = installed.live.db()
+    try:
+        periods.close_periods(installed.live.config, db, today=date(2026, 4, 1))
+        store = InstallationStore(db)
+        assert store.find(installed.member_id).is_active
+    finally:
+        db.conn.close()
+    assert (user.stage_semantics(ended), user.stage_semantics(fulfilled), user.stage_semantics(running)) \
+        == ("F", "S", "P")
