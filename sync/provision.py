@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -358,12 +359,32 @@ def read_options(client: Any) -> dict[str, Any]:
     return dict(options) if isinstance(options, Mapping) else {}
 
 
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_for(member_id: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(member_id, threading.Lock())
+
+
 def provision(client: Any, db: sqlite_utils.Database, inst: Installation, config: Mapping[str, Any],
               manifest: Manifest | None = None) -> ProvisionReport:
     """Run every step for one installation with ``client`` (an admin's tokens); save the ids; audit.
 
     Returns the report; a failure of a step later steps depend on ends the run with ``report.error``.
+    Runs for one portal are serialised in this process (a double-clicked install must not create the
+    smart process twice); the second run finds what the first created.
     """
+    with _lock_for(inst.member_id):
+        current = InstallationStore(db).find(inst.member_id)
+        if current is not None and current.type_id and not inst.type_id:
+            inst = inst.with_(type_id=current.type_id, entity_type_id=current.entity_type_id)
+        return _provision(client, db, inst, config, manifest)
+
+
+def _provision(client: Any, db: sqlite_utils.Database, inst: Installation, config: Mapping[str, Any],
+               manifest: Manifest | None) -> ProvisionReport:
     manifest = manifest or load_manifest(config.get("MANIFEST"))
     public_url = str(config.get("PUBLIC_URL") or "")
     sp = manifest.smart_process

@@ -333,3 +333,31 @@ def test_a_found_type_gets_a_switched_off_flag_and_a_lost_deal_relation_back(db,
     (step,) = [s for s in report.steps if s.kind == "smart_process"]
     assert step.outcome == prov.UPDATED and step.detail == "isStagesEnabled, relations"
     assert type_["isStagesEnabled"] == "Y" and type_["relations"]["child"][0]["entityTypeId"] == 2
+
+
+def test_two_installs_at_once_create_one_smart_process(tmp_path, inst):
+    import threading
+    import time
+
+    class SlowPortal(FakePortal):
+        def m_crm_type_list(self, p):
+            time.sleep(0.2)  # both runs look before either creates
+            return super().m_crm_type_list(p)
+
+    portal = SlowPortal()
+    reports = []
+
+    def run():
+        database = connect(tmp_path / "app.db")
+        try:
+            reports.append(prov.provision(portal, database, inst, CONFIG, MANIFEST))
+        finally:
+            database.conn.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(portal.types) == 1 and all(r.ok for r in reports)
+    assert sorted(r.steps[0].outcome for r in reports) == [prov.CREATED, prov.FOUND]
