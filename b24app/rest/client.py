@@ -18,7 +18,6 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from b24app import db as appdb
 from b24app.installations import ACTIVE, NEEDS_REAUTH, Installation, InstallationStore
 from b24app.logsafe import RedactingFilter, register_secret
 from b24app.rest import codec
@@ -32,7 +31,7 @@ from b24app.rest.errors import (
     ServerError,
     TransportError,
 )
-from b24app.rest.limiter import PortalGate
+from b24app.rest.limiter import PortalGate, open_db
 from b24app.rest.oauth import TokenRefresher
 from b24app.settings import BY_NAME
 
@@ -90,7 +89,7 @@ class B24Client:
     @classmethod
     def for_installation(cls, member_id: str, config: Mapping[str, Any], **kwargs: Any) -> B24Client:
         """OAuth client for an installed portal: stored admin tokens, refreshed on ``expired_token``."""
-        database = appdb.connect(str(_setting(config, "DATABASE")))
+        database = open_db(str(_setting(config, "DATABASE")))
         try:
             inst = InstallationStore(database).find(member_id)
         finally:
@@ -160,6 +159,9 @@ class B24Client:
         response = self._request("batch", params, methods.values(), codec.commands_idempotent(commands))
         result = codec.decode_batch(response.result, methods)
         self.gate.holds.record_all((methods[k], t) for k, t in result.time.items() if k in methods)
+        for key, error in result.errors.items():
+            if isinstance(error, OperationTimeLimit):  # a blocked sub-command holds its method too
+                self.gate.holds.block(methods.get(key, ""), error.reset_at)
         return result
 
     def batch_all(self, commands: Mapping[str, Command], halt: bool = False) -> BatchResult:
@@ -289,7 +291,7 @@ class B24Client:
         self.endpoint = new_endpoint
         if self.member_id and old_host != new_host and "/rest/" in new_endpoint:
             log.info("portal %s moved from %s to %s", self.member_id, old_host, new_host)
-            database = appdb.connect(self.database)
+            database = open_db(self.database)
             try:
                 with database.conn:
                     database.execute("UPDATE installations SET client_endpoint = ? WHERE member_id = ?",

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
+
 from b24app import db as appdb
 from b24app.rest.codec import operating_of
 
@@ -55,6 +57,16 @@ def file_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def open_db(database: str | None) -> sqlite_utils.Database:
+    """``b24app.db.connect`` under a file lock: processes that open a fresh database at the same moment
+    would otherwise race on its migrations ("database is locked")."""
+    database = database or ":memory:"
+    if database == ":memory:":
+        return appdb.connect(database)
+    with file_lock(lock_dir(database) / "migrate.lock"):
+        return appdb.connect(database)
+
+
 class SqliteState:
     """A lazily opened connection to the app database, shared by the client's helpers (thread-safe)."""
 
@@ -68,7 +80,7 @@ class SqliteState:
         """A ``BEGIN IMMEDIATE`` transaction: one writer at a time across processes."""
         with self._lock:
             if self._conn is None:
-                self._conn = appdb.connect(self.database).conn
+                self._conn = open_db(self.database).conn
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:

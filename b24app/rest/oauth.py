@@ -16,12 +16,11 @@ from typing import Any
 
 import requests
 
-from b24app import db as appdb
 from b24app.installations import ACTIVE, NEEDS_REAUTH, Installation, InstallationStore, audit
 from b24app.logsafe import register_secret
 from b24app.rest.codec import USER_AGENT, is_rest_endpoint
 from b24app.rest.errors import AuthError, ReauthRequired, ServerError, TransportError, error_for
-from b24app.rest.limiter import _key, file_lock, lock_dir
+from b24app.rest.limiter import _key, file_lock, lock_dir, open_db
 
 log = logging.getLogger(__name__)
 DEFAULT_OAUTH_URL = "https://oauth.bitrix.info/oauth/token/"
@@ -76,7 +75,7 @@ class TokenRefresher:
     def refresh(self, member_id: str, stale_access_token: str) -> Installation:
         """Return the installation with a working token pair (rotated here or by someone else)."""
         with file_lock(lock_dir(self.database) / f"oauth-{_key(member_id)}.lock"):
-            database = appdb.connect(self.database)
+            database = open_db(self.database)
             try:
                 return self._refresh_locked(InstallationStore(database), member_id, stale_access_token)
             finally:
