@@ -341,8 +341,9 @@ def test_two_installs_at_once_create_one_smart_process(tmp_path, inst):
 
     class SlowPortal(FakePortal):
         def m_crm_type_list(self, p):
+            answer = super().m_crm_type_list(p)
             time.sleep(0.2)  # both runs look before either creates
-            return super().m_crm_type_list(p)
+            return answer
 
     portal = SlowPortal()
     reports = []
