@@ -1,0 +1,113 @@
+"""The sandbox shell in headless Chromium: an app tab opened the Bitrix24 way, BX24 inside the frame,
+and the install flow where the app's own JavaScript calls BX24.installFinish()."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import requests
+from test_shell_support import ThrowawayApp, register
+
+from b24app.sandbox.installer import install_app
+from b24app.sandbox.server import SandboxServer
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
+]
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    with SandboxServer(tmp_path / "portal.db", seed="demo", rate_limit=False) as sb:
+        yield sb
+
+
+@pytest.fixture
+def test_app(sandbox):
+    with ThrowawayApp(f"{sandbox.url}/api/v1/") as app:
+        yield app
+
+
+@pytest.fixture
+def page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(20000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def a_deal(sandbox) -> dict:
+    answer = requests.post(f"{sandbox.webhook_url}crm.deal.list.json", timeout=30, json={
+        "order": {"ID": "ASC"}, "filter": {">COMPANY_ID": 0}, "select": ["ID", "TITLE"]}).json()
+    return answer["result"][0]
+
+
+def test_deal_tab_gets_the_deal_through_bx24(sandbox, test_app, page):
+    from playwright.sync_api import expect
+
+    client_id = register(sandbox.portal, test_app)
+    install_app(sandbox.url, client_id)
+    deal = a_deal(sandbox)
+
+    page.goto(f"{sandbox.url}/crm/deal/details/{deal['ID']}/")
+    tab = page.locator(f".card-tabs a[data-client-id='{client_id}']")
+    expect(tab).to_have_text("Plan de ventas")
+    tab.click()
+
+    frame = page.frame_locator(f".tab-panel[data-panel='{client_id}'] iframe")
+    expect(frame.locator("#title")).to_have_text(deal["TITLE"])          # BX24.callMethod('crm.item.get')
+    expect(frame.locator("#placement")).to_have_text("CRM_DEAL_DETAIL_TAB")  # BX24.placement.info()
+    options = json.loads(frame.locator("#options").text_content())
+    assert options == {"ID": str(deal["ID"]), "URI": f"/crm/deal/details/{deal['ID']}/"}
+    expect(frame.locator("#lang")).to_have_text("la")
+    expect(frame.locator("#admin")).to_have_text("admin")
+    expect(frame.locator("#member")).to_have_text(sandbox.portal.member_id)
+    expect(frame.locator("#error")).to_have_text("")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "sandbox-deal-tab.png"), full_page=True)
+
+
+def test_first_opening_installs_when_the_app_calls_install_finish(sandbox, test_app, page):
+    from playwright.sync_api import expect
+
+    client_id = register(sandbox.portal, test_app)
+    page.goto(f"{sandbox.url}/marketplace/app/{client_id}/")
+    # the install page binds the tabs and calls BX24.installFinish(); the portal page reloads the app
+    frame = page.frame_locator(".app-frame iframe")
+    expect(frame.locator("h1")).to_have_text("Test app main page")
+    expect(frame.locator("#placement")).to_have_text("DEFAULT")
+    assert sandbox.portal.app(client_id)["installed"] is True
+    assert len(test_app.install_posts) == 1
+
+    deal = a_deal(sandbox)
+    page.goto(f"{sandbox.url}/crm/deal/details/{deal['ID']}/#{client_id}")
+    expect(page.frame_locator(f".tab-panel[data-panel='{client_id}'] iframe").locator("#title")).to_have_text(
+        deal["TITLE"])
+
+
+def test_a_sales_user_sees_the_not_installed_notice_on_a_phone(sandbox, test_app, page):
+    from playwright.sync_api import expect
+
+    client_id = register(sandbox.portal, test_app)
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.context.add_cookies([{"name": "b24sb_user", "value": "2", "url": sandbox.url}])
+    page.goto(f"{sandbox.url}/marketplace/app/{client_id}/")
+    expect(page.locator(".not-installed")).to_contain_text("La aplicación aún no está completamente instalada")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert test_app.install_posts == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "sandbox-not-installed-360.png"), full_page=True)
