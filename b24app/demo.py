@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import socket
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from werkzeug.serving import WSGIRequestHandler
 
 from b24app.settings import load_settings
 
@@ -73,12 +74,13 @@ def cli_settings(environ: Mapping[str, str] | None = None, env_file: Path = DEMO
 
 # --- the demo ------------------------------------------------------------------------------------------
 
-def demo_env(client_id: str, client_secret: str, sandbox_url: str, previous: Mapping[str, str]) -> dict[str, str]:
+def demo_env(client_id: str, client_secret: str, sandbox_url: str, previous: Mapping[str, str],
+             instance: Path = INSTANCE, app_url: str = f"http://{HOST}:{APP_PORT}") -> dict[str, str]:
     """The demo's ``B24_*`` settings (the secret key is kept across runs)."""
     return {
         "B24_ENV": "development",
-        "B24_DATABASE": str(INSTANCE / "b24plans.db"),
-        "B24_PUBLIC_URL": f"http://{HOST}:{APP_PORT}",
+        "B24_DATABASE": str(instance / "b24plans.db"),
+        "B24_PUBLIC_URL": app_url,
         "B24_OAUTH_URL": f"{sandbox_url}/oauth/token/",
         "B24_BX24_JS_URL": f"{sandbox_url}/bx24.js",
         "B24_CLIENT_ID": client_id,
@@ -98,7 +100,7 @@ def port_free(port: int) -> bool:
     return True
 
 
-def ensure_registered(portal: Any, previous: Mapping[str, str]) -> tuple[str, str]:
+def ensure_registered(portal: Any, previous: Mapping[str, str], base: str) -> tuple[str, str]:
     """The app's registration in the sandbox, reused across runs (client id and secret in demo.env)."""
     client_id = previous.get("B24_CLIENT_ID", "")
     secret = previous.get("B24_CLIENT_SECRET", "")
@@ -107,7 +109,6 @@ def ensure_registered(portal: Any, previous: Mapping[str, str]) -> tuple[str, st
     from b24app.manifest import load_manifest
 
     manifest = load_manifest()
-    base = f"http://{HOST}:{APP_PORT}"
     registered = portal.register_app(
         handler_url=base + manifest.handlers.get("index", "/"),
         install_url=base + manifest.handlers.get("install", "/install"),
@@ -196,8 +197,31 @@ def ensure_demo_plans(client: Any, inst: Any, today: date | None = None, limit: 
     return result
 
 
-def run(echo: Any = click.echo) -> None:
-    """Start both servers, install, seed demo plans, print the URL, wait for Ctrl-C, stop both."""
+class QuietRequests(WSGIRequestHandler):
+    """The demo's app server logs errors only (events arrive many times a second)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if str(code).isdigit() and int(code) >= 400:
+            super().log_request(code, size)
+
+
+@dataclass
+class Demo:
+    """A running demo (what ``ready`` receives)."""
+
+    sandbox: Any
+    app_url: str
+    client_id: str
+    config: dict[str, Any]
+
+    @property
+    def open_url(self) -> str:
+        return f"{self.sandbox.url}/marketplace/app/{self.client_id}/"
+
+
+def run(instance: Path = INSTANCE, sandbox_port: int = SANDBOX_PORT, app_port: int = APP_PORT,
+        echo: Any = click.echo, stop: threading.Event | None = None, ready: Any = None) -> None:
+    """Start both servers, install, seed demo plans, print the URL, wait for Ctrl-C (or ``stop``), stop both."""
     from werkzeug.serving import make_server
 
     from b24app import create_app
@@ -205,48 +229,61 @@ def run(echo: Any = click.echo) -> None:
     from b24app.sandbox.server import SandboxServer
     from sync import scheduler
 
-    for port, what in ((SANDBOX_PORT, "the sandbox portal"), (APP_PORT, "the app")):
+    for port, what in ((sandbox_port, "the sandbox portal"), (app_port, "the app")):
         if not port_free(port):
             raise click.ClickException(f"port {port} (for {what}) is in use; stop what runs there and retry")
-    INSTANCE.mkdir(parents=True, exist_ok=True)
-    previous = read_env_file(DEMO_ENV)
-    sandbox = SandboxServer(INSTANCE / "sandbox.db", seed="demo", rate_limit=True, host=HOST,
-                            port=SANDBOX_PORT).start()
+    instance.mkdir(parents=True, exist_ok=True)
+    env_file = instance / DEMO_ENV.name
+    previous = read_env_file(env_file)
+    sandbox = SandboxServer(instance / "sandbox.db", seed="demo", rate_limit=True, host=HOST,
+                            port=sandbox_port).start()
     server = None
+    stop = stop or threading.Event()
     try:
-        client_id, secret = ensure_registered(sandbox.portal, previous)
-        write_env_file(DEMO_ENV, demo_env(client_id, secret, sandbox.url, previous))
-        config = {**cli_settings(), "SCHEDULER": True}
+        app_url = f"http://{HOST}:{app_port}"
+        client_id, secret = ensure_registered(sandbox.portal, previous, app_url)
+        write_env_file(env_file, demo_env(client_id, secret, sandbox.url, previous, instance, app_url))
+        config = {**cli_settings(env_file=env_file), "SCHEDULER": True}
         app = create_app(config)
-        server = make_server(HOST, APP_PORT, app, threaded=True)
+        server = make_server(HOST, app_port, app, threaded=True, request_handler=QuietRequests)
         threading.Thread(target=server.serve_forever, name="app-server", daemon=True).start()
-        echo(f"sandbox portal: {sandbox.url}   app: http://{HOST}:{APP_PORT}   state: {INSTANCE}")
+        echo(f"sandbox portal {sandbox.url} · app {app_url} · state in {instance}")
         inst = ensure_installed(sandbox.portal, client_id, app.config)
         created = ensure_demo_plans(B24Client.for_webhook(sandbox.webhook_url, app.config), inst)
         echo(f"demo plans: {created.created} created, {created.existing} already there, "
-             f"{created.linked} deal link(s) made")
+             f"{created.linked} deal(s) linked")
+        running = Demo(sandbox, app_url, client_id, dict(app.config))
         echo("")
         echo("Open this URL in your browser (the sandbox portal with the app installed):")
-        echo(f"    {sandbox.url}/marketplace/app/{client_id}/")
         echo("")
-        echo("Move a deal to a won stage in the portal and its plan follows within seconds. Ctrl-C stops both.")
-        stop = threading.Event()
+        echo(f"    {running.open_url}")
+        echo("")
+        echo("Move a deal to a won stage in the portal: its plan follows within seconds. Ctrl-C stops both.")
+        if ready is not None:
+            ready(running)
         wait_forever(stop)
     finally:
         echo("stopping…")
         if server is not None:
             server.shutdown()
+            server.server_close()
         scheduler.stop()
         sandbox.stop()
+
+
+def wait_forever(stop: threading.Event) -> None:
+    """Block until ``stop`` is set, Ctrl-C, or SIGTERM (main thread only)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        stop.set()
 
 
 @click.command()
 def demo() -> None:
     """Run the sandbox portal (:5050) and the app (:5000), installed, with demo plans; Ctrl-C stops both."""
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     run()
-def wait_forever(stop: threading.Event) -> None:
-    try:
-        while not stop.is_set():
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        stop.set()

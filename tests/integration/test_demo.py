@@ -1,0 +1,99 @@
+"""``b24plans demo`` end to end: sandbox + app, installed, demo plans, a won deal shows, a re-run reuses it all."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from b24app import demo
+from b24app.rest import B24Client
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(instance, sandbox_port: int, app_port: int) -> tuple[demo.Demo, threading.Event, threading.Thread,
+                                                               list[str]]:
+    lines: list[str] = []
+    ready: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            demo.run(instance=instance, sandbox_port=sandbox_port, app_port=app_port, echo=lines.append,
+                     stop=stop, ready=ready.put)
+        except BaseException as exc:  # noqa: BLE001 - surfaced to the test below
+            errors.append(exc)
+            ready.put(None)
+
+    thread = threading.Thread(target=target, name="demo", daemon=True)
+    thread.start()
+    running = ready.get(timeout=120)
+    assert running is not None, errors
+    return running, stop, thread, lines
+
+
+def demo_plans(hook: B24Client, eti: int) -> list[dict[str, Any]]:
+    rows = hook.list_all("crm.item.list", {"entityTypeId": eti, "select": ["id", "xmlId"]}, items_key="items")
+    return [r for r in rows if str(r.get("xmlId") or "").startswith("b24plans-demo-")]
+
+
+def test_demo_installs_follows_a_won_deal_and_reruns_without_duplicates(tmp_path):
+    instance = tmp_path / "instance"
+    ports = (free_port(), free_port())
+    running, stop, thread, lines = start(instance, *ports)
+    try:
+        assert running.open_url in "\n".join(lines)
+        assert (instance / "demo.env").exists() and (instance / "b24plans.db").exists()
+        settings = demo.cli_settings({}, env_file=instance / "demo.env")
+        assert settings["CLIENT_ID"] == running.client_id and settings["DATABASE"] == str(instance / "b24plans.db")
+        hook = B24Client.for_webhook(running.sandbox.webhook_url, running.config)
+        types = hook.call("crm.type.list", {"filter": {"title": "Planes de ventas"}})["types"]
+        assert len(types) == 1
+        eti = int(types[0]["entityTypeId"])
+        plans = demo_plans(hook, eti)
+        assert len(plans) >= 2
+        parent = f"parentId{eti}"
+        linked = hook.list_all("crm.item.list", {"entityTypeId": 2, "filter": {f">{parent}": 0, "categoryId": 0},
+                                                 "select": ["id", parent, "stageSemanticId"]}, items_key="items")
+        open_deal = next(d for d in linked if d["stageSemanticId"] == "P")
+        plan_id = int(open_deal[parent])
+        field = next(k for k in hook.call("crm.item.get", {"entityTypeId": eti, "id": plan_id})["item"]
+                     if k.endswith("Executed"))
+
+        def executed() -> float:
+            return float(hook.call("crm.item.get", {"entityTypeId": eti, "id": plan_id})["item"][field] or 0)
+
+        before = executed()
+        hook.call("crm.item.update", {"entityTypeId": 2, "id": open_deal["id"], "fields": {"stageId": "WON"}})
+        deadline = time.monotonic() + 30
+        while executed() == before:
+            assert time.monotonic() < deadline, "the plan did not follow the won deal"
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+
+    again, stop, thread, lines = start(instance, *ports)
+    try:
+        assert again.client_id == running.client_id
+        assert any("0 created" in line for line in lines)
+        hook = B24Client.for_webhook(again.sandbox.webhook_url, again.config)
+        assert len(hook.call("crm.type.list", {"filter": {"title": "Planes de ventas"}})["types"]) == 1
+        assert sorted(p["id"] for p in demo_plans(hook, eti)) == sorted(p["id"] for p in plans)
+        assert len(again.sandbox.portal.apps()) == 1
+    finally:
+        stop.set()
+        thread.join(timeout=30)
