@@ -268,11 +268,12 @@ def add_item(portal: Portal, ctx: AuthContext, info: TypeInfo, fields: dict[str,
     check_read_type(portal, ctx)
     if not isinstance(fields, dict):
         raise errors.required_param("fields")
-    item_id = portal.store.next_id(f"item:{info.entity_type_id}")
+    item_id = portal.store.peek_id(f"item:{info.entity_type_id}")
     item = _defaults(portal, info, ctx, item_id)
     given = _apply(portal, info, item, fields, original)
     _stage_logic(portal, info, item, None, given, ctx)
     _check_required(info, item)
+    portal.store.next_id(f"item:{info.entity_type_id}")  # taken only once the item is valid
     portal.store.save_item(info.entity_type_id, item)
     if info.entity_type_id == COMPANY and "contactIds" in given:
         _sync_company_contacts(portal, item_id, given["contactIds"])

@@ -77,6 +77,10 @@ class Store:
         self.set_meta(f"seq:{counter}", value)
         return value
 
+    def peek_id(self, counter: str, start: int = 1) -> int:
+        """The id ``next_id`` would hand out, without taking it."""
+        return int(self.meta(f"seq:{counter}", str(start - 1)) or 0) + 1
+
     def bump_id(self, counter: str, at_least: int) -> None:
         if int(self.meta(f"seq:{counter}", "0") or 0) < at_least:
             self.set_meta(f"seq:{counter}", at_least)

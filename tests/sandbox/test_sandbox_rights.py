@@ -1,0 +1,54 @@
+"""Scopes per app, admin-only methods, and a user's token seeing what that user may see (api-notes §10)."""
+
+from __future__ import annotations
+
+from tests.sandbox.conftest import open_app
+
+
+def test_missing_scope_is_403_insufficient_scope(sb):
+    session = open_app(sb, ["crm"])
+    response = session.rest.raw("user.current")
+    assert response.status_code == 403 and response.json()["error"] == "insufficient_scope"
+    assert session.rest.raw("placement.list").json()["error"] == "insufficient_scope"
+    assert session.rest.result("method.get", {"name": "user.current"}) == {"isExisting": True,
+                                                                           "isAvailable": False}
+    assert session.rest.result("profile")["ID"] == "1"  # basic needs no scope
+
+
+def test_admin_only_methods_refuse_other_users(sb):
+    session = open_app(sb, ["crm", "placement"], user_id=2)
+    assert session.rest.result("user.admin") is False
+    bind = session.rest.raw("placement.bind", {"PLACEMENT": "CRM_DEAL_DETAIL_TAB", "HANDLER": "http://a.b/x"})
+    assert bind.status_code == 403 and bind.json()["error"] == "ACCESS_DENIED"
+    crm_admin = session.rest.raw("crm.type.add", {"fields": {"title": "X"}})
+    assert crm_admin.status_code == 400 and crm_admin.json()["error"] == "ACCESS_DENIED"
+    offline = session.rest.raw("event.bind", {"event": "ONCRMDEALADD", "event_type": "offline"})
+    assert offline.status_code == 403 and offline.json()["error"] == "ACCESS_DENIED"
+    assert session.rest.raw("app.option.set", {"options": {"a": 1}}).status_code == 403
+    assert session.rest.raw("crm.type.list").json()["error"] == "ACCESS_DENIED"
+
+
+def test_a_users_token_sees_only_what_the_user_may_see(sb, hook):
+    for owner in (3, 3, 4, 2):
+        hook.call("crm.item.add", {"entityTypeId": 2, "fields": {"title": f"of {owner}", "assignedById": owner}})
+    maria = open_app(sb, ["crm"], user_id=3)
+    listed = maria.rest.call("crm.item.list", {"entityTypeId": 2, "select": ["id", "assignedById"]})
+    assert [i["assignedById"] for i in listed["result"]["items"]] == [3, 3] and listed["total"] == 2
+    foreign = maria.rest.raw("crm.item.get", {"entityTypeId": 2, "id": 3})
+    assert foreign.status_code == 400 and foreign.json()["error"] == "ACCESS_DENIED"
+    manager = sb.portal.frame_fields(maria.app["client_id"], 2).form["AUTH_ID"]
+    from tests.sandbox.conftest import Rest
+
+    assert Rest(sb.rest_url, manager).call("crm.item.list", {"entityTypeId": 2})["total"] == 4
+    accountant = Rest(sb.rest_url, sb.portal.frame_fields(maria.app["client_id"], 5).form["AUTH_ID"])
+    denied = accountant.raw("crm.item.list", {"entityTypeId": 2})
+    assert denied.status_code == 400 and denied.json()["error"] == "ACCESS_DENIED"
+
+
+def test_webhook_of_a_limited_user(sb, hook):
+    hook.call("crm.item.add", {"entityTypeId": 2, "fields": {"title": "admin's", "assignedById": 1}})
+    from tests.sandbox.conftest import Rest
+
+    maria = Rest(sb.portal.add_webhook(3, ["crm"]))
+    assert maria.call("crm.item.list", {"entityTypeId": 2})["total"] == 0
+    assert maria.raw("user.get").json()["error"] == "insufficient_scope"
