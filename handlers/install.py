@@ -33,7 +33,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "smart_process": "Proceso inteligente", "field": "Campo", "stage": "Etapa", "placement": "Pestaña",
         "event": "Evento", "option": "Ajustes de la aplicación",
         "failed": "La instalación no se completó. Corrija el problema y vuelva a abrir la aplicación.",
-        "missing": "Este portal no tiene los métodos REST que la aplicación necesita:",
+        "missing": "Este portal no tiene los métodos REST o eventos que la aplicación necesita:",
         "missing_hint": "Suele pasar en un Bitrix24 autoalojado (on-premise) con módulos antiguos o sin "
                         "instalar. Actualice los módulos «crm» y «rest» (y los permisos de la aplicación: "
                         "crm, placement, userfieldconfig, user_brief) y vuelva a abrir la aplicación.",
@@ -56,7 +56,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "smart_process": "Smart process", "field": "Field", "stage": "Stage", "placement": "Tab",
         "event": "Event", "option": "Application settings",
         "failed": "The installation is not complete. Fix the problem and open the application again.",
-        "missing": "This portal lacks REST methods the application needs:",
+        "missing": "This portal lacks REST methods or events the application needs:",
         "missing_hint": "This usually means a self-hosted (on-premise) Bitrix24 with old or missing modules. "
                         "Update the \"crm\" and \"rest\" modules (and the application's scopes: crm, placement, "
                         "userfieldconfig, user_brief), then open the application again.",
@@ -79,7 +79,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "smart_process": "Смарт-процесс", "field": "Поле", "stage": "Стадия", "placement": "Вкладка",
         "event": "Событие", "option": "Настройки приложения",
         "failed": "Установка не завершена. Устраните проблему и откройте приложение снова.",
-        "missing": "На портале нет REST-методов, нужных приложению:",
+        "missing": "На портале нет REST-методов или событий, нужных приложению:",
         "missing_hint": "Обычно это коробочный (on-premise) Bitrix24 со старыми или не установленными модулями. "
                         "Обновите модули «crm» и «rest» (и права приложения: crm, placement, userfieldconfig, "
                         "user_brief) и откройте приложение снова.",

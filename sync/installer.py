@@ -191,7 +191,7 @@ def _install_with(client: Any, config: Mapping[str, Any], db: sqlite_utils.Datab
           client_endpoint=inst.client_endpoint, scopes=inst.scopes, lang=inst.lang, first_time=first_time)
     outcome = InstallOutcome(inst, first_time)
     try:
-        outcome.missing = missing_methods(client)
+        outcome.missing = missing_methods(client, events=manifest.events)
     except B24Error as exc:
         raise InstallRefused("portal_error", str(exc), 502) from None
     if outcome.missing:

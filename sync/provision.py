@@ -86,14 +86,26 @@ class ProvisionReport:
                 "found": self.count(FOUND), "error": self.error}
 
 
-def missing_methods(client: Any, methods: tuple[str, ...] = REQUIRED_METHODS) -> list[str]:
-    """Methods the portal does not have or the app's scopes do not allow (one batch of method.get)."""
-    result = client.batch_all({m: ("method.get", {"name": m}) for m in methods})
+def missing_methods(client: Any, methods: tuple[str, ...] = REQUIRED_METHODS,
+                    events: tuple[str, ...] = ()) -> list[str]:
+    """Methods (and ``events``) the portal lacks or the app's scopes do not allow, in one batch.
+
+    method.get per method (api-reference/common/system/method-get.md) and ``events`` with FULL for the
+    event names (api-reference/events/events.md); a portal that cannot list events is not blocked on it.
+    """
+    commands: dict[str, tuple[str, dict[str, Any]]] = {m: ("method.get", {"name": m}) for m in methods}
+    if events:
+        commands["__events__"] = ("events", {"FULL": True})
+    result = client.batch_all(commands)
     missing = []
     for name in methods:
         answer = result.result.get(name)
         if name in result.errors or not isinstance(answer, Mapping) or not answer.get("isAvailable"):
             missing.append(name)
+    known = result.result.get("__events__")
+    if events and "__events__" not in result.errors and isinstance(known, list | Mapping):
+        names = {str(n).upper() for n in (known.values() if isinstance(known, Mapping) else known)}
+        missing += [e for e in events if e.upper() not in names]
     return missing
 
 

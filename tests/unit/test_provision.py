@@ -58,6 +58,9 @@ class FakePortal:
     def m_method_get(self, p):
         return {"isExisting": p["name"] not in self.missing, "isAvailable": p["name"] not in self.missing}
 
+    def m_events(self, p):
+        return [e for e in MANIFEST.events if e not in self.missing]
+
     def m_user_admin(self, p):
         return self.admin
 
@@ -290,6 +293,12 @@ def test_missing_methods_names_what_a_self_hosted_portal_lacks():
     assert prov.missing_methods(portal) == ["crm.type.add", "userfieldconfig.add"]
     assert prov.missing_methods(FakePortal()) == []
     assert portal.calls["batch"] == 1  # one batch, not one call per method
+
+
+def test_missing_events_are_named_too():
+    portal = FakePortal(missing=("ONCRMDEALMOVETOCATEGORY",))
+    assert prov.missing_methods(portal, events=MANIFEST.events) == ["ONCRMDEALMOVETOCATEGORY"]
+    assert prov.missing_methods(FakePortal(missing=("events",)), events=MANIFEST.events) == []
 
 
 def test_provision_all_reruns_for_stored_installations(db, inst, tmp_path):
