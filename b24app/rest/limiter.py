@@ -90,6 +90,14 @@ class SqliteState:
                 raise
             conn.execute("COMMIT")
 
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A plain read (WAL readers never wait for writers)."""
+        with self._lock:
+            if self._conn is None:
+                self._conn = open_db(self.database).conn
+            yield self._conn
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
@@ -135,7 +143,7 @@ class LeakyBucket:
             self._store(conn, max(self._level(conn, now), float(self.capacity)), now)
 
     def level(self) -> float:
-        with self.state.immediate() as conn:
+        with self.state.reading() as conn:
             return self._level(conn, self.clock())
 
 
@@ -189,7 +197,7 @@ class MethodHolds:
             return 0.0
         now = self.clock()
         marks = ",".join("?" * len(names))
-        with self.state.immediate() as conn:
+        with self.state.reading() as conn:
             rows = conn.execute(f"SELECT until FROM method_holds WHERE portal = ? AND method IN ({marks}) "
                                 f"AND operating >= ? AND until > ?",
                                 [self.portal, *names, self.threshold, now]).fetchall()
