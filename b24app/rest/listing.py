@@ -68,7 +68,7 @@ def rows_of(result: Any, items_key: str | None) -> list[dict[str, Any]]:
         result = result.get(items_key)
     if isinstance(result, Mapping):  # PHP may send a list as {"0": .., "1": ..}
         result = list(result.values())
-    return [row for row in result or [] if isinstance(row, Mapping)]
+    return [row for row in result or [] if isinstance(row, dict)]
 
 
 def _as_int(value: Any) -> int | None:
