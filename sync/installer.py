@@ -125,7 +125,7 @@ def verified_installation(config: Mapping[str, Any], store: InstallationStore, f
         expires_at=expires,
         application_token=form.application_token,
         scopes=str(answer.get("scope") or form.scopes),
-        user_id=int(user_id) if str(user_id or "").isdigit() else None,
+        user_id=int(str(user_id)) if str(user_id or "").isdigit() else None,
         lang=form.lang,
         status=ACTIVE,
         installed_at=(existing.installed_at if existing and existing.is_active else None) or now_iso(),

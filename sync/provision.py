@@ -177,7 +177,8 @@ def ensure_smart_process(client: Any, inst: Installation, sp: SmartProcess, opti
         report.add("smart_process", sp.title, CREATED, f"id {type_['id']}, entityTypeId {type_['entityTypeId']}")
         return type_
     # Found: make sure the flags and the deal relation the app relies on are still on.
-    changes = {k: v for k, v in sp.flags.items() if v == "Y" and k in type_ and not _yes(type_.get(k))}
+    changes: dict[str, Any] = {k: v for k, v in sp.flags.items()
+                               if v == "Y" and k in type_ and not _yes(type_.get(k))}
     if _has_deal_child(type_) is False:
         changes["relations"] = sp.relations  # relations are overwritten, so send them in full
     if changes:
@@ -264,7 +265,8 @@ def ensure_stages(client: Any, sp: SmartProcess, entity_type_id: int, category_i
         name = stage.name.get(lang) or stage.name["la"]
         by_code = [r for r in rows if str(r.get("STATUS_ID", "")).rsplit(":", 1)[-1] == stage.code]
         by_semantics = [r for r in rows if _semantics(r) == stage.semantics]
-        match = (by_code or by_semantics or [None])[0]
+        candidates = by_code or by_semantics
+        match = candidates[0] if candidates else None
         if match is None:
             client.call("crm.status.add", {"fields": {
                 "ENTITY_ID": directory, "STATUS_ID": stage.code, "NAME": name, "SORT": stage.sort,
