@@ -72,6 +72,8 @@ def start(config: Mapping[str, Any]) -> BackgroundScheduler | None:
     with _lock:
         if _scheduler is not None:
             return _scheduler
+        # apscheduler logs every run at INFO (every 2 s); the jobs log what they did themselves.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         scheduler = build(config)
         scheduler.start()
         _scheduler = scheduler
