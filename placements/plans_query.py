@@ -61,7 +61,7 @@ class PlanSchema:
 
     def totals_select(self) -> list[str]:
         return ["id", "assignedById", "opportunity", "currencyId",
-                *(self.fields[k] for k in ("won", "remainder", "probable") if k in self.fields)]
+                *(self.fields[k] for k in ("probability", "won", "remainder", "probable") if k in self.fields)]
 
 
 def _date(value: Any) -> date | None:
