@@ -150,3 +150,18 @@ def test_close_periods_moves_ended_plans_to_no_cumplido(user, installed, sandbox
         db.conn.close()
     assert (user.stage_semantics(ended), user.stage_semantics(fulfilled), user.stage_semantics(running)) \
         == ("F", "S", "P")
+
+
+def test_an_app_update_reprovisions_through_the_worker(user, installed, sandbox):
+    quiet(sandbox, installed)
+    provisions = len(installed.live.rows("SELECT id FROM audit_log WHERE action = 'provision'"))
+    sandbox.portal.update_app(installed.live.client_id, 2)
+    assert sandbox.portal.dispatcher.wait_idle(15)
+    stats = drain(installed)
+    assert stats.done >= 1 and stats.failed == 0
+    assert len(installed.live.rows("SELECT id FROM audit_log WHERE action = 'provision'")) == provisions + 1
+    assert installed.installation.is_provisioned
+    plan = user.add_plan(3000)  # the portal still delivers events to the updated app
+    user.add_deal(plan, 1000, stage="WON")
+    settle(sandbox, installed)
+    assert user.figures(plan)["EXECUTED"] == 1000
