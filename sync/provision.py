@@ -24,6 +24,7 @@ import sqlite_utils
 from b24app.installations import Installation, InstallationStore, audit
 from b24app.manifest import Manifest, SmartProcess, load_manifest
 from b24app.rest.errors import B24Error
+from sync.bindings import ensure_events, ensure_placements
 
 log = logging.getLogger(__name__)
 
@@ -291,75 +292,6 @@ def ensure_stages(client: Any, sp: SmartProcess, entity_type_id: int, category_i
     if missing:
         raise ProvisionError("stages", f"no stage with semantics {', '.join(missing)} in {directory}")
     return stage_map
-
-
-# ------------------------------------------------------------------------------------------- placements, events
-
-def _url(public_url: str, path: str) -> str:
-    return public_url.rstrip("/") + path
-
-
-def ensure_placements(client: Any, manifest: Manifest, public_url: str, report: ProvisionReport) -> None:
-    """placement.get first so nothing is bound twice; a binding to an old handler URL is replaced."""
-    bound = _items(client.call("placement.get", {}), "")
-    commands: dict[str, tuple[str, dict[str, Any]]] = {}
-    for p in manifest.placements:
-        handler = _url(public_url, p.handler)
-        mine = [b for b in bound if str(b.get("placement", "")).upper() == p.code]
-        if any(b.get("handler") == handler for b in mine):
-            report.add("placement", p.code, FOUND)
-            continue
-        for old in mine:
-            if str(old.get("handler", "")).endswith(p.handler):
-                commands[f"unbind_{p.code}"] = ("placement.unbind", {"PLACEMENT": p.code,
-                                                                     "HANDLER": old.get("handler")})
-        lang_all = {lang: {"TITLE": title} for lang, title in p.title.items()}
-        lang_all.setdefault("es", {"TITLE": p.title["la"]})
-        commands[p.code] = ("placement.bind", {"PLACEMENT": p.code, "HANDLER": handler, "TITLE": p.title["la"],
-                                               "LANG_ALL": lang_all})
-    if not commands:
-        return
-    result = client.batch_all(commands)
-    for key in commands:
-        if key.startswith("unbind_"):
-            continue
-        error = result.errors.get(key)
-        report.add("placement", key, FAILED if error else CREATED, str(error) if error else "")
-
-
-def _already_bound(error: B24Error) -> bool:
-    text = f"{error.code} {error.description}".lower()
-    return "already" in text or "unable to set event handler" in text
-
-
-def ensure_events(client: Any, manifest: Manifest, public_url: str, report: ProvisionReport) -> None:
-    """event.get first; event.bind each missing manifest event; "already exists" counts as success."""
-    handler = _url(public_url, manifest.handlers["events"])
-    bound = _items(client.call("event.get", {}), "")
-    ours = {str(b.get("event", "")).upper() for b in bound if b.get("handler") == handler}
-    commands: dict[str, tuple[str, dict[str, Any]]] = {}
-    for event in manifest.events:
-        if event in ours:
-            report.add("event", event, FOUND)
-            continue
-        for old in bound:  # same event to an old address of this app (PUBLIC_URL changed)
-            if str(old.get("event", "")).upper() == event and str(old.get("handler", "")).endswith(
-                    manifest.handlers["events"]):
-                commands[f"unbind_{event}"] = ("event.unbind", {"event": event, "handler": old.get("handler")})
-        commands[event] = ("event.bind", {"event": event, "handler": handler})
-    if not commands:
-        return
-    result = client.batch_all(commands)
-    for key in commands:
-        if key.startswith("unbind_"):
-            continue
-        error = result.errors.get(key)
-        if error is None:
-            report.add("event", key, CREATED)
-        elif _already_bound(error):
-            report.add("event", key, FOUND)
-        else:
-            report.add("event", key, FAILED, str(error))
 
 
 # ------------------------------------------------------------------------------------------- the whole run
