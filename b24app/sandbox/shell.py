@@ -216,6 +216,11 @@ def home() -> Response:
     return redirect("/crm/deal/list/")
 
 
+@bp.route("/favicon.ico")
+def favicon() -> tuple[str, int]:
+    return "", 204
+
+
 @bp.route("/marketplace/app/<client_id>/", methods=["GET", "POST"])
 def app_page(client_id: str) -> str:
     """The app's own page (PLACEMENT=DEFAULT); the install URL while the app is not installed."""

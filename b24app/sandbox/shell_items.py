@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, request
 
 from b24app.sandbox.shell import placement_tabs, render, rest
-from b24app.sandbox.shell_crm import PAGE, _pager, _start, money
+from b24app.sandbox.shell_crm import PAGE, _names, _pager, _start, money
 from b24app.sandbox.shell_i18n import label
 
 bp = Blueprint("sandbox_items", __name__)
@@ -99,6 +99,9 @@ def item_card(entity_type_id: int, item_id: int) -> Any:
     currencies = rest("crm.currency.list", {}).get("result") or []
     code = f"CRM_DYNAMIC_{entity_type_id}_DETAIL_TAB"
     tabs = placement_tabs(code, item_id, f"/crm/type/{entity_type_id}/details/{item_id}/")
+    company = _names("crm.company.list", {item.get("companyId")}, ("TITLE",))
+    contact = _names("crm.contact.list", {item.get("contactId")}, ("NAME", "LAST_NAME"))
     return render("shell/item_card.html", section=f"type{entity_type_id}", spa=spa, item=item, fields=fields,
+                  company=company, contact=contact,
                   ufs=user_fields(fields), editable=set(editable), currencies=currencies, tabs=tabs,
                   stages=item_stages(entity_type_id, item.get("categoryId")), money=money)

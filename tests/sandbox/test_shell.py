@@ -300,3 +300,89 @@ def test_rest_answers_carry_cors_headers_for_frames(sandbox):
                                           "Access-Control-Request-Headers": "content-type"})
     assert preflight.status_code in (200, 204)
     assert "content-type" in preflight.headers.get("Access-Control-Allow-Headers", "").lower()
+
+
+# --------------------------------------------------------------------------- smart processes
+
+def a_smart_process(sandbox) -> tuple[int, str, int]:
+    """A smart process with a PROBABILITY user field and one item: (entityTypeId, field camelName, item id)."""
+    flags = {"isStagesEnabled": "Y", "isClientEnabled": "Y", "isLinkWithProductsEnabled": "Y"}
+    spa = webhook(sandbox, "crm.type.add", {"fields": {"title": "Planes de ventas", **flags}})["result"]["type"]
+    type_id, entity_type_id = spa["id"], spa["entityTypeId"]
+    webhook(sandbox, "userfieldconfig.add", {"moduleId": "crm", "field": {
+        "entityId": f"CRM_{type_id}", "fieldName": f"UF_CRM_{type_id}_PROBABILITY", "userTypeId": "double",
+        "editFormLabel": {"la": "Probabilidad (%)", "en": "Probability (%)"}}})
+    company_id = first_deal(sandbox)["COMPANY_ID"]
+    item = webhook(sandbox, "crm.item.add", {"entityTypeId": entity_type_id, "fields": {
+        "title": "Plan T4", "opportunity": 1000, "currencyId": "USD", "companyId": company_id}})["result"]["item"]
+    return entity_type_id, f"ufCrm{type_id}Probability", item["id"]
+
+
+def test_smart_process_card_edits_amount_probability_and_stage(sandbox, test_app):
+    client_id = installed_app(sandbox, test_app)
+    entity_type_id, probability, item_id = a_smart_process(sandbox)
+    token = sandbox.portal.frame_fields(client_id).form["AUTH_ID"]
+    bound = requests.post(f"{sandbox.url}/rest/event.bind.json", timeout=30, data={
+        "auth": token, "event": "ONCRMDYNAMICITEMUPDATE", "handler": f"{test_app.url}/events"}).json()
+    assert bound.get("result") is True, bound
+    s = browser(sandbox)
+
+    listing = s.get(f"{sandbox.url}/crm/type/{entity_type_id}/list/")
+    assert listing.status_code == 200 and "Plan T4" in listing.text and "Planes de ventas" in listing.text
+    card = s.get(f"{sandbox.url}/crm/type/{entity_type_id}/details/{item_id}/")
+    assert card.status_code == 200 and "Probabilidad (%)" in card.text
+    stages = webhook(sandbox, "crm.item.get", {"entityTypeId": entity_type_id, "id": item_id})["result"]["item"]
+    category = stages["categoryId"]
+    stage_ids = [st["STATUS_ID"] for st in webhook(sandbox, "crm.status.list", {
+        "filter": {"ENTITY_ID": f"DYNAMIC_{entity_type_id}_STAGE_{category}"}})["result"]]
+    new_stage = next(st for st in stage_ids if st != stages["stageId"])
+
+    saved = s.post(f"{sandbox.url}/crm/type/{entity_type_id}/details/{item_id}/",
+                   data={"title": "Plan T4", "opportunity": "2500,50", probability: "75", "stageId": new_stage})
+    assert saved.status_code == 200 and "Guardado" in saved.text
+    item = webhook(sandbox, "crm.item.get", {"entityTypeId": entity_type_id, "id": item_id})["result"]["item"]
+    assert float(item["opportunity"]) == 2500.5 and float(item[probability]) == 75
+    assert item["stageId"] == new_stage and item["title"] == "Plan T4"
+
+    events = wait_for(lambda: [e for e in test_app.events if e.get("event") == "ONCRMDYNAMICITEMUPDATE"])
+    assert events and events[0]["data[FIELDS][ID]"] == str(item_id)
+    assert events[0]["data[FIELDS][ENTITY_TYPE_ID]"] == str(entity_type_id)
+
+
+def test_installer_on_a_portal_object_reinstalls_like_bitrix24(sandbox, test_app):
+    client_id = register(sandbox.portal, test_app)
+    first = install_app(sandbox.portal, client_id)
+    assert first.installed and first.calls_install_finish and first.status == 200
+    again = install_app(sandbox.portal, client_id)                 # "Reinstall": the install page runs again
+    assert again.installed and not again.already_installed
+    assert len(test_app.install_posts) == 2
+    over_http = install_app(sandbox.url, client_id)                # over HTTP an installed app is left alone
+    assert over_http.already_installed and len(test_app.install_posts) == 2
+
+
+def test_cli_registers_installs_and_uninstalls_an_app(sandbox, test_app, tmp_path):
+    from click.testing import CliRunner
+
+    from b24app.cli import cli
+
+    runner = CliRunner()
+    env_file = tmp_path / "app.env"
+    registered = runner.invoke(cli, ["sandbox-app", "register", "--sandbox", sandbox.url, "--handler",
+                                     f"{test_app.url}/", "--install", f"{test_app.url}/install",
+                                     "--scopes", "crm,placement", "--env-file", str(env_file)])
+    assert registered.exit_code == 0, registered.output
+    client_id = registered.output.strip()
+    secret = sandbox.portal.app(client_id)["client_secret"]
+    assert secret not in registered.output
+    written = env_file.read_text()
+    assert f"B24_CLIENT_ID={client_id}" in written and f"B24_CLIENT_SECRET={secret}" in written
+
+    installed = runner.invoke(cli, ["sandbox-app", "install", "--sandbox", sandbox.url, client_id])
+    assert installed.exit_code == 0, installed.output
+    assert sandbox.portal.app(client_id)["installed"] is True
+    deal = first_deal(sandbox)
+    assert parse(browser(sandbox).get(f"{sandbox.url}/crm/deal/details/{deal['ID']}/").text).tabs
+
+    removed = runner.invoke(cli, ["sandbox-app", "uninstall", "--sandbox", sandbox.url, client_id])
+    assert removed.exit_code == 0, removed.output
+    assert parse(browser(sandbox).get(f"{sandbox.url}/crm/deal/details/{deal['ID']}/").text).tabs == []

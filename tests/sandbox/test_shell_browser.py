@@ -111,3 +111,27 @@ def test_a_sales_user_sees_the_not_installed_notice_on_a_phone(sandbox, test_app
     assert test_app.install_posts == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "sandbox-not-installed-360.png"), full_page=True)
+
+
+def test_bx24_batch_refresh_and_open_path_from_a_tab(sandbox, test_app, page):
+    from playwright.sync_api import expect
+
+    client_id = register(sandbox.portal, test_app)
+    install_app(sandbox.url, client_id)
+    deal = requests.post(f"{sandbox.webhook_url}crm.deal.list.json", timeout=30, json={
+        "order": {"ID": "ASC"}, "filter": {">COMPANY_ID": 0},
+        "select": ["ID", "TITLE", "COMPANY_ID"]}).json()["result"][0]
+    page.goto(f"{sandbox.url}/crm/deal/details/{deal['ID']}/#{client_id}")
+    frame = page.frame_locator(f".tab-panel[data-panel='{client_id}'] iframe")
+    expect(frame.locator("#batch")).to_have_text(f"{deal['TITLE']}|1|ok")      # BX24.callBatch
+    expect(frame.locator("#refreshed")).to_have_text("new token")              # BX24.refreshAuth
+
+    frame.locator("#open-company").click()                                     # BX24.openPath
+    slider = page.locator("#b24-slider.open iframe")
+    expect(slider).to_have_attribute("src", f"/crm/company/details/{deal['COMPANY_ID']}/"
+                                            f"?from=rest_placement&from_app={client_id}&IFRAME=Y")
+    company = requests.post(f"{sandbox.webhook_url}crm.company.get.json", timeout=30,
+                            json={"id": deal["COMPANY_ID"]}).json()["result"]
+    expect(page.frame_locator("#b24-slider iframe").locator("h1")).to_have_text(company["TITLE"])
+    page.locator("#b24-slider .slider-close").click()
+    expect(frame.locator("#path-result")).to_have_text("close")

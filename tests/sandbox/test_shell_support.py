@@ -20,6 +20,8 @@ TAB_TITLES = {"la": {"TITLE": "Plan de ventas"}, "en": {"TITLE": "Sales plan"}, 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><script src="{bx24}"></script></head>
 <body><h1>{heading}</h1><div id="placement"></div><div id="options"></div><div id="title"></div>
 <div id="lang"></div><div id="admin"></div><div id="member"></div><div id="error"></div>
+<div id="batch"></div><div id="refreshed"></div><div id="path-result"></div>
+<button id="open-company" type="button">company</button>
 <script>
 BX24.init(function () {{
   var info = BX24.placement.info();
@@ -35,8 +37,24 @@ BX24.init(function () {{
 TAB_SCRIPT = """
   BX24.callMethod('crm.item.get', {entityTypeId: 2, id: info.options.ID}, function (res) {
     if (res.error()) { document.getElementById('error').textContent = res.error().toString(); return; }
-    document.getElementById('title').textContent = res.data().item.title;
+    var deal = res.data().item;
+    document.getElementById('title').textContent = deal.title;
     BX24.fitWindow();
+    BX24.callBatch({deal: ['crm.deal.get', {id: deal.id}], me: {method: 'user.current', params: {}}},
+      function (results) {
+        document.getElementById('batch').textContent =
+          results.deal.data().TITLE + '|' + results.me.data().ID + '|' + (results.deal.error() ? 'err' : 'ok');
+      });
+    var before = BX24.getAuth().access_token;
+    BX24.refreshAuth(function (auth) {
+      document.getElementById('refreshed').textContent =
+        auth.access_token && auth.access_token !== before ? 'new token' : 'same token';
+    });
+    document.getElementById('open-company').addEventListener('click', function () {
+      BX24.openPath('/crm/company/details/' + deal.companyId + '/', function (r) {
+        document.getElementById('path-result').textContent = r.result;
+      });
+    });
   });
 """
 
