@@ -82,7 +82,7 @@ def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_i
                   ) -> dict[str, recompute.Outcome]:
     """Reconcile every active installation (or one); a portal that fails is logged, its Outcome has ``error``."""
     from b24app.rest import errors as rest_errors
-    from sync.worker import default_client
+    from sync.worker import closing_client, default_client
 
     factory = client_factory or default_client
     store = InstallationStore(db)
@@ -99,8 +99,9 @@ def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_i
             log.warning("portal %s is %s: not reconciled", inst.member_id, inst.status)
             continue
         try:
-            results[inst.member_id] = reconcile_installation(factory(inst, config), db, inst, today=today,
-                                                             actor=actor, progress=progress)
+            with closing_client(factory(inst, config)) as client:
+                results[inst.member_id] = reconcile_installation(client, db, inst, today=today, actor=actor,
+                                                                 progress=progress)
         except rest_errors.ReauthRequired:
             log.warning("portal %s needs an admin to open the app again (tokens refused): not reconciled",
                         inst.member_id)

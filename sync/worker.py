@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +98,17 @@ def default_client(inst: Installation, config: Mapping[str, Any]) -> Any:
     from b24app.rest import B24Client
 
     return B24Client.for_installation(inst.member_id, config)
+
+
+@contextmanager
+def closing_client(client: Any) -> Iterator[Any]:
+    """Close the client's HTTP session after use (a drain runs every few seconds)."""
+    try:
+        yield client
+    finally:
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
 
 
 def _provision(client: Any, db: sqlite_utils.Database, inst: Installation, config: Mapping[str, Any]) -> None:
@@ -188,7 +200,8 @@ def drain_once(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int 
             continue
         try:
             work = plan_work(inst, portal_items)
-            outcome = process(factory(inst, config), db, inst, work, config)
+            with closing_client(factory(inst, config)) as client:
+                outcome = process(client, db, inst, work, config)
         except rest_errors.ReauthRequired:
             log.warning("portal %s needs an admin to open the app again (tokens refused): skipping %s event(s)",
                         member_id, len(ids))
