@@ -51,3 +51,13 @@ def test_close_periods_moves_ended_unfulfilled_plans_to_no_cumplido(portal, db, 
     periods.close_periods(CONFIG, db, today=date(2026, 4, 1), client_factory=factory(portal))
     stages = {p: portal.plan(p)["stageId"] for p in (ended, fulfilled, running)}
     assert stages == {ended: STAGE_MAP["F"], fulfilled: STAGE_MAP["S"], running: STAGE_MAP["P"]}
+
+
+def test_reconcile_reports_progress_for_reads_and_each_write_batch(portal, db, inst):
+    plans = [portal.add_plan("1000") for _ in range(70)]
+    seen = []
+    reconcile.reconcile_installation(portal, db, inst, today=date(2026, 6, 1),
+                                     progress=lambda label, done, total: seen.append((label, done, total)))
+    assert [s[0] for s in seen[:3]] == ["rates", "plans", "deals"]
+    writes = [s for s in seen if s[0] == "writes"]
+    assert writes == [("writes", 0, len(plans)), ("writes", 50, 70), ("writes", 20, 70)]
