@@ -163,6 +163,19 @@ def test_language_switcher_keeps_the_choice_in_a_cookie(sandbox):
     assert "Companies" in page.text and "Compañías" not in page.text
 
 
+def test_shell_clicks_do_not_spend_the_rest_rate_limit(tmp_path):
+    with SandboxServer(tmp_path / "limited.db", seed="demo", rate_limit=True) as sb:
+        bucket = sb.portal.bucket
+        bucket.per_second = 0                      # no draining: the level only moves when REST is called
+        bucket.level = bucket.burst                # full: the next REST request is refused
+        s = browser(sb)
+        for path in ("/crm/deal/list/", "/crm/company/list/", "/crm/deal/details/1/"):
+            assert s.get(f"{sb.url}{path}").status_code == 200
+        refused = requests.post(f"{sb.webhook_url}profile.json", timeout=30)
+        assert refused.status_code == 503 and refused.json()["error"] == "QUERY_LIMIT_EXCEEDED"
+        assert bucket.level == bucket.burst
+
+
 # --------------------------------------------------------------------------- app frames
 
 def test_deal_tab_frame_form_is_complete(sandbox, test_app):
@@ -386,3 +399,26 @@ def test_cli_registers_installs_and_uninstalls_an_app(sandbox, test_app, tmp_pat
     removed = runner.invoke(cli, ["sandbox-app", "uninstall", "--sandbox", sandbox.url, client_id])
     assert removed.exit_code == 0, removed.output
     assert parse(browser(sandbox).get(f"{sandbox.url}/crm/deal/details/{deal['ID']}/").text).tabs == []
+
+
+def test_frames_carry_the_acting_users_tokens_and_refresh_them(sandbox, test_app):
+    client_id = installed_app(sandbox, test_app)
+    own = webhook(sandbox, "crm.deal.list", {"filter": {"ASSIGNED_BY_ID": 2}, "select": ["ID"]})["result"]
+    assert own, "the demo seed gives user 2 deals"
+    sales = browser(sandbox, user_id=2)
+    switched = sales.post(f"{sandbox.url}/sandbox/shell/prefs", data={"user_id": "2", "back": "/crm/deal/list/"})
+    assert switched.status_code == 200
+    page = parse(sales.get(f"{sandbox.url}/crm/deal/details/{own[0]['ID']}/").text)
+    token = page.forms[0]["fields"]["AUTH_ID"]
+    me = requests.post(f"{sandbox.url}/rest/profile.json", data={"auth": token}, timeout=30).json()["result"]
+    assert str(me["ID"]) == "2" and not me.get("ADMIN")
+
+    # BX24.refreshAuth asks the portal page, which asks the portal for fresh tokens of the same person
+    fresh = sales.post(f"{sandbox.url}/sandbox/shell/frame-auth", data={
+        "client_id": client_id, "placement": "CRM_DEAL_DETAIL_TAB",
+        "options": json.dumps({"ID": str(own[0]["ID"])})})
+    assert fresh.status_code == 200 and fresh.headers["Cache-Control"] == "no-store"
+    auth = fresh.json()
+    assert auth["AUTH_ID"] != token and int(auth["AUTH_EXPIRES"]) > 0
+    me = requests.post(f"{sandbox.url}/rest/profile.json", data={"auth": auth["AUTH_ID"]}, timeout=30).json()
+    assert str(me["result"]["ID"]) == "2"
