@@ -164,6 +164,8 @@ def list_all(client: B24Client, method: str, params: Mapping[str, Any] | None = 
             probe = False
         cursor = rows[-1].get(id_field)
         length = plan.next_length()
+    if len(_last_counts) > 1000:
+        _last_counts.clear()
     _last_counts[memory_key] = len(rows)
     return _unique(rows, id_field)
 

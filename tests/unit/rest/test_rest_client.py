@@ -319,3 +319,26 @@ def test_batch_all_chunks_by_50(rsps, make_client):
     result = make_client().batch_all({f"c{i}": ("crm.item.get", {"id": i}) for i in range(120)})
     assert len(rsps.calls) == 3
     assert result.result == {f"c{i}": f"c{i}" for i in range(120)}
+
+
+def test_429_on_a_whole_batch_waits_before_resending(rsps, make_client, clock):
+    reset_at = clock.now + 90
+    answers(rsps, ENDPOINT + "batch.json",
+            (429, {"error": "OPERATION_TIME_LIMIT", "error_description": "blocked",
+                   "time": {"operating": 500, "operating_reset_at": reset_at}}),
+            (200, {"result": {"result": {"a": 1}}}))
+    assert make_client().batch({"a": ("crm.item.get", {"id": 1})}).result == {"a": 1}
+    assert clock.now >= reset_at and len(rsps.calls) == 2
+
+
+def test_blocked_sub_command_holds_its_method(rsps, make_client, clock):
+    reset_at = clock.now + 75
+    answers(rsps, ENDPOINT + "batch.json", (200, {"result": {"result": {"b": 1}, "result_error": {
+        "a": {"error": "OPERATION_TIME_LIMIT", "error_description": "blocked",
+              "time": {"operating": 490, "operating_reset_at": reset_at}}}}}))
+    answers(rsps, ENDPOINT + "crm.item.update.json", (200, {"result": True}))
+    client = make_client()
+    result = client.batch({"a": ("crm.item.update", {"id": 1}), "b": ("crm.item.get", {"id": 1})})
+    assert isinstance(result.errors["a"], OperationTimeLimit)
+    assert client.call("crm.item.update", {"id": 1, "fields": {}}) is True
+    assert clock.now >= reset_at
