@@ -28,7 +28,7 @@ from flask.typing import ResponseReturnValue
 
 from b24app import logsafe
 from b24app.db import get_db
-from b24app.installations import Installation, InstallationStore, audit
+from b24app.installations import Installation, InstallationStore, audit, now_iso
 from b24app.phpquery import unflatten
 from sync import inbox
 
@@ -132,13 +132,16 @@ def _verified_new_token(inst: Installation, event: Event) -> bool:
 
 def _app_update(store: InstallationStore, inst: Installation, event: Event, token_ok: bool) -> ResponseReturnValue:
     db = store.db
+    token = inst.application_token
     if not token_ok:
         if not _verified_new_token(inst, event):
             audit(db, inst.member_id, "app_update_refused", reason="unverified application_token")
             return _error(401, "invalid_application_token")
-        inst = inst.with_(application_token=event.application_token)
+        token = event.application_token
     version = str(event.data.get("VERSION") or inst.app_version)
-    store.save(inst.with_(app_version=version))
+    with db.conn:  # only these columns: the worker may be rotating the OAuth tokens right now
+        db.execute("UPDATE installations SET application_token = ?, app_version = ?, updated_at = ? "
+                   "WHERE member_id = ?", [token, version, now_iso(), inst.member_id])
     inbox.enqueue(db, inst.member_id, inbox.PROVISION, 0, 0,
                   {"VERSION": version, "PREVIOUS_VERSION": event.data.get("PREVIOUS_VERSION")}, event.ts)
     audit(db, inst.member_id, "app_update", version=version, token_changed=not token_ok)

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
-from b24app.installations import Installation, InstallationStore, audit
+from b24app.installations import Installation, InstallationStore, audit, now_iso
 from b24app.manifest import Manifest, SmartProcess, load_manifest
 from b24app.rest.errors import B24Error
 from sync.bindings import ensure_events, ensure_placements
@@ -305,6 +305,27 @@ def read_options(client: Any) -> dict[str, Any]:
     return dict(options) if isinstance(options, Mapping) else {}
 
 
+def save_ids(db: sqlite_utils.Database, inst: Installation, report: ProvisionReport) -> None:
+    """Keep the smart-process ids locally, touching nothing else of the row.
+
+    Only these columns: the REST client may have rotated the tokens meanwhile (a whole-row save of
+    the Installation we started with would put the old, now invalid, refresh token back).
+    """
+    member_id = inst.member_id
+    with db.conn:
+        changed = db.execute(
+            "UPDATE installations SET type_id = ?, entity_type_id = ?, category_id = ?, field_map = ?, "
+            "stage_map = ?, updated_at = ? WHERE member_id = ?",
+            [report.type_id, report.entity_type_id, report.category_id,
+             json.dumps(report.field_map, sort_keys=True), json.dumps(report.stage_map, sort_keys=True),
+             now_iso(), member_id],
+        ).rowcount
+    if not changed:  # not stored yet: nothing to clobber
+        InstallationStore(db).save(inst.with_(
+            type_id=report.type_id, entity_type_id=report.entity_type_id, category_id=report.category_id,
+            field_map=report.field_map, stage_map=report.stage_map))
+
+
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -335,7 +356,6 @@ def _provision(client: Any, db: sqlite_utils.Database, inst: Installation, confi
     public_url = str(config.get("PUBLIC_URL") or "")
     sp = manifest.smart_process
     report = ProvisionReport()
-    store = InstallationStore(db)
     try:
         options = read_options(client)
         type_ = ensure_smart_process(client, inst, sp, options, report)
@@ -344,9 +364,7 @@ def _provision(client: Any, db: sqlite_utils.Database, inst: Installation, confi
         report.field_map = ensure_fields(client, sp, type_id, eti, report)
         report.category_id = default_category(client, eti)
         report.stage_map = ensure_stages(client, sp, eti, report.category_id, inst.lang or "la", report)
-        inst = inst.with_(type_id=type_id, entity_type_id=eti, category_id=report.category_id,
-                          field_map=report.field_map, stage_map=report.stage_map)
-        store.save(inst)  # ids first: placements and events may fail without losing them
+        save_ids(db, inst, report)  # ids first: placements and events may fail without losing them
         wanted = {"plans_type_id": type_id, "plans_entity_type_id": eti, "plans_category_id": report.category_id,
                   "plans_field_map": json.dumps(report.field_map, sort_keys=True),
                   "plans_stage_map": json.dumps(report.stage_map, sort_keys=True)}

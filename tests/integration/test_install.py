@@ -100,6 +100,17 @@ def test_provision_command_finds_everything(installed, sandbox):
     assert snapshot(sandbox, installed) == before
 
 
+def test_provision_command_refreshes_expired_tokens(installed, sandbox):
+    from sync.provision import CREATED, provision_all
+
+    before = installed.installation
+    sandbox.portal.set_faults({"expire_tokens": True})
+    reports = provision_all(installed.live.config, member_id=installed.member_id)
+    assert reports[installed.member_id].ok and reports[installed.member_id].count(CREATED) == 0
+    after = installed.installation
+    assert after.refresh_token and after.refresh_token != before.refresh_token  # rotated and kept
+
+
 def deal_event(member_id, token, deal_id="5"):
     return phpquery.encode({"event": "ONCRMDEALUPDATE", "data": {"FIELDS": {"ID": deal_id}}, "ts": "1",
                             "auth": {"member_id": member_id, "application_token": token, "domain": "x"}})

@@ -371,3 +371,16 @@ def test_two_installs_at_once_create_one_smart_process(tmp_path, inst):
         t.join()
     assert len(portal.types) == 1 and all(r.ok for r in reports)
     assert sorted(r.steps[0].outcome for r in reports) == [prov.CREATED, prov.FOUND]
+
+
+def test_tokens_rotated_during_provisioning_are_not_overwritten(db, inst):
+    class RotatingPortal(FakePortal):
+        def m_crm_type_list(self, p):  # the REST client refreshes the token in the middle of the run
+            InstallationStore(db).save_tokens("m1", "rotated-access", "rotated-refresh", 2_000_000_000)
+            return super().m_crm_type_list(p)
+
+    report = prov.provision(RotatingPortal(), db, inst, CONFIG, MANIFEST)
+    assert report.ok
+    saved = InstallationStore(db).find("m1")
+    assert (saved.access_token, saved.refresh_token) == ("rotated-access", "rotated-refresh")
+    assert saved.is_provisioned
