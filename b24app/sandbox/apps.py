@@ -119,9 +119,12 @@ class AppsMixin:
                 app["uninstalled"] = False
                 app["application_token"] = secrets.token_hex(16)
                 self._save_app(app)
-            url = app["install_url"] if installing else (handler or app["handler_url"])
             if installing:
                 placement, placement_options = "DEFAULT", None
+            elif handler is None and placement != "DEFAULT":
+                bound = [b for b in self.placements_for(placement) if b["client_id"] == client_id]
+                handler = bound[0]["handler"] if bound else None
+            url = app["install_url"] if installing else (handler or app["handler_url"])
             row = oauth.issue(self.store, client_id, user_id, self.token_lifetime)
             sid = secrets.token_hex(16)
             self.app_sids[sid] = client_id

@@ -65,13 +65,13 @@ def resolve(store: Store, auth: object) -> AuthContext:
     if isinstance(auth, UserSession):
         return AuthContext("user", auth.user_id, ALL_SCOPES)
     if isinstance(auth, Webhook):
-        rows = list(store.db["webhooks"].rows_where("user_id = ? and code = ?", [auth.user_id, auth.code]))
+        rows = store.rows("SELECT scopes FROM webhooks WHERE user_id = ? AND code = ?", [auth.user_id, auth.code])
         if not rows or store.doc("users", auth.user_id) is None:
             raise errors.no_auth()
         return AuthContext("webhook", auth.user_id, parse_scopes(rows[0]["scopes"]), webhook_code=auth.code)
     if not auth or not isinstance(auth, str):
         raise errors.no_auth()
-    rows = list(store.db["tokens"].rows_where("access_token = ?", [auth]))
+    rows = store.rows("SELECT * FROM tokens WHERE access_token = ?", [auth])
     if not rows or rows[0]["revoked"] == 2:
         raise errors.no_auth()
     row = rows[0]

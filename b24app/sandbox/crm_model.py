@@ -6,7 +6,6 @@ original ``UF_CRM_*`` names). api-reference/crm/universal/object-fields.md; crm-
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -43,8 +42,8 @@ class TypeInfo:
 
 
 def dynamic_type(portal: Portal, entity_type_id: int) -> dict[str, Any] | None:
-    rows = list(portal.store.db["types"].rows_where("entity_type_id = ?", [int(entity_type_id)]))
-    return json.loads(rows[0]["data"]) if rows else None
+    rows = portal.store.docs("types", "entity_type_id = ?", [int(entity_type_id)])
+    return rows[0] if rows else None
 
 
 def all_types(portal: Portal) -> list[dict[str, Any]]:

@@ -59,7 +59,7 @@ class EventsMixin:
             where += " and client_id = ?"
             args.append(client_id)
         rows = []
-        for row in self.store.db["event_handlers"].rows_where(where, args, order_by="id"):
+        for row in self.store.rows(f"SELECT * FROM event_handlers WHERE {where} ORDER BY id", args):
             rows.append({"id": row["id"], "client_id": row["client_id"], "event": row["event"],
                          **json.loads(row["data"])})
         return rows

@@ -78,7 +78,8 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name="sandbox-http", daemon=True)
             self._thread.start()
         return self
 

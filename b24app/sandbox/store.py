@@ -66,11 +66,11 @@ class Store:
 
     # meta and counters
     def meta(self, key: str, default: str | None = None) -> str | None:
-        rows = list(self.db["meta"].rows_where("key = ?", [key]))
-        return rows[0]["value"] if rows else default
+        row = self.db.conn.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
 
     def set_meta(self, key: str, value: Any) -> None:
-        self.db["meta"].upsert({"key": key, "value": str(value)}, pk="key")
+        self.db.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, str(value)])
 
     def next_id(self, counter: str, start: int = 1) -> int:
         value = int(self.meta(f"seq:{counter}", str(start - 1)) or 0) + 1
@@ -91,18 +91,29 @@ class Store:
         return member_id
 
     # JSON document tables
+    def rows(self, sql: str, args: list[Any] | None = None) -> list[dict[str, Any]]:
+        cursor = self.db.conn.execute(sql, args or [])
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     def docs(self, table: str, where: str | None = None, args: list[Any] | None = None) -> list[dict[str, Any]]:
-        return [json.loads(r["data"]) for r in self.db[table].rows_where(where, args or [], order_by="rowid")]
+        sql = f"SELECT data FROM [{table}]" + (f" WHERE {where}" if where else "") + " ORDER BY rowid"
+        return [json.loads(row[0]) for row in self.db.conn.execute(sql, args or []).fetchall()]
 
     def doc(self, table: str, pk: Any) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.db[table].get(pk)["data"])
-        except sqlite_utils.db.NotFoundError:
-            return None
+        keys = SCHEMA[table][1]
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        values = pk if isinstance(pk, tuple) else (pk,)
+        where = " AND ".join(f"[{k}] = ?" for k in keys)
+        row = self.db.conn.execute(f"SELECT data FROM [{table}] WHERE {where}", list(values)).fetchone()
+        return json.loads(row[0]) if row else None
 
     def put(self, table: str, row: dict[str, Any], data: dict[str, Any]) -> None:
-        pk = SCHEMA[table][1]
-        self.db[table].upsert({**row, "data": json.dumps(data, ensure_ascii=False)}, pk=pk)
+        """Insert or replace one document row (plain SQL: sqlite-utils' upsert introspects every time)."""
+        values = {**row, "data": json.dumps(data, ensure_ascii=False)}
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        self.db.conn.execute(f"INSERT OR REPLACE INTO [{table}] ({columns}) VALUES ({marks})", list(values.values()))
 
     def delete(self, table: str, pk: Any) -> None:
         try:
@@ -116,9 +127,7 @@ class Store:
 
     def save_item(self, entity_type_id: int, item: dict[str, Any]) -> None:
         self.items(entity_type_id)[int(item["id"])] = item
-        self.db["items"].upsert({"entity_type_id": int(entity_type_id), "id": int(item["id"]),
-                                 "data": json.dumps(item, ensure_ascii=False)},
-                                pk=("entity_type_id", "id"))
+        self.put("items", {"entity_type_id": int(entity_type_id), "id": int(item["id"])}, item)
 
     def delete_item(self, entity_type_id: int, item_id: int) -> None:
         self.items(entity_type_id).pop(int(item_id), None)

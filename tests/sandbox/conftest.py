@@ -113,7 +113,7 @@ def sink() -> Iterator[Sink]:
 
     server = make_server("127.0.0.1", 0, wsgi, threaded=True, request_handler=_Quiet)
     holder["sink"] = Sink(f"http://127.0.0.1:{server.server_port}")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield holder["sink"]
     server.shutdown()
