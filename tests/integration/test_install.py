@@ -152,6 +152,19 @@ def test_an_app_update_with_a_new_token_is_adopted_and_reprovisioning_queued(ins
     assert [r["event"] for r in installed.live.rows("SELECT event FROM inbox")] == ["APP.PROVISION"]
     assert post_event(installed.live, deal_event(installed.member_id, old)).status_code == 401
     assert post_event(installed.live, deal_event(installed.member_id, inst.application_token)).status_code == 200
+    # The worker re-runs provisioning for the new version: it finds everything, creates nothing.
+    from sync.worker import drain_once
+
+    before = snapshot(sandbox, installed)
+    db = installed.live.db()
+    try:
+        drain_once(installed.live.config, db)
+    finally:
+        db.conn.close()
+    assert installed.live.rows("SELECT status FROM inbox WHERE event = 'APP.PROVISION'") == [{"status": "done"}]
+    audits = installed.live.rows("SELECT detail FROM audit_log WHERE action = 'provision' ORDER BY id")
+    assert len(audits) == 2 and json.loads(audits[-1]["detail"])["created"] == []
+    assert snapshot(sandbox, installed) == before
 
 
 def test_uninstall_drops_the_tokens(installed, sandbox):
