@@ -135,3 +135,18 @@ def test_bx24_batch_refresh_and_open_path_from_a_tab(sandbox, test_app, page):
     expect(page.frame_locator("#b24-slider iframe").locator("h1")).to_have_text(company["TITLE"])
     page.locator("#b24-slider .slider-close").click()
     expect(frame.locator("#path-result")).to_have_text("close")
+
+
+def test_reload_data_refreshes_the_card_after_the_tab_edits_the_deal(sandbox, test_app, page):
+    from playwright.sync_api import expect
+
+    client_id = register(sandbox.portal, test_app)
+    install_app(sandbox.url, client_id)
+    deal = a_deal(sandbox)
+    page.goto(f"{sandbox.url}/crm/deal/details/{deal['ID']}/#{client_id}")
+    frame = page.frame_locator(f".tab-panel[data-panel='{client_id}'] iframe")
+    expect(frame.locator("#title")).to_have_text(deal["TITLE"])
+    frame.locator("#rename").click()            # crm.deal.update, then BX24.placement.call('reloadData')
+    expect(frame.locator("#reloaded")).to_have_text("reloaded")
+    expect(page.locator("#entity-data input[name=TITLE]")).to_have_value("Renamed from the tab")
+    expect(frame.locator("#title")).to_have_text(deal["TITLE"])   # the tab itself is not reloaded

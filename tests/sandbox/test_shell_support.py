@@ -22,6 +22,7 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><script src="{bx24}">
 <div id="lang"></div><div id="admin"></div><div id="member"></div><div id="error"></div>
 <div id="batch"></div><div id="refreshed"></div><div id="path-result"></div>
 <button id="open-company" type="button">company</button>
+<button id="rename" type="button">rename</button><div id="reloaded"></div>
 <script>
 BX24.init(function () {{
   var info = BX24.placement.info();
@@ -49,6 +50,13 @@ TAB_SCRIPT = """
     BX24.refreshAuth(function (auth) {
       document.getElementById('refreshed').textContent =
         auth.access_token && auth.access_token !== before ? 'new token' : 'same token';
+    });
+    document.getElementById('rename').addEventListener('click', function () {
+      BX24.callMethod('crm.deal.update', {id: deal.id, fields: {TITLE: 'Renamed from the tab'}}, function () {
+        BX24.placement.call('reloadData', {}, function () {
+          document.getElementById('reloaded').textContent = 'reloaded';
+        });
+      });
     });
     document.getElementById('open-company').addEventListener('click', function () {
       BX24.openPath('/crm/company/details/' + deal.companyId + '/', function (r) {
