@@ -28,7 +28,7 @@ from flask.typing import ResponseReturnValue
 
 from b24app import logsafe
 from b24app.db import get_db
-from b24app.installations import Installation, InstallationStore, audit, now_iso
+from b24app.installations import UNINSTALLED, Installation, InstallationStore, audit, now_iso
 from b24app.phpquery import unflatten
 from sync import inbox
 
@@ -158,7 +158,7 @@ def receive() -> ResponseReturnValue:
     db = get_db()
     store = InstallationStore(db)
     inst = store.find(event.member_id)
-    if inst is None or inst.status == "uninstalled":
+    if inst is None or inst.status == UNINSTALLED:
         log.info("event %s for an unknown or uninstalled portal refused", event.name)
         return _error(401, "invalid_application_token")
     token_ok = _tokens_equal(inst.application_token, event.application_token)
