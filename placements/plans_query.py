@@ -308,8 +308,15 @@ def sort_rows(rows: list[PlanRow], query: ListQuery) -> list[PlanRow]:
 
 
 def month_label(begin: date | None, end: date | None) -> str:
-    """A compact period key for charts: ``2026-11`` when the period is one calendar month."""
-    if begin and end and begin.day == 1 and end == begin.replace(day=calendar.monthrange(begin.year,
-                                                                                         begin.month)[1]):
-        return begin.strftime("%Y-%m")
+    """A compact period name for titles and charts: ``2026-11``, ``2026-Q4``, ``2026`` or the two dates."""
+    if begin and end and begin.day == 1:
+        last = calendar.monthrange(end.year, end.month)[1]
+        if end.day == last and begin.year == end.year:
+            months = end.month - begin.month + 1
+            if months == 1:
+                return begin.strftime("%Y-%m")
+            if months == 3 and begin.month % 3 == 1:
+                return f"{begin.year}-Q{(begin.month + 2) // 3}"
+            if months == 12:
+                return str(begin.year)
     return f"{begin.isoformat() if begin else '?'}…{end.isoformat() if end else '?'}"

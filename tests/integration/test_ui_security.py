@@ -78,3 +78,21 @@ def test_a_session_from_one_frame_cannot_be_forged(installed, one_plan):
 
     response = requests.get(installed.live.url + "/", params={"_s": tampered}, timeout=30)
     assert response.status_code == 401 and one_plan.secret_client not in response.text
+
+
+def test_the_rendered_forms_carry_their_own_csrf_token_and_session(installed, one_plan):
+    import re
+
+    import requests
+
+    frame = Frame(installed)
+    page = frame.get("/plans/new").text
+    form = page[page.find('id="plan-form"'):page.find("</form>", page.find('id="plan-form"'))]
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    assert hidden["csrf_token"] and hidden["_s"] == frame.s
+    company = webhook(installed).call("crm.item.list", {"entityTypeId": 4, "select": ["id"]})["items"][0]
+    values = {**hidden, "client": f"CO_{company['id']}", "period": "month", "begindate": "2026-11-01",
+              "amount": "700", "currency": "USD", "probability": "10", "assigned_by_id": "1"}
+    # a cookieless browser (third-party cookies blocked) posts exactly what the page holds
+    response = requests.post(installed.live.url + "/plans/save", data=values, allow_redirects=False, timeout=30)
+    assert response.status_code == 303 and "_s=" in response.headers["Location"]

@@ -1,0 +1,122 @@
+"""The whole product in headless Chromium through the sandbox shell, framed exactly as Bitrix24 frames it:
+open the plans page, create a plan, link a deal from the deal tab, win the deal, watch the remainder change.
+Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from b24app.rest import B24Client
+
+pytestmark = pytest.mark.browser
+NBSP = "\xa0"
+
+
+def text_of(locator) -> str:
+    return locator.inner_text().replace(NBSP, " ").replace("\u202f", " ")
+
+
+def app_frame(page):
+    return page.frame_locator(".app-frame iframe").first
+
+
+def test_plan_deal_and_remainder_in_the_portal(installed, running_worker, page, shot):
+    sandbox = installed.live.sandbox
+    hook = B24Client.for_webhook(sandbox.webhook_url, installed.live.config)
+    company = hook.call("crm.item.list", {"entityTypeId": 4, "select": ["id", "title"],
+                                          "order": {"id": "ASC"}})["items"][0]
+    deal_id = int(hook.call("crm.item.add", {"entityTypeId": 2, "fields": {
+        "title": "Estudio de mercado navegador", "companyId": company["id"], "opportunity": 4000,
+        "currencyId": "USD", "stageId": "NEW", "categoryId": 0}})["item"]["id"])
+
+    # 1. The plans page inside the portal (PLACEMENT=DEFAULT), in Spanish.
+    page.goto(f"{sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    frame = app_frame(page)
+    frame.locator("h1", has_text="Planes de ventas").wait_for()
+    assert "Ningún plan coincide" in text_of(frame.locator("#plans"))
+    shot("01-plans-page-empty")
+
+    # 2. Create a plan: client picker (search as you type), amount, currency, probability.
+    frame.locator("#new-plan").click()
+    frame.locator("#client-search").fill(company["title"][:6])
+    frame.locator(f'[data-client="CO_{company["id"]}"]').click()
+    frame.locator("#amount").fill("10000")
+    frame.locator("#currency").select_option("USD")
+    frame.locator("#probability").fill("60")
+    frame.locator("#period").select_option("year")
+    frame.locator("#amount").fill("0")
+    frame.locator("#save-plan").click()
+    error = frame.locator(".alert-error")
+    error.wait_for()
+    assert "El importe debe ser mayor que cero." in text_of(error)
+    shot("02-plan-form-error")
+    frame.locator("#amount").fill("10000")
+    frame.locator("#save-plan").click()
+    row = frame.locator("#plans tr[data-plan]").first
+    row.wait_for()
+    assert company["title"] in text_of(row) and "10.000,00 US$" in text_of(row) and "Activo" in text_of(row)
+    assert "6000,00 US$" in text_of(row).replace(".", "").replace("6000,00", "6000,00")
+    shot("03-plans-page-with-plan")
+
+    # 3. The deal card's tab: not in a plan yet -> link it to the client's active plan.
+    page.goto(f"{sandbox.url}/crm/deal/details/{deal_id}/")
+    page.locator("a.app-tab", has_text="Plan de ventas").click()
+    tab = page.frame_locator(".tab-panel:not([hidden]) .app-frame iframe").first
+    tab.locator("#no-plan").wait_for()
+    assert "Esta negociación no está en ningún plan de ventas" in text_of(tab.locator("#no-plan"))
+    shot("04-deal-tab-no-plan")
+    tab.locator("#link").click()
+    tab.locator("#deal-plan").wait_for()
+    assert "10.000,00 US$" in text_of(tab.locator("#kpi-remainder"))
+    assert "6000,00 US$" in text_of(tab.locator("#kpi-probable")).replace(".", "")
+    assert "Ana García" in text_of(tab.locator("#responsible"))
+    assert tab.locator("#contacts a[href^='tel:']").count() > 0
+    shot("05-deal-tab-linked")
+
+    # 4. Win the deal in the portal (the card's own stage field), then watch the remainder change.
+    page.locator("a[data-tab='main']").click()
+    page.locator("#f-stage").select_option("WON")
+    page.locator(".deal-fields button[type=submit]").click()
+    page.wait_for_load_state()
+    deadline = time.monotonic() + 30
+    remainder = ""
+    while time.monotonic() < deadline:
+        page.locator("a.app-tab", has_text="Plan de ventas").click()
+        tab = page.frame_locator(".tab-panel:not([hidden]) .app-frame iframe").first
+        tab.locator("#kpi-remainder").wait_for()
+        remainder = text_of(tab.locator("#kpi-remainder"))
+        if "6.000,00 US$" in remainder:
+            break
+        time.sleep(1)
+        page.reload()
+    assert "6.000,00 US$" in remainder, remainder
+    assert "4000,00 US$" in text_of(tab.locator("#kpi-won")).replace(".", "")
+    assert re.search(r"40\s?%", text_of(tab.locator("#kpi-execution")))
+    shot("06-deal-tab-after-win")
+
+    # 5. The plans page shows the same figures; the company tab lists the plan with its chart.
+    page.goto(f"{sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    row = app_frame(page).locator("#plans tr[data-plan]").first
+    row.wait_for()
+    assert "6.000,00 US$" in text_of(row)
+    shot("07-plans-page-after-win")
+    page.goto(f"{sandbox.url}/crm/company/details/{company['id']}/")
+    page.locator("a.app-tab").first.click()
+    client_tab = page.frame_locator(".tab-panel:not([hidden]) .app-frame iframe").first
+    client_tab.locator("#history tr[data-plan]").first.wait_for()
+    assert client_tab.locator("#chart svg .bar-won").count() == 1
+    shot("08-company-tab")
+
+
+def test_plans_page_fits_a_phone(installed, page, shot):
+    sandbox = installed.live.sandbox
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"{sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    frame = app_frame(page)
+    frame.locator("h1", has_text="Planes de ventas").wait_for()
+    width = frame.locator("body").evaluate("b => b.scrollWidth")
+    assert width <= 360 + 2, f"the page is {width}px wide on a 360px phone"
+    shot("09-plans-page-360px")
