@@ -277,7 +277,7 @@ class B24Client:
             log.debug("POST %s -> HTTP %s in %.3fs", method, response.status_code, self.clock() - started)
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECTS or not location:
-                return response.status_code, response.text
+                return response.status_code, response.content.decode("utf-8", errors="replace")  # Bitrix24 speaks UTF-8
             target = urljoin(url, location)
             if urlsplit(url).scheme == "https" and urlsplit(target).scheme != "https":
                 raise ServerError(response.status_code, "", "refused a redirect from https to http", method)
