@@ -255,8 +255,12 @@ def _semantics(row: Mapping[str, Any]) -> str:
 
 
 def ensure_stages(client: Any, sp: SmartProcess, entity_type_id: int, category_id: int, lang: str,
-                  report: ProvisionReport) -> dict[str, str]:
-    """Rename the default NEW / SUCCESS / FAIL stages (add them only when missing); semantics -> stage id."""
+                  report: ProvisionReport, rename: bool = True) -> dict[str, str]:
+    """Rename the default NEW / SUCCESS / FAIL stages (add them only when missing); semantics -> stage id.
+
+    ``rename`` is true when the smart process was created in this run: on a type that already existed,
+    a stage name a person chose is kept.
+    """
     directory = f"DYNAMIC_{entity_type_id}_STAGE_{category_id}"
     rows = _items(client.call("crm.status.list", {"filter": {"ENTITY_ID": directory}, "order": {"SORT": "ASC"}}),
                   "")
@@ -276,7 +280,7 @@ def ensure_stages(client: Any, sp: SmartProcess, entity_type_id: int, category_i
             added = True
             continue
         stage_map[stage.semantics] = str(match["STATUS_ID"])
-        if str(match.get("NAME")) != name and str(match.get("NAME")) not in stage.name.values():
+        if rename and str(match.get("NAME")) != name and str(match.get("NAME")) not in stage.name.values():
             client.call("crm.status.update", {"id": _int(match.get("ID")), "fields": {"NAME": name}})
             report.add("stage", name, UPDATED, f"renamed from {match.get('NAME')!r}")
         else:
@@ -363,7 +367,9 @@ def _provision(client: Any, db: sqlite_utils.Database, inst: Installation, confi
         report.type_id, report.entity_type_id = type_id, eti
         report.field_map = ensure_fields(client, sp, type_id, eti, report)
         report.category_id = default_category(client, eti)
-        report.stage_map = ensure_stages(client, sp, eti, report.category_id, inst.lang or "la", report)
+        created = any(s.kind == "smart_process" and s.outcome == CREATED for s in report.steps)
+        report.stage_map = ensure_stages(client, sp, eti, report.category_id, inst.lang or "la", report,
+                                         rename=created)
         save_ids(db, inst, report)  # ids first: placements and events may fail without losing them
         wanted = {"plans_type_id": type_id, "plans_entity_type_id": eti, "plans_category_id": report.category_id,
                   "plans_field_map": json.dumps(report.field_map, sort_keys=True),

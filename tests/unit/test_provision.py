@@ -384,3 +384,13 @@ def test_tokens_rotated_during_provisioning_are_not_overwritten(db, inst):
     saved = InstallationStore(db).find("m1")
     assert (saved.access_token, saved.refresh_token) == ("rotated-access", "rotated-refresh")
     assert saved.is_provisioned
+
+
+def test_a_stage_a_person_renamed_keeps_its_name_on_reinstall(db, inst):
+    portal = FakePortal()
+    prov.provision(portal, db, inst, CONFIG, MANIFEST)
+    success = next(s for s in portal.statuses if s["STATUS_ID"].endswith(":SUCCESS"))
+    success["NAME"] = "Logrado"
+    report = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
+    assert report.ok and success["NAME"] == "Logrado" and portal.calls["crm.status.update"] == 3
+    assert InstallationStore(db).find("m1").stage_map["S"] == success["STATUS_ID"]
