@@ -100,7 +100,7 @@ class ChainPlan:
         density = self.density()
         if self.max_id is not None and self.last_id is not None and density:
             pages = math.ceil(max(0, self.max_id - self.last_id) * density / PAGE_SIZE) + 1
-        elif self.expected is not None and self.expected > self.rows:
+        elif self.expected is not None and self.expected >= self.rows:
             pages = math.ceil((self.expected - self.rows) / PAGE_SIZE) + 1
         else:
             pages = self.last_length * 2

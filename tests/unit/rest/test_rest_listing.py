@@ -116,6 +116,8 @@ def test_get_many_chunks_batches(rsps, make_client):
     (listing.ChainPlan(rows=50, first_id=1, last_id=50, max_id=50), 1),
     (listing.ChainPlan(rows=50, first_id=1, last_id=100, max_id=600, top_density=0.5), 6),
     (listing.ChainPlan(rows=0, expected=120), 4),
+    (listing.ChainPlan(rows=0, expected=0), 1),
+    (listing.ChainPlan(rows=2_500, expected=2_500), 1),
     (listing.ChainPlan(rows=2_500, expected=10_000), 50),
     (listing.ChainPlan(rows=500, expected=400, last_length=4), 8),
     (listing.ChainPlan(rows=500, last_length=32), 50),
