@@ -143,6 +143,16 @@ def is_admin(client: Any) -> bool:
         return isinstance(profile, Mapping) and profile.get("ADMIN") in (True, "true", "Y", 1, "1")
 
 
+def app_version(client: Any) -> str:
+    """The installed version from app.info (api-reference/common/system/app-info.md); "" when unknown."""
+    try:
+        info = client.call("app.info", {})
+    except B24Error as exc:
+        log.info("app.info failed: %s", exc.code or exc.status)
+        return ""
+    return str(info.get("VERSION") or "") if isinstance(info, Mapping) else ""
+
+
 @dataclass
 class InstallOutcome:
     installation: Installation
@@ -186,7 +196,7 @@ def _install_with(client: Any, config: Mapping[str, Any], db: sqlite_utils.Datab
     if not admin:
         audit(db, inst.member_id, "install_refused", reason="not_admin", user_id=inst.user_id)
         raise InstallRefused("not_admin", f"user {inst.user_id}", 403)
-    inst = store.save(inst)
+    inst = store.save(inst.with_(app_version=app_version(client) or inst.app_version))
     audit(db, inst.member_id, "install", actor=f"user:{inst.user_id}", domain=inst.domain,
           client_endpoint=inst.client_endpoint, scopes=inst.scopes, lang=inst.lang, first_time=first_time)
     outcome = InstallOutcome(inst, first_time)

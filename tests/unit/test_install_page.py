@@ -74,7 +74,7 @@ def test_install_keeps_what_the_oauth_server_vouches_for_and_finishes(client, ap
     assert (inst.domain, inst.client_endpoint) == ("portal.bitrix24.es", "https://portal.bitrix24.es/rest/")
     assert (inst.access_token, inst.refresh_token, inst.expires_at) == ("rotated-access", "rotated-refresh",
                                                                        1780319382)
-    assert (inst.application_token, inst.user_id, inst.lang) == ("app-token-1", 1, "la")
+    assert (inst.application_token, inst.user_id, inst.lang, inst.app_version) == ("app-token-1", 1, "la", "1")
     assert inst.scopes == ANSWER["scope"] and inst.is_provisioned
     assert audit == ["install", "provision"]
     assert "frame-ancestors 'self' https://portal.bitrix24.es" in response.headers["Content-Security-Policy"]

@@ -61,6 +61,9 @@ class FakePortal:
     def m_events(self, p):
         return [e for e in MANIFEST.events if e not in self.missing]
 
+    def m_app_info(self, p):
+        return {"ID": 5, "CODE": "local.test", "VERSION": 1, "STATUS": "L", "INSTALLED": False}
+
     def m_user_admin(self, p):
         return self.admin
 
