@@ -8,6 +8,29 @@ Frames open the way Bitrix24 opens them (settings/oauth/simple-way.md,
 api-reference/widgets/_includes/widget_data.md): a hidden form with AUTH_ID, AUTH_EXPIRES, REFRESH_ID,
 SERVER_ENDPOINT, APPLICATION_TOKEN, APPLICATION_SCOPE, member_id, status, PLACEMENT, PLACEMENT_OPTIONS is
 POSTed into a named iframe, with DOMAIN, PROTOCOL, LANG and APP_SID in the handler URL's query.
+
+URLs (all at the sandbox's base URL):
+
+- ``/`` -> ``/crm/deal/list/`` (inline stage select per row, ``POST`` ``id`` + ``STAGE_ID``);
+  ``/crm/deal/details/{id}/``, ``/crm/company/list/``, ``/crm/company/details/{id}/``, ``/crm/contact/list/``,
+  ``/crm/contact/details/{id}/``, ``/crm/type/{entityTypeId}/list/``, ``/crm/type/{entityTypeId}/details/{id}/``
+  (the card form POSTs only the changed fields to ``crm.item.update``). ``?IFRAME=Y`` renders without menu
+  (what the slider shows).
+- ``/marketplace/app/{client_id}/`` the app's page (the install URL while not installed; non-admins then see
+  "La aplicación aún no está completamente instalada"); ``?PLACEMENT=LEFT_MENU``, ``?PARAMS={json}``
+  (BX24.openApplication).
+- ``/api/v1/``, ``/bx24.js``, ``/bitrix/js/rest/bx24.js``: the BX24 library for app pages.
+- ``POST /sandbox/shell/prefs`` (``user_id``, ``lang``, ``back``); ``POST /sandbox/shell/frame-auth`` (what
+  BX24.refreshAuth gets through the portal page).
+- The acting person and language are the cookies ``b24sb_user`` (default 1, the admin) and ``b24sb_lang``
+  (``la`` default, ``en``, ``ru``).
+
+Browser tests of an app: register it (``portal.register_app``), install it (``installer.install_app`` or let
+the page do it), then open ``{sandbox}/crm/deal/details/{id}/#{client_id}``: the hash opens that app's tab
+(tabs load on first click, like Bitrix24). In Playwright the frame is
+``page.frame_locator(".tab-panel[data-panel='{client_id}'] iframe")``; the app page's frame is
+``page.frame_locator(".app-frame iframe")``. A second binding of the same placement by one app gets the key
+``{client_id}-2``.
 """
 
 from __future__ import annotations
