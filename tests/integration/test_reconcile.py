@@ -165,3 +165,24 @@ def test_an_app_update_reprovisions_through_the_worker(user, installed, sandbox)
     user.add_deal(plan, 1000, stage="WON")
     settle(sandbox, installed)
     assert user.figures(plan)["EXECUTED"] == 1000
+
+
+def test_refused_refresh_token_marks_the_portal_and_the_worker_skips_it(user, installed, sandbox):
+    plan = user.add_plan(4000)
+    deal = user.add_deal(plan, 1000)
+    quiet(sandbox, installed)
+    db = installed.live.db()
+    try:  # the stored refresh token no longer works (revoked, or unused for too long)
+        inst = InstallationStore(db).find(installed.member_id)
+        InstallationStore(db).save_tokens(inst.member_id, inst.access_token, "revoked-refresh-token", inst.expires_at)
+    finally:
+        db.conn.close()
+    faults(sandbox, expire_tokens=True)
+    user.update(2, deal, stageId="WON")
+    stats = settle(sandbox, installed)
+    assert stats.skipped >= 1 and stats.done == 0
+    assert installed.installation.status == "needs_reauth"
+    rows = installed.live.rows("SELECT status, error FROM inbox WHERE event = 'ONCRMDEALUPDATE' AND object_id = ?",
+                               [deal])
+    assert rows and all(r["status"] == "failed" and "admin must open the app" in r["error"] for r in rows)
+    assert user.figures(plan)["EXECUTED"] == 0
