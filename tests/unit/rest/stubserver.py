@@ -1,13 +1,15 @@
 """A tiny threaded Bitrix24 stand-in on 127.0.0.1 for tests that need several real processes.
 
-REST at ``/rest/{method}.json`` (token in the JSON body's ``auth``) and ``/rest/1/hook/{method}.json``
-(webhook), a leaky bucket like the cloud's (burst X, drain Y/s; beyond it 503 QUERY_LIMIT_EXCEEDED), and an
-OAuth token endpoint at ``/oauth/token/`` that rotates the pair (slowly, to make races likely).
+REST at ``/rest/{method}.json`` (token in the JSON body's ``auth``) and webhooks at
+``/rest/{user}/{code}/{method}.json``, a leaky bucket like the cloud's (burst X, drain Y/s; beyond it
+503 QUERY_LIMIT_EXCEEDED), and an OAuth token endpoint at ``/oauth/token/`` that rotates the pair
+(slowly, to make races likely).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,7 +66,7 @@ class StubPortal:
     def rest(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if not self.take_slot():
             return 503, {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}
-        if not path.startswith("/rest/1/hook/"):
+        if not re.match(r"^/rest/\d+/[^/]+/", path):  # webhooks need no auth
             with self.lock:
                 current = self.access
             if body.get("auth") != current:

@@ -65,3 +65,29 @@ def test_debug_logs_never_show_tokens(rsps, make_client, config, installation, c
     assert leaks == []
     hook_client.close()
     user_client.close()
+
+
+def test_real_http_debug_lines_are_masked(config, caplog):
+    """urllib3 logs request lines, including the OAuth query string and webhook paths, at DEBUG."""
+    from stubserver import StubPortal
+
+    from b24app import db as appdb
+    from b24app.installations import Installation, InstallationStore
+
+    caplog.set_level(logging.DEBUG)
+    old_access, old_refresh = "access-before-R1R1R1", "refresh-before-R1R1R1"
+    with StubPortal(access="access-now-0000", refresh=old_refresh, member_id="m-real") as stub:
+        config["OAUTH_URL"] = stub.base + "/oauth/token/"
+        database = appdb.connect(config["DATABASE"])
+        InstallationStore(database).save(Installation(member_id="m-real", domain="127.0.0.1",
+                                                      client_endpoint=stub.base + "/rest/",
+                                                      access_token=old_access, refresh_token=old_refresh))
+        database.conn.close()
+        with B24Client.for_installation("m-real", config) as client:
+            assert client.call("profile") == {"ID": "1"}
+        with B24Client.for_webhook(stub.base + f"/rest/1/{HOOK_CODE}/", config) as hook:
+            hook.call("profile")
+    texts = [record.getMessage() for record in caplog.records]
+    assert any("/oauth/token/?" in t for t in texts)  # urllib3's request line was captured
+    secrets = [SECRET, old_access, old_refresh, "access-rotated-0001", "refresh-rotated-0001", HOOK_CODE]
+    assert [(s, t) for t in texts for s in secrets if s in t] == []
