@@ -68,15 +68,21 @@ def _pager(body: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- deals
 
 @bp.route("/crm/deal/list/", methods=["GET", "POST"])
-def deal_list() -> Any:
+@bp.route("/crm/deal/category/<int:category_id>/", methods=["GET", "POST"])
+def deal_list(category_id: int | None = None) -> Any:
+    """All deals, or one pipeline's (Bitrix24's ``/crm/deal/category/{id}/``), newest first."""
     if request.method == "POST":
         return _change_stage()
-    body = rest("crm.deal.list", {"order": {"ID": "DESC"}, "select": DEAL_SELECT, "start": _start()})
+    query: dict[str, Any] = {"order": {"ID": "DESC"}, "select": DEAL_SELECT, "start": _start()}
+    if category_id is not None:
+        query["filter"] = {"CATEGORY_ID": category_id}
+    body = rest("crm.deal.list", query)
     deals = body.get("result") or []
     stages = {cat: deal_stages(cat) for cat in {str(d.get("CATEGORY_ID") or "0") for d in deals}}
     companies = _names("crm.company.list", {d.get("COMPANY_ID") for d in deals}, ("TITLE",))
     return render("shell/deal_list.html", section="deal", deals=deals, stages=stages, companies=companies,
-                  user_names=_user_names(), money=money, pager=_pager(body), categories=_categories(2))
+                  user_names=_user_names(), money=money, pager=_pager(body), categories=_categories(2),
+                  category_id=category_id)
 
 
 def _change_stage() -> Response:
@@ -86,7 +92,7 @@ def _change_stage() -> Response:
     rest("crm.deal.update", {"id": deal_id, "fields": {"STAGE_ID": stage}})
     flash(f"{label('saved', g.shell_lang)}: #{deal_id}")
     back = request.form.get("back") or "/crm/deal/list/"
-    return redirect(back if back.startswith("/crm/") else "/crm/deal/list/")
+    return redirect(back if back.startswith("/crm/deal/") else "/crm/deal/list/")
 
 
 @bp.route("/crm/deal/details/<int:deal_id>/", methods=["GET", "POST"])

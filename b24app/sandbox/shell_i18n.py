@@ -27,6 +27,7 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "amount": ("Importe", "Amount", "Сумма"),
     "currency": ("Moneda", "Currency", "Валюта"),
     "pipeline": ("Embudo", "Pipeline", "Воронка"),
+    "all_pipelines": ("Todos los embudos", "All pipelines", "Все воронки"),
     "responsible": ("Responsable", "Responsible", "Ответственный"),
     "phones": ("Teléfonos", "Phones", "Телефоны"),
     "emails": ("Correos electrónicos", "E-mails", "E-mail"),

@@ -130,6 +130,18 @@ def test_deal_list_shows_deals_with_stage_selects(sandbox):
     assert selected, "the deal's stage is the selected option of its row"
 
 
+def test_deal_list_per_pipeline(sandbox):
+    categories = webhook(sandbox, "crm.category.list", {"entityTypeId": 2})["result"]["categories"]
+    other = next(c for c in categories if int(c["id"]) != 0)
+    deals = webhook(sandbox, "crm.deal.list", {"select": ["ID", "TITLE", "CATEGORY_ID"]})["result"]
+    inside = [d for d in deals if str(d["CATEGORY_ID"]) == str(other["id"])]
+    outside = [d for d in deals if str(d["CATEGORY_ID"]) != str(other["id"])]
+    assert inside and outside, "the demo seed has deals in several pipelines"
+    page = browser(sandbox).get(f"{sandbox.url}/crm/deal/category/{other['id']}/")
+    rows = {d["ID"] for d in deals if f'<tr data-id="{d["ID"]}">' in page.text}
+    assert rows == {d["ID"] for d in inside}
+
+
 def test_cards_render_main_fields(sandbox):
     s = browser(sandbox)
     deal = first_deal(sandbox)
