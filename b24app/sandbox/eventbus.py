@@ -33,23 +33,21 @@ class EventsMixin:
     """Mixed into Portal."""
 
     def _event_auth(self: Portal, app: dict[str, Any], user_id: int | None,
-                    minimal: bool = False, refresh: bool = False) -> dict[str, Any]:
+                    minimal: bool = False) -> dict[str, Any]:
+        """The ``auth`` block in the key order of the docs' samples (_includes/auth-params-in-events.md)."""
         base = {"domain": self.domain, "client_endpoint": self.client_endpoint,
                 "server_endpoint": self.server_endpoint, "member_id": self.member_id,
                 "application_token": app["application_token"]}
         if minimal:
             return base
         auth: dict[str, Any] = {}
-        if user_id:
-            row = oauth.issue(self.store, app["client_id"], user_id, self.token_lifetime)
-            auth.update({"access_token": row["access_token"], "expires": int(row["access_expires"]),
-                         "expires_in": self.token_lifetime})
-            if refresh:
-                auth["refresh_token"] = row["refresh_token"]
+        row = oauth.issue(self.store, app["client_id"], user_id, self.token_lifetime) if user_id else None
+        if row:
+            auth.update({"access_token": row["access_token"], "expires_in": self.token_lifetime})
         auth.update({"scope": app["scopes"], "domain": self.domain, "server_endpoint": self.server_endpoint,
                      "status": "L", "client_endpoint": self.client_endpoint, "member_id": self.member_id})
-        if user_id:
-            auth["user_id"] = user_id
+        if row:
+            auth["refresh_token"] = row["refresh_token"]
         auth["application_token"] = app["application_token"]
         return auth
 
@@ -98,8 +96,7 @@ class EventsMixin:
                 "event_handler_id": handler["id"],
                 "data": data,
                 "ts": int(time.time()),
-                "auth": self._event_auth(app, 1 if with_tokens else None, minimal=minimal_auth,
-                                         refresh=with_tokens),
+                "auth": self._event_auth(app, 1 if with_tokens else None, minimal=minimal_auth),
             }
             self.dispatcher.submit(handler["handler"], _strings(payload))
 

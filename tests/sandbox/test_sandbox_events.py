@@ -26,8 +26,10 @@ def test_events_are_form_posts_that_parse_back(sb, sink):
     auth = form["auth"]
     assert auth["application_token"] == session.app["application_token"]
     assert auth["member_id"] == sb.portal.member_id and auth["client_endpoint"] == sb.url + "/rest/"
-    assert auth["domain"] == sb.portal.domain and auth["user_id"] == "1"
-    assert Rest(sb.rest_url, auth["access_token"]).result("user.admin") is True  # the acting user's token
+    assert list(auth) == ["access_token", "expires_in", "scope", "domain", "server_endpoint", "status",
+                          "client_endpoint", "member_id", "refresh_token", "application_token"]
+    assert auth["domain"] == sb.portal.domain and auth["expires_in"] == "3600" and auth["status"] == "L"
+    assert Rest(sb.rest_url, auth["access_token"]).result("profile")["ID"] == "1"  # the acting user's token
     delivered = sb.portal.deliveries[-1]["payload"]
     assert phpquery.decode(phpquery.encode(delivered)) == form
 
@@ -71,7 +73,7 @@ def test_category_move_fires_only_move_event_and_no_change_fires_nothing(sb, sin
     assert [f["event"] for f in forms] == ["ONCRMDEALMOVETOCATEGORY", "ONCRMDEALUPDATE"]
     assert forms[0]["data"]["FIELDS"] == {"ID": "1", "CATEGORY_ID": str(pipeline["id"]),
                                           "STAGE_ID": f"C{pipeline['id']}:NEW"}
-    assert "access_token" not in forms[0]["auth"]  # a webhook acted: no tokens
+    assert "access_token" not in forms[0]["auth"] and "refresh_token" not in forms[0]["auth"]  # webhook: no tokens
     assert forms[0]["auth"]["application_token"] == session.app["application_token"]
 
 
@@ -160,3 +162,12 @@ def test_offline_queue_keeps_latest_state_per_object(sb):
     assert session.rest.result("event.offline.get")["events"] == []
     assert session.rest.result("event.offline.clear", {"process_id": reserved["process_id"]}) is True
     assert session.rest.call("event.offline.list")["total"] == 0
+
+
+def test_event_tokens_belong_to_the_acting_user(sb, sink):
+    session = open_app(sb, ["crm"])
+    _bind(session.rest, sink, "ONCRMDEALADD")
+    maria = Rest(sb.rest_url, sb.portal.frame_fields(session.app["client_id"], 3).form["AUTH_ID"])
+    maria.call("crm.item.add", {"entityTypeId": 2, "fields": {"title": "mine"}})
+    auth = sink.wait_for(1)[0]["form"]["auth"]
+    assert Rest(sb.rest_url, auth["access_token"]).result("profile")["ID"] == "3"
