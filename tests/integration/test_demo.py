@@ -1,4 +1,5 @@
-"""``b24plans demo`` end to end: sandbox + app, installed, demo plans, a won deal shows, a re-run reuses it all."""
+"""``b24plans demo`` end to end: sandbox + app, installed, demo plans, a won deal shows; re-runs reuse it all
+(also after the app's database was deleted: the app is installed again, nothing is duplicated)."""
 
 from __future__ import annotations
 
@@ -94,6 +95,19 @@ def test_demo_installs_follows_a_won_deal_and_reruns_without_duplicates(tmp_path
         assert len(hook.call("crm.type.list", {"filter": {"title": "Planes de ventas"}})["types"]) == 1
         assert sorted(p["id"] for p in demo_plans(hook, eti)) == sorted(p["id"] for p in plans)
         assert len(again.sandbox.portal.apps()) == 1
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+    for suffix in ("", "-wal", "-shm"):  # the app's database lost; the portal keeps the app
+        (instance / f"b24plans.db{suffix}").unlink(missing_ok=True)
+    third, stop, thread, lines = start(instance, *ports)
+    try:
+        hook = B24Client.for_webhook(third.sandbox.webhook_url, third.config)
+        assert len(hook.call("crm.type.list", {"filter": {"title": "Planes de ventas"}})["types"]) == 1
+        assert sorted(p["id"] for p in demo_plans(hook, eti)) == sorted(p["id"] for p in plans)
+        assert (instance / "b24plans.db").exists()
+        assert any("0 created" in line for line in lines)
     finally:
         stop.set()
         thread.join(timeout=30)
