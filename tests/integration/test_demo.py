@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytest
+import requests
 
 from b24app import demo
 from b24app.rest import B24Client
@@ -77,7 +78,12 @@ def test_demo_installs_follows_a_won_deal_and_reruns_without_duplicates(tmp_path
             return float(hook.call("crm.item.get", {"entityTypeId": eti, "id": plan_id})["item"][field] or 0)
 
         before = executed()
-        hook.call("crm.item.update", {"entityTypeId": 2, "id": open_deal["id"], "fields": {"stageId": "WON"}})
+        # a person moves the deal to the won stage in the portal shell's deal list (as user 2, a sales manager)
+        answer = requests.post(f"{running.sandbox.url}/crm/deal/list/", cookies={"b24sb_user": "2"},
+                               data={"id": open_deal["id"], "STAGE_ID": "WON"}, timeout=30, allow_redirects=False)
+        assert answer.status_code in (302, 303), answer.text[:300]
+        moved = hook.call("crm.item.get", {"entityTypeId": 2, "id": open_deal["id"]})["item"]
+        assert moved["stageId"] == "WON"
         deadline = time.monotonic() + 30
         while executed() == before:
             assert time.monotonic() < deadline, "the plan did not follow the won deal"
