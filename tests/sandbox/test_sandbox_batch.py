@@ -28,6 +28,16 @@ def test_result_references_are_substituted_after_percent_decoding(sb, hook):
     assert "operating" in body["result_time"]["first"]
 
 
+def test_references_to_totals_and_missing_values(hook):
+    _deals(hook, 3)
+    cmd = {"all": "crm.item.list?entityTypeId=2&select[]=id",
+           "count": "crm.item.get?entityTypeId=2&id=$result_total[all]",
+           "gone": "crm.item.list?entityTypeId=2&filter[>id]=$result[all][items][49][id]&start=-1"}
+    body = hook.result("batch", {"cmd": cmd})
+    assert body["result"]["count"]["item"]["id"] == 3
+    assert body["result"]["gone"]["items"] == []
+
+
 def test_double_encoded_query_string_batch(sb, hook):
     _deals(hook, 2)
     inner = "crm.item.get?entityTypeId=2&id=2"

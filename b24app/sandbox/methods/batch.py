@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_COMMANDS = 50
-_REF = re.compile(r"\$(result|result_error)\[([^\]\[]+)\]((?:\[[^\]\[]*\])*)")
+_REF = re.compile(r"\$(result_error|result_total|result_next|result_time|result)\[([^\]\[]+)\]((?:\[[^\]\[]*\])*)")
 _PART = re.compile(r"\[([^\]\[]*)\]")
 
 
@@ -46,18 +46,19 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def substitute(value: Any, results: dict[str, Any], errors: dict[str, Any]) -> Any:
-    """Replace ``$result[...]`` / ``$result_error[...]`` inside every string value."""
+def substitute(value: Any, sections: dict[str, dict[str, Any]]) -> Any:
+    """Replace ``$result[...]`` (and ``$result_error``/``_total``/``_next``/``_time``) in every string value.
+
+    A reference to something missing becomes an empty string (PHP's null)."""
     if isinstance(value, dict):
-        return {k: substitute(v, results, errors) for k, v in value.items()}
+        return {k: substitute(v, sections) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute(v, results, errors) for v in value]
+        return [substitute(v, sections) for v in value]
     if not isinstance(value, str) or "$result" not in value:
         return value
 
     def resolve(match: re.Match[str]) -> Any:
-        root = results if match.group(1) == "result" else errors
-        return _lookup(root, match.group(2), match.group(3))
+        return _lookup(sections[match.group(1)], match.group(2), match.group(3))
 
     whole = _REF.fullmatch(value)
     if whole:
@@ -89,7 +90,8 @@ def batch(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     for key, command in commands.items():
         key = str(key)
         name, sub_params = parse_command(command)
-        sub_params = substitute(sub_params, results, errors)
+        sub_params = substitute(sub_params, {"result": results, "result_error": errors, "result_total": totals,
+                                             "result_next": nexts, "result_time": times})
         start = time.time()
         op_key = None
         try:
