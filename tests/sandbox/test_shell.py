@@ -166,6 +166,22 @@ def test_cards_render_main_fields(sandbox):
     assert missing.status_code == 404
 
 
+def test_stage_bar_on_the_deal_card_moves_only_the_stage(sandbox):
+    deal = first_deal(sandbox)
+    before = webhook(sandbox, "crm.deal.get", {"id": deal["ID"]})["result"]
+    stages = webhook(sandbox, "crm.status.list", {"filter": {
+        "ENTITY_ID": "DEAL_STAGE" if str(deal["CATEGORY_ID"]) == "0" else f"DEAL_STAGE_{deal['CATEGORY_ID']}"}})
+    won = next(st["STATUS_ID"] for st in stages["result"] if st["STATUS_ID"].endswith("WON"))
+    card = browser(sandbox).get(f"{sandbox.url}/crm/deal/details/{deal['ID']}/")
+    assert f'name="STAGE_ID" value="{won}"' in card.text                      # a stage-bar button
+    saved = browser(sandbox).post(f"{sandbox.url}/crm/deal/details/{deal['ID']}/", data={"STAGE_ID": won})
+    assert saved.status_code == 200 and "Guardado" in saved.text
+    after = webhook(sandbox, "crm.deal.get", {"id": deal["ID"]})["result"]
+    assert after["STAGE_ID"] == won and after["STAGE_SEMANTIC_ID"] == "S"
+    assert (after["TITLE"], after["OPPORTUNITY"], after["CURRENCY_ID"]) == (
+        before["TITLE"], before["OPPORTUNITY"], before["CURRENCY_ID"])
+
+
 def test_language_switcher_keeps_the_choice_in_a_cookie(sandbox):
     s = browser(sandbox)
     answer = s.post(f"{sandbox.url}/sandbox/shell/prefs", data={"lang": "en", "back": "/crm/company/list/"},
