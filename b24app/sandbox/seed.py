@@ -47,7 +47,7 @@ def base(portal: Portal) -> None:
             "ID": str(uid), "XML_ID": f"sandbox-{uid}", "ACTIVE": True, "NAME": name, "LAST_NAME": last,
             "SECOND_NAME": "", "EMAIL": f"{name.lower()}.{_ascii(last)}@ventas-sandbox.mx",
             "PERSONAL_GENDER": gender, "PERSONAL_PHOTO": "", "WORK_POSITION": post, "UF_DEPARTMENT": [1],
-            "TIME_ZONE": "America/Mexico_City", "LANGUAGE_ID": "la", "IS_ONLINE": "N", "USER_TYPE": "employee",
+            "TIME_ZONE": "Europe/Madrid", "LANGUAGE_ID": "la", "IS_ONLINE": "N", "USER_TYPE": "employee",
             "DATE_REGISTER": now_iso(), "ADMIN": admin, "CRM_ACCESS": access,
         })
     for code, amount, cnt, sort, name, fmt in CURRENCIES:

@@ -14,7 +14,7 @@ from typing import Any
 
 from b24app import phpquery
 
-PORTAL_TZ = timezone(timedelta(hours=-6))  # the demo company sits in Mexico City (UTC-06:00)
+PORTAL_TZ = timezone(timedelta(hours=1))  # the portal's server time zone (Madrid, winter: UTC+01:00)
 
 
 def php_value(value: Any) -> Any:
@@ -51,8 +51,9 @@ def now_iso(ts: float | None = None) -> str:
 
 
 def date_iso(day: date) -> str:
-    """How a date field comes back from crm.item (midnight in the portal's zone)."""
-    return datetime(day.year, day.month, day.day, tzinfo=PORTAL_TZ).isoformat()
+    """How a date field comes back from crm.item / crm.deal: midnight UTC shown in the portal's zone,
+    e.g. ``2024-08-30T01:00:00+01:00`` (the docs' samples: ``2024-08-30T02:00:00+02:00``)."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).astimezone(PORTAL_TZ).isoformat()
 
 
 def parse_date(value: Any) -> date | None:

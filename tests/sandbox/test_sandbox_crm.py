@@ -77,7 +77,7 @@ def test_plan_item_shape_and_deal_parent_link(hook, plans):
         "title": "Plan Q1", "companyId": company["id"], "opportunity": "1500.50", "currencyId": "EUR",
         "isManualOpportunity": "Y", "begindate": "2026-01-01", "closedate": "2026-03-31"}})["item"]
     assert plan["opportunity"] == 1500.5 and plan["currencyId"] == "EUR" and plan["isManualOpportunity"] == "Y"
-    assert plan["begindate"].startswith("2026-01-01T00:00:00") and plan["closedate"].startswith("2026-03-31")
+    assert plan["begindate"] == "2026-01-01T01:00:00+01:00" and plan["closedate"].startswith("2026-03-31T")
     assert plan["stageId"].endswith(":NEW") and plan["entityTypeId"] == eti
     deal = hook.result("crm.item.add", {"entityTypeId": 2, "fields": {
         "title": "Won one", "stageId": "WON", "opportunity": 700, f"parentId{eti}": plan["id"]}})["item"]
