@@ -58,9 +58,6 @@ from flask import (
 )
 
 from b24app.sandbox.auth import UserSession
-from b24app.sandbox.auth import resolve as resolve_auth
-from b24app.sandbox.errors import RestError
-from b24app.sandbox.methods import Page
 from b24app.sandbox.shell_i18n import LANGS, label, localized_title, normalize_lang
 
 log = logging.getLogger(__name__)
@@ -91,25 +88,13 @@ def portal() -> Any:
 def rest(method: str, params: dict[str, Any] | None = None, user_id: int | None = None) -> dict[str, Any]:
     """One REST method run by the portal as the acting person; events fire exactly as for a user edit.
 
-    Like Bitrix24's own pages, the shell's clicks do not count against the REST rate limit (limits.md is
-    about REST requests) and REST fault injection does not hit them, so this runs the method through
-    ``Portal.dispatch`` under the portal lock instead of ``Portal.call``. Answers the REST body shape.
+    ``UserSession`` calls are what Bitrix24's own pages do: they do not count against the REST rate limit
+    and REST fault injection does not hit them (see the sandbox README).
     """
     uid = user_id if user_id is not None else g.shell_user_id
-    target = portal()
-    with target.lock:
-        try:
-            ctx = resolve_auth(target.store, UserSession(uid))
-            result, _ = target.dispatch(method, dict(params or {}), ctx)
-        except RestError as exc:
-            raise ShellRestError(exc.status, exc.body()) from None
-    if not isinstance(result, Page):
-        return {"result": result}
-    body: dict[str, Any] = {"result": result.result}
-    if result.total is not None:
-        body["total"] = result.total
-    if result.next is not None:
-        body["next"] = result.next
+    status, body = portal().call(method, params or {}, UserSession(uid))
+    if not isinstance(body, dict) or "error" in body:
+        raise ShellRestError(status, body if isinstance(body, dict) else {"error": "ERROR"})
     return body
 
 
