@@ -150,3 +150,26 @@ def test_reload_data_refreshes_the_card_after_the_tab_edits_the_deal(sandbox, te
     expect(frame.locator("#reloaded")).to_have_text("reloaded")
     expect(page.locator("#entity-data input[name=TITLE]")).to_have_value("Renamed from the tab")
     expect(frame.locator("#title")).to_have_text(deal["TITLE"])   # the tab itself is not reloaded
+
+
+def test_the_portal_page_obeys_only_its_own_frames(sandbox, test_app, page):
+    """Messages are checked for source window, origin and APP_SID (dispatched synchronously here)."""
+    from playwright.sync_api import expect
+
+    client_id = register(sandbox.portal, test_app)
+    install_app(sandbox.url, client_id)
+    page.goto(f"{sandbox.url}/marketplace/app/{client_id}/")
+    expect(page.frame_locator(".app-frame iframe").locator("#placement")).to_have_text("DEFAULT")
+    forge = """([origin, sidOverride, useFrame]) => {
+        const el = document.querySelector('.app-frame');
+        const sid = sidOverride || el.getAttribute('data-sid');
+        const source = useFrame ? el.querySelector('iframe').contentWindow : window;
+        window.dispatchEvent(new MessageEvent('message', {origin: origin, source: source,
+            data: {bx24: 'frame', command: 'setTitle', params: {title: 'forged'}, appSid: sid}}));
+        return document.title;
+    }"""
+    before = page.title()
+    assert page.evaluate(forge, ["http://evil.example", None, True]) == before      # wrong origin
+    assert page.evaluate(forge, [test_app.url, None, False]) == before               # not the app's frame
+    assert page.evaluate(forge, [test_app.url, "another-sid", True]) == before       # wrong APP_SID
+    assert page.evaluate(forge, [test_app.url, None, True]) == "forged"              # the frame itself
