@@ -97,14 +97,17 @@ def _items(value: Any) -> list[dict[str, Any]]:
 
 
 def read_plans_and_deals(client: Any, inst: Installation, plan_ids: Iterable[int],
-                         rates: planmath.Rates | None = None
-                         ) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]], planmath.Rates]:
-    """Read the plans, every deal linked to them and (unless given) the rates, in one batch where possible.
+                         rates: planmath.Rates | None = None, deal_ids: Iterable[int] = ()
+                         ) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]], planmath.Rates,
+                                    list[dict[str, Any]]]:
+    """Read the plans, every deal linked to them, (unless given) the rates and (``deal_ids``) the deals an
+    event named, in one batch where possible: ``(plans by id, linked deals, rates, named deals)``.
 
     Deal chunks that fill a whole page (50 rows) are read again, together, to the end with ``list_all``.
     Raises RecomputeError when a read failed (nothing is written from half a picture).
     """
     ids = sorted({int(i) for i in plan_ids if int(i) > 0})
+    named = sorted({int(i) for i in deal_ids if int(i) > 0})
     parent = parent_field(inst)
     commands: dict[str, tuple[str, dict[str, Any]]] = {}
     if rates is None:
@@ -114,8 +117,11 @@ def read_plans_and_deals(client: Any, inst: Installation, plan_ids: Iterable[int
         commands[f"p{n}"] = ("crm.item.list", _list_params(inst.entity_type_id or 0, {"@id": chunk},
                                                             plan_select(inst)))
         commands[f"d{n}"] = ("crm.item.list", _list_params(DEALS, {f"@{parent}": chunk}, deal_select(inst)))
-    if not ids:
-        return {}, [], rates if rates is not None else read_rates(client)
+    named_chunks = chunks(named)
+    for n, chunk in enumerate(named_chunks):
+        commands[f"t{n}"] = ("crm.item.list", _list_params(DEALS, {"@id": chunk}, deal_select(inst)))
+    if not ids and not named:
+        return {}, [], rates if rates is not None else read_rates(client), []
     result = client.batch_all(commands)
     if result.errors:
         key, error = next(iter(result.errors.items()))
@@ -137,7 +143,8 @@ def read_plans_and_deals(client: Any, inst: Installation, plan_ids: Iterable[int
         for row in client.list_all("crm.item.list", {"entityTypeId": DEALS, "filter": {f"@{parent}": overflow},
                                                      "select": deal_select(inst)}, items_key="items"):
             deals[_int(row.get("id"))] = dict(row)
-    return plans, list(deals.values()), rates
+    touched = [row for n in range(len(named_chunks)) for row in _items(result.result.get(f"t{n}"))]
+    return plans, list(deals.values()), rates, touched
 
 
 # --- the math and the diff (pure) ---------------------------------------------------------------------
@@ -277,15 +284,28 @@ def group_deals(deals: Iterable[Mapping[str, Any]], parent: str) -> dict[int, li
 
 def recompute_plans(client: Any, db: sqlite_utils.Database, inst: Installation, plan_ids: Iterable[int],
                     today: date | None = None, rates: planmath.Rates | None = None,
-                    actor: str = "worker") -> Outcome:
-    """Recompute the given plans of one portal: read (one batch), compute, write what changed, index."""
-    ids = sorted({int(i) for i in plan_ids if int(i) > 0})
-    if not ids:
+                    actor: str = "worker", deal_ids: Iterable[int] = ()) -> Outcome:
+    """Recompute the given plans of one portal — plus the current plans of ``deal_ids`` — and write what
+    changed; keeps the deal→plan index.
+
+    Usually two HTTP calls: one read batch (plans, their deals, the named deals, rates) and one write batch.
+    A named deal now linked to a plan not in ``plan_ids`` (a new link) costs one more read batch.
+    """
+    ids = {int(i) for i in plan_ids if int(i) > 0}
+    named = {int(i) for i in deal_ids if int(i) > 0}
+    if not ids and not named:
         return Outcome()
-    plans, deals, rates = read_plans_and_deals(client, inst, ids, rates)
+    plans, deals, rates, touched = read_plans_and_deals(client, inst, ids, rates, named)
     parent = parent_field(inst)
+    more = {_int(d.get(parent)) for d in touched} - ids - {0}
+    if more:
+        extra_plans, extra_deals, rates, _ = read_plans_and_deals(client, inst, more, rates)
+        plans.update(extra_plans)
+        known = {_int(d.get("id")) for d in deals}
+        deals += [d for d in extra_deals if _int(d.get("id")) not in known]
+        ids |= more
     update_index(db, inst.member_id, deals, parent, plan_ids=ids)
-    missing = set(ids) - set(plans)
+    missing = ids - set(plans)
     if missing:  # deleted plans: nothing to write; their deals no longer point at them
         log.info("portal %s: plan(s) %s not found (deleted?)", inst.member_id, sorted(missing))
     return apply(client, db, inst, plans, group_deals(deals, parent), rates, today=today, actor=actor)

@@ -139,21 +139,16 @@ def process(client: Any, db: sqlite_utils.Database, inst: Installation, work: Wo
         from sync import reconcile
 
         return reconcile.reconcile_installation(client, db, inst, semantics=("P", "S"), actor="worker")
-    parent = recompute.parent_field(inst)
     plan_ids = set(work.plans)
     known = recompute.plans_of_deals(db, inst.member_id, work.deals | work.deleted_deals)
     plan_ids.update(known.values())  # the plan each deal was in before (left, deleted, moved)
-    if work.deals:
-        for deal in client.get_many(recompute.DEALS, sorted(work.deals), select=["id", parent]):
-            plan_id = recompute._int(deal.get(parent))
-            if plan_id > 0:
-                plan_ids.add(plan_id)
     if work.deleted_deals:
         _drop_deals(db, inst.member_id, work.deleted_deals)
     if work.deleted_plans:
         _drop_plans(db, inst.member_id, work.deleted_plans)
         plan_ids -= work.deleted_plans
-    return recompute.recompute_plans(client, db, inst, plan_ids, actor="worker")
+    # the deals named by events are read in the same batch; their current plans join the recompute
+    return recompute.recompute_plans(client, db, inst, plan_ids, actor="worker", deal_ids=work.deals)
 
 
 def _drop_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> None:

@@ -33,9 +33,16 @@ def test_a_burst_of_deal_events_recomputes_each_plan_once(portal, db, inst):
     assert (stats.claimed, stats.done, stats.plans_updated) == (3, 3, 1)
     assert won(portal, plan) == 300
     assert len(portal.updates) == 1
-    # read the deals (1), read plan + deals + rates (1 batch), write (1 batch)
+    # deals unknown to the index: read them with rates (1 batch), then their plan (1), write (1 batch)
     assert portal.http_calls == 3
     assert statuses(db) == [("ONCRMDEALUPDATE", "done")] * 3
+    for deal in deals:  # the same deals change again: now the index names their plan
+        portal.items[2][deal]["stageSemanticId"] = "P"
+        inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, deal, {"FIELDS": {"ID": str(deal)}})
+    portal.http_calls = 0
+    drain(db, portal)
+    assert won(portal, plan) == 0
+    assert portal.http_calls == 2  # one read batch (plan, its deals, the named deals, rates), one write batch
 
 
 def test_a_deal_moved_to_another_plan_recomputes_both(portal, db, inst):
