@@ -165,6 +165,11 @@ class Portal(apps_mod.AppsMixin, eventbus.EventsMixin):
             return "admin"
         return str(user.get("CRM_ACCESS", "own"))
 
+    def notifications(self, user_id: int) -> list[dict[str, Any]]:
+        """``im.notify.system.add`` messages for a user, newest first (the shell's bell)."""
+        with self.lock:
+            return list(reversed(self.store.docs("notifications", "user_id = ?", [int(user_id)])))
+
     # faults ------------------------------------------------------------------------------------------
     def set_faults(self, changes: dict[str, Any]) -> dict[str, Any]:
         with self.lock:

@@ -52,3 +52,13 @@ def test_webhook_of_a_limited_user(sb, hook):
     maria = Rest(sb.portal.add_webhook(3, ["crm"]))
     assert maria.call("crm.item.list", {"entityTypeId": 2})["total"] == 0
     assert maria.raw("user.get").json()["error"] == "insufficient_scope"
+
+
+def test_system_notifications_reach_the_user(sb, app_session):
+    new_id = app_session.rest.result("im.notify.system.add", {"USER_ID": 3, "MESSAGE": "Plan cumplido"})
+    assert isinstance(new_id, int)
+    assert [n["message"] for n in sb.portal.notifications(3)] == ["Plan cumplido"]
+    missing = app_session.rest.raw("im.notify.system.add", {"USER_ID": 3})
+    assert missing.status_code == 400
+    no_scope = open_app(sb, ["crm"]).rest.raw("im.notify.system.add", {"USER_ID": 3, "MESSAGE": "x"})
+    assert no_scope.status_code == 403 and no_scope.json()["error"] == "insufficient_scope"
