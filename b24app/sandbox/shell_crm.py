@@ -140,7 +140,8 @@ def company_card(company_id: int) -> str:
                                          "select": ["ID", "NAME", "LAST_NAME"]}).get("result") or []
     tabs = placement_tabs("CRM_COMPANY_DETAIL_TAB", company_id, f"/crm/company/details/{company_id}/")
     return render("shell/client_card.html", section="company", kind="company", entity=company, tabs=tabs,
-                  contacts=contacts, company={}, user_names=_user_names())
+                  contacts=contacts, company={}, user_names=_user_names(), money=money,
+                  deals=_client_deals("COMPANY_ID", company_id))
 
 
 @bp.route("/crm/contact/details/<int:contact_id>/")
@@ -149,4 +150,12 @@ def contact_card(contact_id: int) -> str:
     company = _names("crm.company.list", {contact.get("COMPANY_ID")}, ("TITLE",))
     tabs = placement_tabs("CRM_CONTACT_DETAIL_TAB", contact_id, f"/crm/contact/details/{contact_id}/")
     return render("shell/client_card.html", section="contact", kind="contact", entity=contact, tabs=tabs,
-                  contacts=[], company=company, user_names=_user_names())
+                  contacts=[], company=company, user_names=_user_names(), money=money,
+                  deals=_client_deals("CONTACT_ID", contact_id))
+
+
+def _client_deals(key: str, client_id: int) -> list[dict[str, Any]]:
+    """The client's deals the person may see (the card's deal list), newest first."""
+    return rest("crm.deal.list", {"order": {"ID": "DESC"}, "filter": {key: client_id},
+                                  "select": ["ID", "TITLE", "STAGE_ID", "OPPORTUNITY", "CURRENCY_ID"]}
+                ).get("result") or []

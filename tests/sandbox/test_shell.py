@@ -156,6 +156,7 @@ def test_cards_render_main_fields(sandbox):
 
     company_page = s.get(f"{sandbox.url}/crm/company/details/{company['ID']}/")
     assert company_page.status_code == 200 and company["TITLE"] in company_page.text
+    assert f'href="/crm/deal/details/{deal["ID"]}/"' in company_page.text      # the client's deals
 
     contact_page = s.get(f"{sandbox.url}/crm/contact/details/{contact['ID']}/")
     assert contact_page.status_code == 200
