@@ -133,7 +133,10 @@
 
     resizeWindow: function (frame, params, cb) {
       var width = params.width, height = parseInt(params.height, 10);
-      if (height > 0) { frame.iframe.style.height = height + 'px'; }
+      if (height > 0) {
+        frame.iframe.style.minHeight = '0';
+        frame.iframe.style.height = height + 'px';
+      }
       if (width) { frame.iframe.style.width = /^\d+$/.test(String(width)) ? width + 'px' : String(width); }
       reply(frame, cb, {width: width, height: height});
     },
