@@ -178,3 +178,27 @@ def test_rows_from_crm_item_list():
     after_end = Plan.from_item(item, FIELD_MAP, STAGE_MAP, today=date(2026, 4, 1))
     assert not after_end.cancelled and not closed_by_hand(after_end, date(2026, 4, 1))
     assert Plan.from_item({**item, "ufCrm7Probability": None}, FIELD_MAP, STAGE_MAP).probability is None
+
+
+def test_the_plan_math_stays_pure_and_typed():
+    import ast
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import b24app.planmath as module
+
+    source = Path(module.__file__).read_text(encoding="utf-8")
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert not imported & {"flask", "requests", "sqlite3", "sqlite_utils", "b24app", "sync", "handlers"}
+    if importlib.util.find_spec("mypy") is None:
+        pytest.skip("mypy is not installed")
+    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent",
+                             "--no-error-summary", module.__file__], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
