@@ -173,3 +173,21 @@ def test_the_portal_page_obeys_only_its_own_frames(sandbox, test_app, page):
     assert page.evaluate(forge, [test_app.url, None, False]) == before               # not the app's frame
     assert page.evaluate(forge, [test_app.url, "another-sid", True]) == before       # wrong APP_SID
     assert page.evaluate(forge, [test_app.url, None, True]) == "forged"              # the frame itself
+
+
+def test_bx24_refreshes_an_expired_token_and_repeats_the_call(sandbox, test_app, page):
+    from playwright.sync_api import expect
+
+    client_id = register(sandbox.portal, test_app)
+    install_app(sandbox.url, client_id)
+    deal = a_deal(sandbox)
+    page.goto(f"{sandbox.url}/crm/deal/details/{deal['ID']}/#{client_id}")
+    frame = page.frame_locator(f".tab-panel[data-panel='{client_id}'] iframe")
+    expect(frame.locator("#refreshed")).to_have_text("new token")
+    faults = requests.post(f"{sandbox.url}/sandbox/faults", json={"expire_tokens": True}, timeout=30)
+    assert faults.status_code == 200
+    with page.expect_request("**/sandbox/shell/frame-auth"):   # the frame asks the page for new tokens
+        frame.locator("#rename").click()        # crm.deal.update answers expired_token first
+    expect(frame.locator("#reloaded")).to_have_text("reloaded")
+    renamed = requests.post(f"{sandbox.webhook_url}crm.deal.get.json", json={"id": deal["ID"]}, timeout=30).json()
+    assert renamed["result"]["TITLE"] == "Renamed from the tab"
