@@ -171,3 +171,13 @@ def test_event_tokens_belong_to_the_acting_user(sb, sink):
     maria.call("crm.item.add", {"entityTypeId": 2, "fields": {"title": "mine"}})
     auth = sink.wait_for(1)[0]["form"]["auth"]
     assert Rest(sb.rest_url, auth["access_token"]).result("profile")["ID"] == "3"
+
+
+def test_events_lists_what_the_scopes_allow(sb, sink):
+    basic = open_app(sb, ["user_brief"])
+    names = basic.rest.result("events")
+    assert "ONAPPUNINSTALL" in names and "ONCRMDEALADD" not in names
+    assert "ONCRMDEALADD" in basic.rest.result("events", {"FULL": True})
+    assert basic.rest.result("events", {"SCOPE": "crm"})[0].startswith("ONCRM")
+    refused = basic.rest.raw("event.bind", {"event": "ONCRMDEALADD", "handler": sink.url + "/e"})
+    assert refused.status_code == 400 and refused.json()["error"] == "ERROR_EVENT_NOT_FOUND"

@@ -13,7 +13,7 @@ from b24app.sandbox.errors import RestError
 from b24app.sandbox.methods import Page, method, paging, param
 from b24app.sandbox.methods.app import current_app
 from b24app.sandbox.methods.placement import check_handler
-from b24app.sandbox.wire import as_int
+from b24app.sandbox.wire import as_int, truthy
 
 if TYPE_CHECKING:
     from b24app.sandbox.portal import Portal
@@ -25,11 +25,18 @@ STATIC_EVENTS = [f"ONCRM{obj}{act}" for obj in ("DEAL", "CONTACT", "COMPANY")
     "ONCRMTYPEDELETE", "ONAPPINSTALL", "ONAPPUPDATE", "ONAPPUNINSTALL", "ONAPPTEST", "ONOFFLINEEVENT"]
 
 
-def event_names(portal: Portal) -> list[str]:
+def event_names(portal: Portal, ctx: AuthContext | None = None) -> list[str]:
+    """All event names, or those the caller's scopes allow (ONAPP* need none, ONCRM* need ``crm``)."""
     names = list(STATIC_EVENTS)
     for spa in all_types(portal):
         names += [f"ONCRMDYNAMICITEM{act}_{spa['entityTypeId']}" for act in ("ADD", "UPDATE", "DELETE")]
+    if ctx is not None:
+        names = [n for n in names if event_scope(n) == "basic" or ctx.has_scope(event_scope(n))]
     return names
+
+
+def event_scope(name: str) -> str:
+    return "crm" if name.startswith("ONCRM") else "basic"
 
 
 def _handlers(portal: Portal, client_id: str) -> list[dict[str, Any]]:
@@ -37,9 +44,15 @@ def _handlers(portal: Portal, client_id: str) -> list[dict[str, Any]]:
             for r in portal.store.db["event_handlers"].rows_where("client_id = ?", [client_id], order_by="id")]
 
 
-@method("events")
+@method("events", app_only=True)
 def events(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
-    return event_names(portal)
+    """api-reference/events/events.md: SCOPE filters, FULL lists everything, else what the app's scopes allow."""
+    scope = param(params, "SCOPE", "scope")
+    if scope:
+        return [n for n in event_names(portal) if event_scope(n) == str(scope)]
+    if truthy(param(params, "FULL", "full", default=False)):
+        return event_names(portal)
+    return event_names(portal, ctx)
 
 
 @method("event.bind", app_only=True)
@@ -48,7 +61,7 @@ def bind(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     event = str(param(params, "event", "EVENT", default="") or "").upper()
     if not event:
         raise errors.argument_error("event")
-    if event not in event_names(portal):
+    if event not in event_names(portal, ctx):
         raise RestError("ERROR_EVENT_NOT_FOUND", "Event not found", 400)
     offline = str(param(params, "event_type", "EVENT_TYPE", default="online") or "online").lower() == "offline"
     handler = str(param(params, "handler", "HANDLER", default="") or "")

@@ -118,7 +118,7 @@ def get(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
         data = json.loads(row["data"])
         out.append({"placement": row["placement"], "userId": data["user_id"], "handler": data["handler"],
                     "options": data["options"], "title": data["title"], "description": data["description"],
-                    "groupName": data["group_name"], "langAll": data["lang_all"]})
+                    "langAll": data["lang_all"]})
     return out
 
 
