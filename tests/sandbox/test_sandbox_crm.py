@@ -168,6 +168,10 @@ def test_contacts_multifields_only_with_star_and_legacy_shapes(hook):
     assert {(m["typeId"], m["value"]) for m in star["items"][0]["fm"]} == {("PHONE", "+52 55 1"),
                                                                           ("EMAIL", "lucia@example.mx")}
     assert hook.result("crm.company.contact.items.get", {"id": company_id})[0]["CONTACT_ID"] == contact_id
+    assert hook.result("crm.contact.company.items.get", {"id": contact_id})[0]["COMPANY_ID"] == company_id
+    deal = hook.result("crm.item.add", {"entityTypeId": 2, "fields": {"contactIds": [contact_id]}})["item"]
+    assert deal["contactId"] == contact_id
+    assert hook.result("crm.deal.contact.items.get", {"id": deal["id"]})[0]["CONTACT_ID"] == contact_id
     listed = hook.call("crm.company.list", {"select": ["ID", "TITLE", "PHONE"]})
     assert listed["result"][0]["PHONE"][0]["VALUE"] == "+52 1" and listed["total"] == 1
     hook.call("crm.contact.update", {"id": contact_id, "fields": {

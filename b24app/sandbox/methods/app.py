@@ -73,3 +73,11 @@ def option_get(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     if name:
         return rows.get(str(name))
     return rows
+
+
+@method("server.time")
+def server_time(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
+    """api-reference/common/system/server-time.md"""
+    from b24app.sandbox.wire import now_iso
+
+    return now_iso()

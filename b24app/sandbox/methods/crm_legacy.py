@@ -245,3 +245,27 @@ def company_contacts(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -
     ids = company_contact_ids(portal, int(company["id"]))
     return [{"CONTACT_ID": cid, "SORT": (index + 1) * 10, "ROLE_ID": 0, "IS_PRIMARY": "Y" if index == 0 else "N"}
             for index, cid in enumerate(ids)]
+
+
+@method("crm.deal.contact.items.get", scope="crm")
+def deal_contacts(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
+    """api-reference/crm/deals/contacts/crm-deal-contact-items-get.md"""
+    ti = type_info(portal, DEAL)
+    try:
+        deal = crm_write.get_visible(portal, ctx, ti, param(params, "id", "ID"))
+    except RestError as exc:
+        raise legacy_error(exc) from exc
+    return [{"CONTACT_ID": cid, "SORT": (index + 1) * 10, "ROLE_ID": 0, "IS_PRIMARY": "Y" if index == 0 else "N"}
+            for index, cid in enumerate(deal.get("contactIds") or [])]
+
+
+@method("crm.contact.company.items.get", scope="crm")
+def contact_companies(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
+    """api-reference/crm/contacts/company/crm-contact-company-items-get.md"""
+    ti = type_info(portal, CONTACT)
+    try:
+        contact = crm_write.get_visible(portal, ctx, ti, param(params, "id", "ID"))
+    except RestError as exc:
+        raise legacy_error(exc) from exc
+    return [{"COMPANY_ID": cid, "SORT": (index + 1) * 10, "ROLE_ID": 0, "IS_PRIMARY": "Y" if index == 0 else "N"}
+            for index, cid in enumerate(contact.get("companyIds") or [])]
