@@ -74,6 +74,7 @@ class EventsMixin:
                 if auth_connector and handler.get("auth_connector") == auth_connector:
                     continue
                 self._queue_offline(app["client_id"], event, fields, handler.get("auth_connector"))
+                self._ping_offline(app)
                 continue
             token_user = int(handler.get("auth_type") or 0) or acting_user
             payload = {
@@ -98,6 +99,24 @@ class EventsMixin:
                 "ts": int(time.time()),
                 "auth": self._event_auth(app, 1 if with_tokens else None, minimal=minimal_auth),
             }
+            self.dispatcher.submit(handler["handler"], _strings(payload))
+
+    def _ping_offline(self: Portal, app: dict[str, Any]) -> None:
+        """ONOFFLINEEVENT: an online event with empty data telling the app the queue has rows, at most once
+        per ``options.minTimeout`` seconds (default 1; 0 = every hit) (api-reference/events/on-offline-event.md)."""
+        last_pings = self.__dict__.setdefault("_offline_pings", {})
+        for handler in self._handlers(app["client_id"], "ONOFFLINEEVENT"):
+            if handler.get("event_type") == "offline":
+                continue
+            options = handler.get("options") or {}
+            min_timeout = float(options.get("minTimeout", 1) if isinstance(options, dict) else 1)
+            now = time.monotonic()
+            if now - last_pings.get(handler["id"], -1e9) < min_timeout:
+                continue
+            last_pings[handler["id"]] = now
+            payload = {"event": "ONOFFLINEEVENT", "event_handler_id": handler["id"], "data": {},
+                       "ts": int(time.time()),
+                       "auth": self._event_auth(app, int(handler.get("user_id") or 1))}
             self.dispatcher.submit(handler["handler"], _strings(payload))
 
     def _queue_offline(self: Portal, client_id: str, event: str, fields: dict[str, Any],

@@ -181,3 +181,17 @@ def test_events_lists_what_the_scopes_allow(sb, sink):
     assert basic.rest.result("events", {"SCOPE": "crm"})[0].startswith("ONCRM")
     refused = basic.rest.raw("event.bind", {"event": "ONCRMDEALADD", "handler": sink.url + "/e"})
     assert refused.status_code == 400 and refused.json()["error"] == "ERROR_EVENT_NOT_FOUND"
+
+
+def test_onofflineevent_pings_when_the_queue_gets_rows(sb, sink):
+    session = open_app(sb, ["crm"])
+    session.rest.call("event.bind", {"event": "ONCRMDEALADD", "event_type": "offline"})
+    session.rest.call("event.bind", {"event": "ONOFFLINEEVENT", "handler": sink.url + "/ping",
+                                     "options": {"minTimeout": 30}})
+    for n in range(3):
+        session.rest.call("crm.item.add", {"entityTypeId": 2, "fields": {"title": f"q{n}"}})
+    assert sb.portal.dispatcher.wait_idle()
+    pings = sink.wait_for(1)
+    assert len(pings) == 1 and pings[0]["form"]["event"] == "ONOFFLINEEVENT"
+    assert pings[0]["form"]["auth"]["refresh_token"]
+    assert session.rest.call("event.offline.list")["total"] == 3
