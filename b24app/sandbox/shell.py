@@ -127,7 +127,7 @@ def _menu() -> dict[str, Any]:
     types = rest("crm.type.list", {}, user_id=1).get("result", {}).get("types", [])
     apps = []
     for info in portal().apps():
-        if info.get("handler_url"):
+        if info.get("handler_url") and not info.get("uninstalled"):  # a deleted local app leaves the menu
             apps.append({"client_id": info["client_id"], "title": info.get("title") or info["client_id"],
                          "href": f"/marketplace/app/{info['client_id']}/"})
     for binding in portal().placements_for("LEFT_MENU"):

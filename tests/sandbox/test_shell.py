@@ -419,6 +419,7 @@ def test_cli_registers_installs_and_uninstalls_an_app(sandbox, test_app, tmp_pat
     written = env_file.read_text()
     assert f"B24_CLIENT_ID={client_id}" in written and f"B24_CLIENT_SECRET={secret}" in written
 
+    assert f'/marketplace/app/{client_id}/' in browser(sandbox).get(f"{sandbox.url}/crm/deal/list/").text
     installed = runner.invoke(cli, ["sandbox-app", "install", "--sandbox", sandbox.url, client_id])
     assert installed.exit_code == 0, installed.output
     assert sandbox.portal.app(client_id)["installed"] is True
@@ -427,7 +428,9 @@ def test_cli_registers_installs_and_uninstalls_an_app(sandbox, test_app, tmp_pat
 
     removed = runner.invoke(cli, ["sandbox-app", "uninstall", "--sandbox", sandbox.url, client_id])
     assert removed.exit_code == 0, removed.output
-    assert parse(browser(sandbox).get(f"{sandbox.url}/crm/deal/details/{deal['ID']}/").text).tabs == []
+    card = browser(sandbox).get(f"{sandbox.url}/crm/deal/details/{deal['ID']}/").text
+    assert parse(card).tabs == []
+    assert f'/marketplace/app/{client_id}/' not in card                          # nor a menu item
 
 
 def test_frames_carry_the_acting_users_tokens_and_refresh_them(sandbox, test_app):
