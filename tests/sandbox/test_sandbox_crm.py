@@ -60,7 +60,8 @@ def test_userfieldconfig_rules_and_camel_names(sb, hook, plans):
         assert response.json() == {"error": "", "error_description": text}
     listed = hook.call("userfieldconfig.list", {"moduleId": "crm", "filter": {"entityId": f"CRM_{type_id}"},
                                                 "select": {"0": "*", "language": "la"}})
-    assert listed["total"] == 1 and listed["result"]["fields"][0]["editFormLabel"] == "Probabilidad"
+    assert listed["total"] == 1 and listed["result"]["fields"][0]["editFormLabel"] == {"la": "Probabilidad"}
+    assert listed["result"]["fields"][0]["languageId"] == {"la": "la"}
     item = hook.result("crm.item.add", {"entityTypeId": eti,
                                         "fields": {"title": "P", f"ufCrm{type_id}Probability": 40}})["item"]
     assert item[f"ufCrm{type_id}Probability"] == 40.0

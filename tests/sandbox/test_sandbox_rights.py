@@ -62,3 +62,10 @@ def test_system_notifications_reach_the_user(sb, app_session):
     assert missing.status_code == 400
     no_scope = open_app(sb, ["crm"]).rest.raw("im.notify.system.add", {"USER_ID": 3, "MESSAGE": "x"})
     assert no_scope.status_code == 403 and no_scope.json()["error"] == "insufficient_scope"
+
+
+def test_userfieldconfig_needs_the_module_scope_too(sb):
+    session = open_app(sb, ["userfieldconfig"])
+    response = session.rest.raw("userfieldconfig.list", {"moduleId": "crm"})
+    assert response.status_code == 400
+    assert response.json() == {"error": "", "error_description": "The current method required more scopes. (crm)"}

@@ -50,16 +50,29 @@ def _can_configure(portal: Portal, ctx: AuthContext) -> None:
 
 
 def _present(field: dict[str, Any], language: str | None, with_labels: bool = True) -> dict[str, Any]:
+    """A field setting; labels as full lang maps, or (list with ``select.language``) maps of that language only."""
     out = {k: v for k, v in field.items() if k not in LABELS}
-    if with_labels:
-        for key in LABELS:
-            labels = field.get(key) or {}
-            out[key] = labels.get(language, labels.get("en", "")) if language else labels
+    if not with_labels:
+        return out
+    if language:
+        out["languageId"] = {language: language}
+    for key in LABELS:
+        labels = field.get(key) or {}
+        if language:
+            out[key] = {language: labels[language]} if language in labels else None
+        else:
+            out[key] = labels
     return out
+
+
+def _module_scope(ctx: AuthContext) -> None:
+    if not ctx.has_scope("crm"):
+        raise uf_error("The current method required more scopes. (crm)")
 
 
 @method("userfieldconfig.add", scope="userfieldconfig")
 def add(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
+    _module_scope(ctx)
     _can_configure(portal, ctx)
     if str(param(params, "moduleId", default="") or "") != "crm":
         raise uf_error("Module not found")
@@ -105,12 +118,13 @@ def add(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
 
 @method("userfieldconfig.list", scope="userfieldconfig")
 def list_(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
+    _module_scope(ctx)
     if portal.crm_access(ctx.user_id) == "none":
-        raise uf_error("Access denied")
+        raise uf_error("You do not have permission to view user field settings")
     if str(param(params, "moduleId", default="") or "") != "crm":
         raise uf_error("Module not found")
     select = param(params, "select", default={}) or {}
-    language = select.get("language") if isinstance(select, dict) else None
+    language = (select.get("language") or select.get("languageId")) if isinstance(select, dict) else None
     flt = param(params, "filter", default={}) or {}
     rows = [f for f in portal.store.docs("userfields") if filters.matches(flt, lambda n, f=f: f.get(n))]
     order = param(params, "order", default=None) or {"sort": "ASC", "id": "ASC"}
