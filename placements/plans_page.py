@@ -16,7 +16,8 @@ from flask_babel import gettext
 from b24app.rest.errors import AccessDenied, AuthError, B24Error
 from placements import export, web
 from placements.frames import frame_required
-from placements.plans_query import PAGE_SIZE, ListQuery, sort_rows
+from placements.plans_query import PAGE_SIZE, ListQuery, Totals, sort_rows
+from placements.portal_data import PortalData
 
 log = logging.getLogger(__name__)
 bp = web.blueprint("plans")
@@ -64,20 +65,42 @@ def index() -> Any:
     portal = web.data()
     try:
         rows, total, flt = portal.page(query, date.today())
-        sums = portal.totals(flt)
         users, currencies = portal.users(), portal.currencies()
+        sums = portal.cached_totals(flt)  # when not cached, the page loads them with a second request
+        extra = totals_context(portal, sums) if sums is not None else {"totals": None}
     except B24Error as exc:
         return portal_error(exc)
     pages = max(1, -(-total // PAGE_SIZE))
-    user_names = {u.id: u.name for u in users}
+    return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages,
+                      page_numbers=page_numbers(query.page, pages), users=users, currencies=currencies,
+                      columns=columns(), eti=portal.eti, **extra)
+
+
+def totals_context(portal: PortalData, sums: Totals) -> dict[str, Any]:
+    """Totals per currency and the roll-up by responsible, with the responsibles' names."""
+    user_names = {u.id: u.name for u in portal.users()}
     missing = {uid for uid, _ in sums.by_responsible if uid and uid not in user_names}
     if missing:
         user_names.update({u.id: u.name for u in portal.users_by_id(missing).values()})
     rollup = sorted(sums.by_responsible.items(), key=lambda kv: (user_names.get(kv[0][0], "").lower(), kv[0][1]))
-    return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages,
-                      page_numbers=page_numbers(query.page, pages), totals=sums, rollup=rollup,
-                      user_names=user_names, users=users, currencies=currencies, columns=columns(),
-                      eti=portal.eti)
+    return {"totals": sums, "rollup": rollup, "user_names": user_names}
+
+
+@bp.get("/plans/totals")
+@frame_required
+def totals() -> Any:
+    """The totals block for the page's filter: every matching plan, read in fast mode (an HTML fragment)."""
+    if not g.installation.is_provisioned:
+        abort(404)
+    query = ListQuery.from_args(request.args)
+    portal = web.data()
+    try:
+        context = totals_context(portal, portal.totals(portal.filter_for(query, date.today())))
+    except B24Error as exc:
+        log.warning("totals failed: %s", exc)
+        return web.render("placements/notice.html", message=gettext(
+            "Bitrix24 did not answer in time. Please try again in a moment.")), 502
+    return web.render("placements/_totals.html", **context)
 
 
 @bp.get("/plans/export.<fmt>", endpoint="export")

@@ -204,11 +204,21 @@ class PortalData:
         rows = [row_from_item(i, self.schema) for i in _items(resp.result)]
         return self.fill_names(rows), int(resp.total or 0), flt
 
+    def _totals_key(self, flt: dict[str, Any]) -> tuple:
+        return ("totals", self.inst.member_id, self.user_id, json.dumps(flt, sort_keys=True, default=str))
+
+    def cached_totals(self, flt: dict[str, Any] | None) -> Totals | None:
+        """The totals if they were computed in the last 30 s for this user and filter, else None."""
+        return totals([]) if flt is None else cache.get(self._totals_key(flt))
+
+    def filter_for(self, query: ListQuery, today: date) -> dict[str, Any] | None:
+        return self._filter(query, today)
+
     def totals(self, flt: dict[str, Any] | None) -> Totals:
         """Totals of every matching plan (fast-mode list of a few fields), cached per user and filter."""
         if flt is None:
             return totals([])
-        key = ("totals", self.inst.member_id, self.user_id, json.dumps(flt, sort_keys=True, default=str))
+        key = self._totals_key(flt)
         found = cache.get(key)
         if found is None:
             items = self.client.list_all("crm.item.list", {"entityTypeId": self.eti, "filter": flt,

@@ -104,3 +104,21 @@
     });
   }
 })();
+
+/* Totals of every matching plan arrive with a second request, so paging never waits for them. */
+(function () {
+  "use strict";
+  var box = document.querySelector("#totals[data-totals-src]");
+  if (!box) { return; }
+  var xhr = new XMLHttpRequest();
+  xhr.open("GET", box.getAttribute("data-totals-src"));
+  xhr.onload = function () {
+    if (xhr.status !== 200) { return; }
+    var holder = document.createElement("div");
+    holder.innerHTML = xhr.responseText;
+    var fresh = holder.querySelector("#totals");
+    if (fresh) { box.parentNode.replaceChild(fresh, box); }
+    if (window.BX24 && typeof BX24.fitWindow === "function") { try { BX24.fitWindow(); } catch (e) { /* no portal */ } }
+  };
+  xhr.send();
+})();

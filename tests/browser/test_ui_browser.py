@@ -58,7 +58,9 @@ def test_plan_deal_and_remainder_in_the_portal(installed, running_worker, page, 
     row = frame.locator("#plans tr[data-plan]").first
     row.wait_for()
     assert company["title"] in text_of(row) and "10.000,00 US$" in text_of(row) and "Activo" in text_of(row)
-    assert "6000,00 US$" in text_of(row).replace(".", "").replace("6000,00", "6000,00")
+    assert "6000,00 US$" in text_of(row).replace(".", "")
+    frame.locator("#totals tr[data-currency='USD']").wait_for()  # totals arrive with a second request
+    assert "10.000,00 US$" in text_of(frame.locator("#totals tr[data-currency='USD']"))
     shot("03-plans-page-with-plan")
 
     # 3. The deal card's tab: not in a plan yet -> link it to the client's active plan.

@@ -84,7 +84,12 @@ def test_filters_live_in_the_url(installed, plans):
 
 def test_totals_per_currency_and_by_responsible(installed, plans):
     frame = Frame(installed)
-    page = frame.get("/").text.replace(NBSP, " ")
+    first = frame.get("/", currency="").text
+    assert 'data-totals-src="/plans/totals?' in first  # the page does not wait for the totals
+    page = frame.get("/plans/totals").text.replace(NBSP, " ")
+    assert 'id="totals"' in page and "<html" not in page
+    again = frame.get("/").text  # now cached for this user and filter: rendered inline
+    assert 'data-totals-src' not in again and '<tr data-currency="EUR">' in again
     totals = page[page.find('id="totals"'):]
     eur = sum(Decimal(s["opportunity"]) for s in plans["specs"] if s["currencyId"] == "EUR")
     usd = sum(Decimal(s["opportunity"]) for s in plans["specs"] if s["currencyId"] == "USD")
