@@ -44,13 +44,6 @@ class Outcome:
     failed: dict[int, str] = field(default_factory=dict)
     error: str | None = None  # the whole run failed (portal unreachable, tokens refused...)
 
-    def merge(self, other: Outcome) -> None:
-        self.plans += other.plans
-        self.deals += other.deals
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.failed.update(other.failed)
-
 
 def parent_field(inst: Installation) -> str:
     """The deal's link to its plan in ``crm.item`` notation (api-notes §5.6)."""
@@ -70,7 +63,8 @@ def chunks(values: Sequence[int], size: int = CHUNK) -> list[list[int]]:
     return [list(values[i:i + size]) for i in range(0, len(values), size)]
 
 
-def _int(value: Any) -> int:
+def as_int(value: Any) -> int:
+    """A REST id (int, numeric string, None) as int; 0 when absent or malformed."""
     try:
         return int(value or 0)
     except (TypeError, ValueError):
@@ -133,16 +127,16 @@ def read_plans_and_deals(client: Any, inst: Installation, plan_ids: Iterable[int
     overflow: list[int] = []
     for n, chunk in enumerate(id_chunks):
         for row in _items(result.result.get(f"p{n}")):
-            plans[_int(row.get("id"))] = row
+            plans[as_int(row.get("id"))] = row
         rows = _items(result.result.get(f"d{n}"))
         if len(rows) >= CHUNK:  # a full page: there may be more; read those plans' deals to the end
             overflow += chunk
         for row in rows:
-            deals[_int(row.get("id"))] = dict(row)
+            deals[as_int(row.get("id"))] = dict(row)
     if overflow:
         for row in client.list_all("crm.item.list", {"entityTypeId": DEALS, "filter": {f"@{parent}": overflow},
                                                      "select": deal_select(inst)}, items_key="items"):
-            deals[_int(row.get("id"))] = dict(row)
+            deals[as_int(row.get("id"))] = dict(row)
     touched = [row for n in range(len(named_chunks)) for row in _items(result.result.get(f"t{n}"))]
     return plans, list(deals.values()), rates, touched
 
@@ -180,8 +174,8 @@ def update_index(db: sqlite_utils.Database, member_id: str, deals: Iterable[Mapp
     whose deal was not among the deals read are dropped (the deal left the plan). ``plan_ids=None`` means
     the read covered every linked deal of the portal (reconcile): the index is replaced."""
     stamp = now_iso()
-    rows = [{"member_id": member_id, "deal_id": _int(d.get("id")), "plan_id": _int(d.get(parent)),
-             "updated_at": stamp} for d in deals if _int(d.get(parent)) > 0]
+    rows = [{"member_id": member_id, "deal_id": as_int(d.get("id")), "plan_id": as_int(d.get(parent)),
+             "updated_at": stamp} for d in deals if as_int(d.get(parent)) > 0]
     with db.conn:
         if plan_ids is None:
             db.execute("DELETE FROM deal_plan WHERE member_id = ?", [member_id])
@@ -216,7 +210,7 @@ def _snapshot(db: sqlite_utils.Database, inst: Installation, row: Mapping[str, A
               figures: planmath.PlanFigures, decimals: int) -> None:
     shown = planmath.rounded(figures, decimals)
     db["plan_snapshots"].insert({
-        "member_id": inst.member_id, "plan_id": _int(row.get("id")), "taken_at": now_iso(),
+        "member_id": inst.member_id, "plan_id": as_int(row.get("id")), "taken_at": now_iso(),
         "amount": str(planmath.to_decimal(row.get("opportunity"))), "currency": str(row.get("currencyId") or ""),
         "won": str(shown.won), "remainder": str(shown.remainder), "execution": str(shown.execution),
         "probable": str(shown.probable), "status": shown.status,
@@ -276,7 +270,7 @@ def _update_params(inst: Installation, plan_id: int, fields: Mapping[str, Any]) 
 def group_deals(deals: Iterable[Mapping[str, Any]], parent: str) -> dict[int, list[Mapping[str, Any]]]:
     grouped: dict[int, list[Mapping[str, Any]]] = {}
     for deal in deals:
-        plan_id = _int(deal.get(parent))
+        plan_id = as_int(deal.get(parent))
         if plan_id > 0:
             grouped.setdefault(plan_id, []).append(deal)
     return grouped
@@ -297,12 +291,12 @@ def recompute_plans(client: Any, db: sqlite_utils.Database, inst: Installation, 
         return Outcome()
     plans, deals, rates, touched = read_plans_and_deals(client, inst, ids, rates, named)
     parent = parent_field(inst)
-    more = {_int(d.get(parent)) for d in touched} - ids - {0}
+    more = {as_int(d.get(parent)) for d in touched} - ids - {0}
     if more:
         extra_plans, extra_deals, rates, _ = read_plans_and_deals(client, inst, more, rates)
         plans.update(extra_plans)
-        known = {_int(d.get("id")) for d in deals}
-        deals += [d for d in extra_deals if _int(d.get("id")) not in known]
+        known = {as_int(d.get("id")) for d in deals}
+        deals += [d for d in extra_deals if as_int(d.get("id")) not in known]
         ids |= more
     update_index(db, inst.member_id, deals, parent, plan_ids=ids)
     missing = ids - set(plans)

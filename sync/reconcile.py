@@ -30,7 +30,7 @@ def read_open_plans(client: Any, inst: Installation, semantics: Iterable[str] = 
         return {}
     rows = client.list_all("crm.item.list", {"entityTypeId": inst.entity_type_id, "filter": {"@stageId": stages},
                                              "select": recompute.plan_select(inst)}, items_key="items")
-    return {recompute._int(row.get("id")): dict(row) for row in rows}
+    return {recompute.as_int(row.get("id")): dict(row) for row in rows}
 
 
 def read_linked_deals(client: Any, inst: Installation) -> list[dict[str, Any]]:
