@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -21,6 +21,7 @@ from b24app.db import ThreadLocalDB
 
 log = logging.getLogger(__name__)
 
+STARTUP_RECONCILE_DELAY = 30  # seconds
 _lock = threading.Lock()
 _scheduler: BackgroundScheduler | None = None
 
@@ -56,8 +57,10 @@ def build(config: Mapping[str, Any]) -> BackgroundScheduler:
                                                                 "misfire_grace_time": 60})
     scheduler.add_job(drain, "interval", seconds=float(settings.get("WORKER_INTERVAL") or 2.0),
                       id="worker", name="drain the event inbox")
+    # the first sweep soon after start: events sent while the app was down were lost (rest-performance §D8)
     scheduler.add_job(sweep, "interval", minutes=int(settings.get("RECONCILE_MINUTES") or 15),
-                      id="reconcile", name="reconcile every active plan")
+                      id="reconcile", name="reconcile every active plan",
+                      next_run_time=datetime.now(UTC) + timedelta(seconds=STARTUP_RECONCILE_DELAY))
     scheduler.add_job(close, "cron", hour=int(settings.get("CLOSE_PERIODS_HOUR") or 0), minute=5,
                       id="close_periods", name="close ended periods")
     return scheduler
