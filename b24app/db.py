@@ -5,8 +5,12 @@ Migrations are never edited once shipped; add a new function instead.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
@@ -84,23 +88,47 @@ def m002_frame_sessions(db: sqlite_utils.Database) -> None:
     db["frame_sessions"].create_index(["expires_at"])
 
 
+def lock_dir(database: str | Path) -> Path:
+    """Folder beside the database for the host-wide lock files (migrations, rate limiter, refresh)."""
+    path = Path(f"{database}.locks")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` opened per use, so it excludes other processes and other threads alike."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
-    """Open the database (creating folders), in WAL mode, with all migrations applied."""
-    path = Path(path)
-    if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """Open the database (creating folders), in WAL mode, with all migrations applied.
+
+    Processes that open a fresh database at the same moment would race on switching to WAL and on the
+    migrations ("database is locked"), so that part runs under a host-wide file lock.
+    """
+    memory = str(path) == ":memory:"
+    if not memory:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 30000")
-    db = sqlite_utils.Database(conn)
-    if str(path) != ":memory:":
-        db.enable_wal()
     conn.execute("PRAGMA foreign_keys = ON")
-    with _migrate_lock:
+    db = sqlite_utils.Database(conn)
+    if memory:
         migrations.apply(db)
+        return db
+    with file_lock(lock_dir(path) / "migrate.lock"):
+        db.enable_wal()
+        migrations.apply(db)
+    # WAL + NORMAL: a commit survives an app crash; only a power loss may drop the last commits.
+    conn.execute("PRAGMA synchronous = NORMAL")
     return db
-
-
-_migrate_lock = threading.Lock()
 
 
 class ThreadLocalDB:

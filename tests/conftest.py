@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from b24app import create_app
+
+# Property tests check behaviour, not speed: no deadlines or too-slow checks on a busy 2-core machine.
+settings.register_profile("b24plans", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("b24plans")
 
 
 @pytest.fixture

@@ -8,10 +8,8 @@ beside the database. Docs: ``limits.md`` (leaky bucket X/Y, "Resource Intensity 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
-import os
 import sqlite3
 import tempfile
 import threading
@@ -34,9 +32,8 @@ UNKNOWN_RESET = 60.0  # seconds to hold after a 429 when no operating_reset_at i
 def lock_dir(database: str | None) -> Path:
     """Where lock files live: beside the database, or in the temp folder for in-memory databases."""
     if database and database != ":memory:":
-        path = Path(f"{database}.locks")
-    else:
-        path = Path(tempfile.gettempdir()) / "b24plans-locks"
+        return appdb.lock_dir(database)
+    path = Path(tempfile.gettempdir()) / "b24plans-locks"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -45,26 +42,12 @@ def _key(portal: str) -> str:
     return hashlib.sha1(portal.encode("utf-8")).hexdigest()[:20]
 
 
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive ``flock``: opened per use, so it also excludes other threads of this process."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+file_lock = appdb.file_lock
 
 
 def open_db(database: str | None) -> sqlite_utils.Database:
-    """``b24app.db.connect`` under a file lock: processes that open a fresh database at the same moment
-    would otherwise race on its migrations ("database is locked")."""
-    database = database or ":memory:"
-    if database == ":memory:":
-        return appdb.connect(database)
-    with file_lock(lock_dir(database) / "migrate.lock"):
-        return appdb.connect(database)
+    """``b24app.db.connect`` (which takes the host-wide migration lock itself)."""
+    return appdb.connect(database or ":memory:")
 
 
 class SqliteState:
