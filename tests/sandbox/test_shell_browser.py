@@ -191,3 +191,20 @@ def test_bx24_refreshes_an_expired_token_and_repeats_the_call(sandbox, test_app,
     expect(frame.locator("#reloaded")).to_have_text("reloaded")
     renamed = requests.post(f"{sandbox.webhook_url}crm.deal.get.json", json={"id": deal["ID"]}, timeout=30).json()
     assert renamed["result"]["TITLE"] == "Renamed from the tab"
+
+
+def test_open_application_in_a_slider_and_close_it_from_inside(sandbox, test_app, page):
+    from playwright.sync_api import expect
+
+    client_id = register(sandbox.portal, test_app)
+    install_app(sandbox.url, client_id)
+    page.goto(f"{sandbox.url}/marketplace/app/{client_id}/")
+    outer = page.frame_locator(".app-frame iframe")
+    expect(outer.locator("#placement")).to_have_text("DEFAULT")
+    outer.locator("#open-app").click()                              # BX24.openApplication({from: 'test'})
+    inner = page.frame_locator("#b24-slider iframe").frame_locator(".app-frame iframe")
+    expect(inner.locator("#placement")).to_have_text("DEFAULT")
+    expect(inner.locator("#options")).to_have_text('{"from":"test"}')
+    inner.locator("#close-app").click()                             # BX24.closeApplication()
+    expect(page.locator("#b24-slider")).not_to_have_class("open")
+    expect(outer.locator("#app-closed")).to_have_text("closed")     # openApplication's close callback

@@ -23,6 +23,8 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><script src="{bx24}">
 <div id="batch"></div><div id="refreshed"></div><div id="path-result"></div>
 <button id="open-company" type="button">company</button>
 <button id="rename" type="button">rename</button><div id="reloaded"></div>
+<button id="open-app" type="button">open app</button><button id="close-app" type="button">close app</button>
+<div id="app-closed"></div>
 <script>
 BX24.init(function () {{
   var info = BX24.placement.info();
@@ -31,6 +33,12 @@ BX24.init(function () {{
   document.getElementById('lang').textContent = BX24.getLang();
   document.getElementById('admin').textContent = BX24.isAdmin() ? 'admin' : 'user';
   document.getElementById('member').textContent = BX24.getAuth().member_id;
+  document.getElementById('open-app').addEventListener('click', function () {{
+    BX24.openApplication({{from: 'test'}}, function () {{
+      document.getElementById('app-closed').textContent = 'closed';
+    }});
+  }});
+  document.getElementById('close-app').addEventListener('click', function () {{ BX24.closeApplication(); }});
   {script}
 }});
 </script></body></html>"""
