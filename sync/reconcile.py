@@ -23,21 +23,32 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (step label, done, total)
 
 
-def read_open_plans(client: Any, inst: Installation, semantics: Iterable[str] = ("P",)) -> dict[int, dict]:
+def index_sizes(db: sqlite_utils.Database, member_id: str) -> tuple[int | None, int | None]:
+    """(plans, linked deals) the deal→plan index knows: estimates that let a fast-mode read chain every
+    page it needs in its first HTTP call (None when the index is empty: the reader probes instead)."""
+    plans, deals = db.execute("SELECT count(DISTINCT plan_id), count(*) FROM deal_plan WHERE member_id = ?",
+                              [member_id]).fetchone()
+    return (int(plans) or None, int(deals) or None)
+
+
+def read_open_plans(client: Any, inst: Installation, semantics: Iterable[str] = ("P",),
+                    estimate: int | None = None) -> dict[int, dict]:
     """Every plan in the stages of the given semantics (P = Activo by default), in fast mode."""
     stages = [inst.stage_map[s] for s in semantics if s in inst.stage_map]
     if not stages:
         return {}
     rows = client.list_all("crm.item.list", {"entityTypeId": inst.entity_type_id, "filter": {"@stageId": stages},
-                                             "select": recompute.plan_select(inst)}, items_key="items")
+                                             "select": recompute.plan_select(inst)}, items_key="items",
+                           estimate=estimate)
     return {recompute.as_int(row.get("id")): dict(row) for row in rows}
 
 
-def read_linked_deals(client: Any, inst: Installation) -> list[dict[str, Any]]:
+def read_linked_deals(client: Any, inst: Installation, estimate: int | None = None) -> list[dict[str, Any]]:
     """Every deal linked to some plan (``>parentId{plansETI}``: 0), in fast mode."""
     parent = recompute.parent_field(inst)
     rows = client.list_all("crm.item.list", {"entityTypeId": recompute.DEALS, "filter": {f">{parent}": 0},
-                                             "select": recompute.deal_select(inst)}, items_key="items")
+                                             "select": recompute.deal_select(inst)}, items_key="items",
+                           estimate=estimate)
     return [dict(row) for row in rows]
 
 
@@ -55,10 +66,11 @@ def reconcile_installation(client: Any, db: sqlite_utils.Database, inst: Install
 
     step("rates", 0, 1)
     rates = recompute.read_rates(client)
+    known_plans, known_deals = index_sizes(db, inst.member_id)
     step("plans", 0, 1)
-    plans = read_open_plans(client, inst, semantics)
+    plans = read_open_plans(client, inst, semantics, estimate=known_plans)
     step("deals", 0, 1)
-    deals = read_linked_deals(client, inst)
+    deals = read_linked_deals(client, inst, estimate=known_deals)
     parent = recompute.parent_field(inst)
     recompute.update_index(db, inst.member_id, deals, parent, plan_ids=None)
     grouped = recompute.group_deals(deals, parent)

@@ -107,7 +107,8 @@ class FakePortal:
             out.errors.update(part.errors)
         return out
 
-    def list_all(self, method: str, params: dict[str, Any], items_key: str = "items") -> list[dict[str, Any]]:
+    def list_all(self, method: str, params: dict[str, Any], items_key: str = "items",
+                 estimate: int | None = None) -> list[dict[str, Any]]:
         rows = self._run(method, {**params, "start": 0})[items_key]
         self.http_calls += max(1, math.ceil(len(rows) / 2500))
         return rows
