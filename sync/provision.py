@@ -12,15 +12,18 @@ api-reference/common/settings/app-option-set.md, api-reference/common/system/met
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
+from b24app.db import file_lock, lock_dir
 from b24app.installations import Installation, InstallationStore, audit, now_iso
 from b24app.manifest import Manifest, SmartProcess, load_manifest
 from b24app.rest.errors import B24Error
@@ -334,9 +337,20 @@ _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def _lock_for(member_id: str) -> threading.Lock:
+@contextmanager
+def _lock_for(db: sqlite_utils.Database, member_id: str) -> Iterator[None]:
+    """One provisioning run per portal on this host: a file lock beside the database (app processes, the
+    worker and the CLI alike), or a thread lock for an in-memory database."""
+    path = db.conn.execute("PRAGMA database_list").fetchone()[2]
+    if path:
+        key = hashlib.sha1(member_id.encode("utf-8")).hexdigest()[:20]
+        with file_lock(lock_dir(path) / f"provision-{key}.lock"):
+            yield
+        return
     with _locks_guard:
-        return _locks.setdefault(member_id, threading.Lock())
+        lock = _locks.setdefault(member_id, threading.Lock())
+    with lock:
+        yield
 
 
 def provision(client: Any, db: sqlite_utils.Database, inst: Installation, config: Mapping[str, Any],
@@ -344,10 +358,10 @@ def provision(client: Any, db: sqlite_utils.Database, inst: Installation, config
     """Run every step for one installation with ``client`` (an admin's tokens); save the ids; audit.
 
     Returns the report; a failure of a step later steps depend on ends the run with ``report.error``.
-    Runs for one portal are serialised in this process (a double-clicked install must not create the
+    Runs for one portal are serialised on this host (a double-clicked install must not create the
     smart process twice); the second run finds what the first created.
     """
-    with _lock_for(inst.member_id):
+    with _lock_for(db, inst.member_id):
         current = InstallationStore(db).find(inst.member_id)
         if current is not None and current.type_id and not inst.type_id:
             inst = inst.with_(type_id=current.type_id, entity_type_id=current.entity_type_id)
