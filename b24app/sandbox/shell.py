@@ -133,7 +133,7 @@ def _menu() -> dict[str, Any]:
     for binding in portal().placements_for("LEFT_MENU"):
         apps.append({"client_id": binding["client_id"],
                      "title": localized_title(binding.get("title") or "", binding.get("lang_all"), g.shell_lang),
-                     "href": f"/marketplace/app/{binding['client_id']}/?PLACEMENT=LEFT_MENU"})
+                     "href": f"/marketplace/app/{binding['client_id']}/?PLACEMENT=LEFT_MENU&BINDING={binding['id']}"})
     return {"types": types, "apps": apps}
 
 
@@ -254,18 +254,26 @@ def app_page(client_id: str) -> str:
     info = portal().app(client_id)
     if not info:
         abort(404)
-    placement = request.args.get("PLACEMENT", "DEFAULT")
+    placement = "LEFT_MENU" if request.args.get("PLACEMENT") == "LEFT_MENU" else "DEFAULT"
     options: dict[str, Any] | None = None
+    handler: str | None = None
+    title = info.get("title") or client_id
     if request.args.get("PARAMS"):
         try:
             options = json.loads(request.args["PARAMS"])
         except ValueError:
             options = None
     elif placement == "LEFT_MENU":
+        # api-reference/widgets/left-menu.md: the handler full-page, options {"URI": the page the user came from}
         options = {"URI": request.referrer and urlsplit(request.referrer).path or "/"}
-    title = info.get("title") or client_id
+        binding = next((b for b in portal().placements_for("LEFT_MENU") if b["client_id"] == client_id
+                        and str(b.get("id")) == request.args.get("BINDING", str(b.get("id")))), None)
+        if binding is None:
+            abort(404)
+        handler = binding.get("handler")
+        title = localized_title(binding.get("title") or "", binding.get("lang_all"), g.shell_lang) or title
     frame = build_frame(client_id, g.shell_user_id, g.shell_lang, placement=placement, options=options,
-                        title=title)
+                        handler=handler, title=title)
     if isinstance(frame, str):
         return render("shell/app.html", section=f"app:{client_id}", app_title=title, blocked=frame)
     return render("shell/app.html", section=f"app:{client_id}", app_title=title, blocked=None, frame=frame)

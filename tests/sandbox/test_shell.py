@@ -454,3 +454,21 @@ def test_frames_carry_the_acting_users_tokens_and_refresh_them(sandbox, test_app
     assert auth["AUTH_ID"] != token and int(auth["AUTH_EXPIRES"]) > 0
     me = requests.post(f"{sandbox.url}/rest/profile.json", data={"auth": auth["AUTH_ID"]}, timeout=30).json()
     assert str(me["result"]["ID"]) == "2"
+
+
+def test_left_menu_binding_opens_its_own_handler(sandbox, test_app):
+    client_id = installed_app(sandbox, test_app)
+    token = sandbox.portal.frame_fields(client_id).form["AUTH_ID"]
+    bound = requests.post(f"{sandbox.url}/rest/placement.bind.json", timeout=30, json={
+        "auth": token, "PLACEMENT": "LEFT_MENU", "HANDLER": f"{test_app.url}/tab", "TITLE": "Plans",
+        "LANG_ALL": {"la": {"TITLE": "Mis planes"}}}).json()
+    assert bound.get("result") is True, bound
+    s = browser(sandbox)
+    deal_list = s.get(f"{sandbox.url}/crm/deal/list/").text
+    link = next(m for m in deal_list.split('href="')[1:] if "PLACEMENT=LEFT_MENU" in m.split('"')[0])
+    href = link.split('"')[0].replace("&amp;", "&")
+    assert "Mis planes" in link.split("</a>")[0]
+    page = parse(s.get(f"{sandbox.url}{href}", headers={"Referer": f"{sandbox.url}/crm/deal/list/"}).text)
+    form = page.forms[0]
+    assert urlsplit(form["action"]).path == "/tab" and form["fields"]["PLACEMENT"] == "LEFT_MENU"
+    assert json.loads(form["fields"]["PLACEMENT_OPTIONS"]) == {"URI": "/crm/deal/list/"}
