@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from flask import abort, g, jsonify, redirect, request
@@ -39,6 +40,12 @@ def back_url(back: str) -> str:
 
 def back_to(back: str) -> Any:
     return redirect(back_url(back), code=303)
+
+
+def plain(value: Decimal) -> str:
+    """A number as a form shows it: ``5000``, ``6500.25``."""
+    value = value.quantize(Decimal("0.01"))
+    return f"{value:f}".removesuffix(".00")
 
 
 def _deal_ids(values: list[str]) -> list[int]:
@@ -88,8 +95,8 @@ def edit(plan_id: int) -> Any:
         values = {"client": plan.client.code if plan.client else "", "period": "custom",
                   "begindate": plan.begindate.isoformat() if plan.begindate else "",
                   "closedate": plan.closedate.isoformat() if plan.closedate else "",
-                  "amount": f"{plan.amount:f}", "currency": plan.currency,
-                  "probability": f"{plan.probability.normalize():f}", "title": plan.title,
+                  "amount": plain(plan.amount), "currency": plan.currency,
+                  "probability": plain(plan.probability), "title": plan.title,
                   "assigned_by_id": str(plan.assigned_by_id or ""), "deals": linked,
                   "back": request.args.get("back", "plans")}
         return render_form(portal, values, plan_id, status=plan.status)
