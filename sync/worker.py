@@ -135,10 +135,11 @@ def process(client: Any, db: sqlite_utils.Database, inst: Installation, work: Wo
         log.info("portal %s: not provisioned yet; %s event(s) wait for reconcile", inst.member_id,
                  len(work.deals) + len(work.plans))
         return recompute.Outcome()
-    if work.all_plans:
+    swept = recompute.Outcome()
+    if work.all_plans:  # rates changed: every open or fulfilled plan may move
         from sync import reconcile
 
-        return reconcile.reconcile_installation(client, db, inst, semantics=("P", "S"), actor="worker")
+        swept = reconcile.reconcile_installation(client, db, inst, semantics=("P", "S"), actor="worker")
     plan_ids = set(work.plans)
     known = recompute.plans_of_deals(db, inst.member_id, work.deals | work.deleted_deals)
     plan_ids.update(known.values())  # the plan each deal was in before (left, deleted, moved)
@@ -148,7 +149,10 @@ def process(client: Any, db: sqlite_utils.Database, inst: Installation, work: Wo
         _drop_plans(db, inst.member_id, work.deleted_plans)
         plan_ids -= work.deleted_plans
     # the deals named by events are read in the same batch; their current plans join the recompute
-    return recompute.recompute_plans(client, db, inst, plan_ids, actor="worker", deal_ids=work.deals)
+    outcome = recompute.recompute_plans(client, db, inst, plan_ids, actor="worker", deal_ids=work.deals)
+    outcome.updated = sorted(set(swept.updated) | set(outcome.updated))
+    outcome.failed = {**swept.failed, **outcome.failed}
+    return outcome
 
 
 def _drop_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sync_fakes import ETI, FIELD_MAP, PARENT
+from sync_fakes import ETI, FIELD_MAP, PARENT, STAGE_MAP
 
 from b24app.installations import InstallationStore
 from b24app.rest.errors import ReauthRequired, ServerError
@@ -145,3 +145,13 @@ def test_a_permanent_failure_stops_after_the_maximum_attempts(db, inst):
         worker.drain_once(CONFIG, db, client_factory=broken)
     row = next(db.query("SELECT status, attempts FROM inbox"))
     assert (row["status"], row["attempts"]) == ("failed", worker.MAX_ATTEMPTS)
+
+
+def test_a_currency_event_does_not_swallow_deal_events_of_the_same_drain(portal, db, inst):
+    closed = portal.add_plan("1000", stage="F")  # closed by hand; the sweep covers open and fulfilled plans only
+    deal = portal.add_deal(closed, "1000", won=True)
+    inbox.enqueue(db, "m1", "ONCRMCURRENCYUPDATE", 0, 0, {"FIELDS": {"ID": "EUR"}})
+    inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, deal)
+    stats = drain(db, portal)
+    assert stats.done == 2
+    assert portal.plan(closed)["stageId"] == STAGE_MAP["S"]  # fulfilled wins over closed by hand
