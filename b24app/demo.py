@@ -155,8 +155,9 @@ def _quarter(today: date) -> tuple[date, date]:
 
 
 def ensure_demo_plans(client: Any, inst: Any, today: date | None = None, limit: int = 4) -> DemoPlans:
-    """Create a plan for each of the ``limit`` clients with the most deals and link their free deals,
-    through REST as a user would (``xmlId`` ``b24plans-demo-…`` keeps it idempotent)."""
+    """Create a plan for each of the ``limit`` clients with the most deals and link their free deals to it,
+    through REST as a user would; ``xmlId`` ``b24plans-demo-…`` finds plans made by an earlier run, which
+    are left as they are."""
     eti = int(inst.entity_type_id)
     parent = f"parentId{eti}"
     deals = client.list_all("crm.item.list", {"entityTypeId": 2, "select": [
@@ -187,6 +188,8 @@ def ensure_demo_plans(client: Any, inst: Any, today: date | None = None, limit: 
                       "xmlId": keys[who], inst.field_map["PROBABILITY"]: (60, 75, 40, 90)[n % 4]}
             plan_id = int(client.call("crm.item.add", {"entityTypeId": eti, "fields": fields})["item"]["id"])
             result.created += 1
+        else:
+            continue  # an existing demo plan keeps whatever links people made or removed since
         for deal in client_deals:
             if not int(deal.get(parent) or 0):
                 links[f"l{deal['id']}"] = ("crm.item.update", {"entityTypeId": 2, "id": int(deal["id"]),
