@@ -19,6 +19,7 @@ import requests
 
 from b24app.sandbox import oauth
 from b24app.sandbox.auth import parse_scopes
+from b24app.sandbox.wire import php_json_string
 
 if TYPE_CHECKING:
     from b24app.sandbox.portal import Portal
@@ -138,8 +139,9 @@ class AppsMixin:
                 "member_id": self.member_id,
                 "status": "L",
                 "PLACEMENT": placement,
-                "PLACEMENT_OPTIONS": json.dumps(placement_options or {}, ensure_ascii=False,
-                                                separators=(",", ":")),
+                # PHP's json_encode: {"ID":"8","URI":"\/crm\/deal\/details\/8\/"}; the main page gets
+                # {"any":"<app id>\/"} as real portals send it
+                "PLACEMENT_OPTIONS": php_json_string(placement_options or {"any": f"{app['id']}/"}),
             }
             query = {"DOMAIN": self.domain, "PROTOCOL": "1" if self.base_url.startswith("https") else "0",
                      "LANG": lang, "APP_SID": sid}

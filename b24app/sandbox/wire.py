@@ -44,6 +44,11 @@ def dumps(body: Any) -> str:
     return json.dumps(php_value(body), ensure_ascii=False, separators=(",", ":"))
 
 
+def php_json_string(value: Any) -> str:
+    """``json_encode`` as PHP writes it by default: ``\\/`` for slashes, ``\\uXXXX`` for non-ASCII."""
+    return json.dumps(php_value(value), separators=(",", ":")).replace("/", "\\/")
+
+
 def now_iso(ts: float | None = None) -> str:
     """``YYYY-MM-DDThh:mm:ss±hh:mm`` in the portal's time zone."""
     moment = datetime.fromtimestamp(ts if ts is not None else time.time(), UTC).astimezone(PORTAL_TZ)

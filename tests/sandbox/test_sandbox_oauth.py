@@ -19,12 +19,17 @@ def _refresh(sb, app, refresh_token, method="get"):
 
 def test_frame_fields_are_what_bitrix24_posts(sb, app_session):
     sb.portal.finish_install(app_session.app["client_id"])
-    frame = sb.portal.frame_fields(app_session.app["client_id"], 2, "CRM_DEAL_DETAIL_TAB", {"ID": "8"}, "en")
+    frame = sb.portal.frame_fields(app_session.app["client_id"], 2, "CRM_DEAL_DETAIL_TAB",
+                                   {"ID": "8", "URI": "/crm/deal/details/8/"}, "en")
     assert set(frame.form) == {"AUTH_ID", "AUTH_EXPIRES", "REFRESH_ID", "SERVER_ENDPOINT", "APPLICATION_TOKEN",
                                "APPLICATION_SCOPE", "member_id", "status", "PLACEMENT", "PLACEMENT_OPTIONS"}
     assert frame.form["status"] == "L" and frame.form["AUTH_EXPIRES"] == "3600"
     assert frame.form["member_id"] == sb.portal.member_id and frame.form["PLACEMENT"] == "CRM_DEAL_DETAIL_TAB"
-    assert json.loads(frame.form["PLACEMENT_OPTIONS"]) == {"ID": "8"}
+    assert frame.form["PLACEMENT_OPTIONS"] == '{"ID":"8","URI":"\\/crm\\/deal\\/details\\/8\\/"}'
+    assert json.loads(frame.form["PLACEMENT_OPTIONS"]) == {"ID": "8", "URI": "/crm/deal/details/8/"}
+    main = sb.portal.frame_fields(app_session.app["client_id"], 1)
+    assert main.form["PLACEMENT"] == "DEFAULT" and json.loads(main.form["PLACEMENT_OPTIONS"]) == {
+        "any": f"{app_session.app['id']}/"}
     assert frame.query["DOMAIN"] == sb.portal.domain and frame.query["LANG"] == "en"
     assert frame.query["PROTOCOL"] == "0" and frame.query["APP_SID"]
     assert frame.form["APPLICATION_SCOPE"] == "crm,im,placement,user_brief,userfieldconfig"
