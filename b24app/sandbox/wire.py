@@ -128,6 +128,11 @@ def merge_params(query: str, body: bytes, content_type: str) -> dict[str, Any]:
     return params
 
 
+def as_map(value: Any) -> dict[str, Any]:
+    """A parameter that should be an object: anything else counts as empty."""
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
 def truthy(value: Any) -> bool:
     """Y/N, 1/0, true/false, as the REST methods read booleans."""
     if isinstance(value, bool):

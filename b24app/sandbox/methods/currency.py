@@ -15,7 +15,7 @@ from b24app.sandbox.crm_model import require_crm_admin
 from b24app.sandbox.errors import RestError
 from b24app.sandbox.methods import method, param
 from b24app.sandbox.seed import currency_doc
-from b24app.sandbox.wire import now_iso
+from b24app.sandbox.wire import as_map, now_iso
 
 if TYPE_CHECKING:
     from b24app.sandbox.portal import Portal
@@ -37,8 +37,8 @@ def _rate(value: Any) -> str:
 def currency_list(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     _read_check(portal, ctx)
     rows = portal.store.docs("currencies")
-    order = param(params, "order", "ORDER") or {"SORT": "asc"}
-    for key, direction in reversed(list(dict(order).items())):
+    order = as_map(param(params, "order", "ORDER")) or {"SORT": "asc"}
+    for key, direction in reversed(list(order.items())):
         key = str(key).upper()
         numeric = key in ("SORT", "AMOUNT", "AMOUNT_CNT", "DECIMALS")
         rows.sort(key=lambda c, k=key, n=numeric: float(c.get(k) or 0) if n else str(c.get(k) or ""),
@@ -66,7 +66,7 @@ def base_get(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
 @method("crm.currency.add", scope="crm")
 def currency_add(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     require_crm_admin(portal, ctx)
-    fields = {str(k).upper(): v for k, v in dict(param(params, "fields", "FIELDS") or {}).items()}
+    fields = {str(k).upper(): v for k, v in as_map(param(params, "fields", "FIELDS")).items()}
     code = str(fields.get("CURRENCY") or "").upper()
     if len(code) != 3 or portal.store.doc("currencies", code) is not None:
         raise RestError("", "Currency is invalid or already exists.", 400)
@@ -84,7 +84,7 @@ def currency_update(portal: Portal, ctx: AuthContext, params: dict[str, Any]) ->
     doc = portal.store.doc("currencies", code)
     if doc is None:
         raise RestError("", "Currency is not found.", 400)
-    fields = {str(k).upper(): v for k, v in dict(param(params, "fields", "FIELDS") or {}).items()}
+    fields = {str(k).upper(): v for k, v in as_map(param(params, "fields", "FIELDS")).items()}
     before = dict(doc)
     if "AMOUNT" in fields:
         doc["AMOUNT"] = _rate(fields["AMOUNT"])

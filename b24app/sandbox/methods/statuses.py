@@ -19,7 +19,7 @@ from b24app.sandbox.crm_model import (
 )
 from b24app.sandbox.errors import RestError
 from b24app.sandbox.methods import Page, method, paging, param
-from b24app.sandbox.wire import as_int, truthy
+from b24app.sandbox.wire import as_int, as_map, truthy
 
 if TYPE_CHECKING:
     from b24app.sandbox.portal import Portal
@@ -56,8 +56,8 @@ def status_list(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any
         raise errors.access_denied("Access denied.")
     flt = param(params, "filter", "FILTER", default={}) or {}
     rows = [s for s in portal.store.docs("statuses") if filters.matches(flt, lambda n, s=s: s.get(n.upper()))]
-    order = param(params, "order", "ORDER") or {"SORT": "ASC"}
-    rows = filters.sort_rows(rows, {str(k).upper(): v for k, v in dict(order).items()},
+    order = as_map(param(params, "order", "ORDER")) or {"SORT": "ASC"}
+    rows = filters.sort_rows(rows, {str(k).upper(): v for k, v in order.items()},
                              lambda s, f: s.get(f))
     page, total, nxt, _ = paging(params, rows)
     return Page(page, total, nxt)
@@ -66,8 +66,7 @@ def status_list(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any
 @method("crm.status.add", scope="crm")
 def status_add(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     require_crm_admin(portal, ctx)
-    fields = param(params, "fields", "FIELDS") or {}
-    fields = {str(k).upper(): v for k, v in dict(fields).items()}
+    fields = {str(k).upper(): v for k, v in as_map(param(params, "fields", "FIELDS")).items()}
     for required in ("ENTITY_ID", "STATUS_ID", "NAME"):
         if not fields.get(required):
             raise RestError("", f"The field '{required}' is required.", 400)
@@ -96,7 +95,7 @@ def status_add(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
 def status_update(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     require_crm_admin(portal, ctx)
     status = _by_id(portal, params)
-    fields = {str(k).upper(): v for k, v in dict(param(params, "fields", "FIELDS") or {}).items()}
+    fields = {str(k).upper(): v for k, v in as_map(param(params, "fields", "FIELDS")).items()}
     if "NAME" in fields:
         status["NAME"] = str(fields["NAME"])
     if "SORT" in fields:
@@ -117,7 +116,7 @@ def status_update(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> A
 def status_delete(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     require_crm_admin(portal, ctx)
     status = _by_id(portal, params)
-    forced = truthy((param(params, "params", "PARAMS", default={}) or {}).get("FORCED", "N"))
+    forced = truthy(as_map(param(params, "params", "PARAMS")).get("FORCED", "N"))
     if status.get("SYSTEM") == "Y" and not forced:
         raise RestError("", "Can't delete system status", 400)
     portal.store.delete("statuses", int(status["ID"]))
@@ -153,7 +152,7 @@ def category_add(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> An
         spa = dynamic_type(portal, info.entity_type_id)
         if not spa or spa.get("isCategoriesEnabled") != "Y":
             raise RestError("ENTITY_TYPE_NOT_SUPPORTED", "Categories are not supported for this type", 400)
-    fields = param(params, "fields", "FIELDS") or {}
+    fields = as_map(param(params, "fields", "FIELDS"))
     if not fields.get("name"):
         raise RestError("CRM_FIELD_ERROR_REQUIRED", 'The "Name" field is required', 400)
     category = pipelines.create_category(portal, info.entity_type_id, str(fields["name"]),

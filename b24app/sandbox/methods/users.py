@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from b24app.sandbox import filters
 from b24app.sandbox.auth import AuthContext
 from b24app.sandbox.methods import Page, method, paging, param
+from b24app.sandbox.wire import as_map
 
 if TYPE_CHECKING:
     from b24app.sandbox.portal import Portal
@@ -29,7 +30,7 @@ def user_current(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> An
 
 @method("user.get", scope="user", alt_scopes=USER_SCOPES)
 def user_get(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
-    flt = dict(param(params, "FILTER", "filter", default={}) or {})
+    flt = as_map(param(params, "FILTER", "filter"))
     for key, value in params.items():  # user.get also takes filter keys at the top level (ID=5)
         if key.upper() in ("ID", "ACTIVE", "NAME", "LAST_NAME", "EMAIL", "UF_DEPARTMENT", "USER_TYPE"):
             flt.setdefault(key.upper(), value)
