@@ -128,7 +128,7 @@ class AppsMixin:
             url = app["install_url"] if installing else (handler or app["handler_url"])
             row = oauth.issue(self.store, client_id, user_id, self.token_lifetime)
             sid = secrets.token_hex(16)
-            self.app_sids[sid] = client_id
+            self.store.set_meta(f"app_sid:{sid}", client_id)  # kept across restarts, like a rendered page
             form = {
                 "AUTH_ID": row["access_token"],
                 "AUTH_EXPIRES": str(self.token_lifetime),
@@ -151,7 +151,7 @@ class AppsMixin:
         """``BX24.installFinish()``: the app counts as installed from now on."""
         with self.lock:
             app = self._require_app(client_id)
-            if app_sid is not None and self.app_sids.get(app_sid) != client_id:
+            if app_sid is not None and self.store.meta(f"app_sid:{app_sid}") != client_id:
                 raise PermissionError("unknown APP_SID for this app")
             app["installed"] = True
             app["uninstalled"] = False

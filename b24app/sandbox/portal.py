@@ -48,7 +48,6 @@ class Portal(apps_mod.AppsMixin, eventbus.EventsMixin):
         self.operating = OperatingMeter(limit=operating_limit)
         self.methods = load_all()
         self.dispatcher = EventDispatcher(self.faults, random.Random(rng_seed))
-        self.app_sids: dict[str, str] = {}
         with self.lock:
             if self.store.is_new:
                 seed.base(self)
