@@ -14,7 +14,7 @@ from b24app.sandbox import errors
 from b24app.sandbox.auth import AuthContext
 from b24app.sandbox.crm_fields import COMPANY, CONTACT, DEAL, SYSTEM_TYPES, Field, base_fields, uf_camel
 from b24app.sandbox.errors import RestError
-from b24app.sandbox.wire import as_int, date_iso, parse_date, parse_datetime, truthy
+from b24app.sandbox.wire import as_int, date_iso, parse_date, truthy
 
 if TYPE_CHECKING:
     from b24app.sandbox.portal import Portal
@@ -274,8 +274,3 @@ def today() -> date:
 def default_dates() -> tuple[str, str]:
     start = today()
     return start.isoformat(), (start + timedelta(days=7)).isoformat()
-
-
-def parse_moment(value: Any) -> str | None:
-    moment = parse_datetime(value)
-    return moment.replace(microsecond=0).isoformat() if moment else None

@@ -26,19 +26,6 @@ def split_key(key: str) -> tuple[str, str]:
     return "=", key
 
 
-def field_names(flt: Any) -> set[str]:
-    """Every field a filter mentions (to reject or resolve unknown ones)."""
-    names: set[str] = set()
-    for key, value in _entries(flt):
-        if key.lower() == "logic":
-            continue
-        if key.isdigit() and isinstance(value, Mapping | list):
-            names |= field_names(value)
-        else:
-            names.add(split_key(key)[1])
-    return names
-
-
 def _entries(flt: Any) -> list[tuple[str, Any]]:
     if isinstance(flt, Mapping):
         return [(str(k), v) for k, v in flt.items()]

@@ -81,10 +81,6 @@ class Store:
         """The id ``next_id`` would hand out, without taking it."""
         return int(self.meta(f"seq:{counter}", str(start - 1)) or 0) + 1
 
-    def bump_id(self, counter: str, at_least: int) -> None:
-        if int(self.meta(f"seq:{counter}", "0") or 0) < at_least:
-            self.set_meta(f"seq:{counter}", at_least)
-
     def new_member_id(self) -> str:
         member_id = secrets.token_hex(16)
         self.set_meta("member_id", member_id)
