@@ -7,14 +7,14 @@ original ``UF_CRM_*`` names). api-reference/crm/universal/object-fields.md; crm-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from b24app.sandbox import errors
 from b24app.sandbox.auth import AuthContext
 from b24app.sandbox.crm_fields import COMPANY, CONTACT, DEAL, SYSTEM_TYPES, Field, base_fields, uf_camel
 from b24app.sandbox.errors import RestError
-from b24app.sandbox.wire import as_int, date_iso, parse_date, truthy
+from b24app.sandbox.wire import PORTAL_TZ, as_int, date_iso, parse_date, truthy
 
 if TYPE_CHECKING:
     from b24app.sandbox.portal import Portal
@@ -266,8 +266,7 @@ def company_contact_ids(portal: Portal, company_id: int) -> list[int]:
 
 
 def today() -> date:
-    from b24app.sandbox.wire import PORTAL_TZ, datetime
-
+    """Today in the portal's time zone."""
     return datetime.now(PORTAL_TZ).date()
 
 

@@ -87,6 +87,7 @@ DEAL_TITLES = ["Estudio de satisfacción", "Panel de consumidores", "Encuesta de
 def demo(portal: Portal) -> None:
     """Companies, contacts with phones and e-mails, deals in two pipelines, several stages and currencies."""
     from b24app.sandbox.auth import resolve
+    from b24app.sandbox.crm_model import today as portal_today
     from b24app.sandbox.crm_model import type_info
     from b24app.sandbox.crm_write import add_item
 
@@ -135,8 +136,3 @@ def demo(portal: Portal) -> None:
         })
     portal.store.set_meta("seeded_demo", now_iso())
 
-
-def portal_today():
-    from b24app.sandbox.crm_model import today
-
-    return today()
