@@ -185,12 +185,29 @@ class Portal(apps_mod.AppsMixin, eventbus.EventsMixin):
             if "rate_limit" in changes:
                 self.bucket.enabled = bool(changes.pop("rate_limit"))
                 self.bucket.reset()
+            if "rate_burst" in changes or "rate_per_second" in changes:  # Enterprise: 250 / 5
+                burst = int(changes.pop("rate_burst", self.bucket.burst))
+                per_second = float(changes.pop("rate_per_second", self.bucket.per_second))
+                if burst < 1 or per_second <= 0:
+                    raise ValueError("rate_burst must be >= 1 and rate_per_second > 0")
+                self.bucket.burst, self.bucket.per_second = burst, per_second
+                self.bucket.reset()
             self.faults.update(changes)
             return self.fault_state()
 
     def fault_state(self) -> dict[str, Any]:
         return {**self.faults.as_dict(), "token_lifetime": self.token_lifetime,
-                "operating_limit": self.operating.limit, "rate_limit": self.bucket.enabled}
+                "operating_limit": self.operating.limit, "rate_limit": self.bucket.enabled,
+                "rate_burst": self.bucket.burst, "rate_per_second": self.bucket.per_second}
+
+    def state(self) -> dict[str, Any]:
+        """Who this portal is (``GET /sandbox/state``)."""
+        with self.lock:
+            return {"member_id": self.member_id, "domain": self.domain, "client_endpoint": self.client_endpoint,
+                    "server_endpoint": self.server_endpoint, "webhook": f"{self.base_url}/rest/1/sandbox/",
+                    "oauth": f"{self.base_url}/oauth/token/", "base_currency": self.store.meta("base_currency"),
+                    "apps": [{"client_id": a["client_id"], "title": a["title"], "installed": a["installed"]}
+                             for a in self.store.docs("apps")]}
 
     # webhooks ----------------------------------------------------------------------------------------
     def add_webhook(self, user_id: int, scopes: list[str] | None = None, code: str | None = None) -> str:

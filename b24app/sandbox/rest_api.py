@@ -214,6 +214,12 @@ def faults() -> Any:
         return jsonify(error=str(exc)), 400
 
 
+@bp.route("/sandbox/state", methods=["GET"])
+@loopback_only
+def state() -> Any:
+    return jsonify(portal().state())
+
+
 @bp.route("/sandbox/events/log", methods=["GET"])
 @loopback_only
 def events_log() -> Any:

@@ -58,3 +58,12 @@ def test_dropped_events_are_lost(sb, sink):
     session.rest.call("crm.item.add", {"entityTypeId": 2, "fields": {"title": "lost"}})
     assert sb.portal.dispatcher.wait_idle() and sink.received == []
     assert sb.portal.deliveries[-1]["error"] == "dropped (fault)"
+
+
+def test_enterprise_bucket_size_can_be_set(tmp_path):
+    with SandboxServer(tmp_path / "p.db", rate_limit=True) as sb:
+        state = requests.post(sb.url + "/sandbox/faults", json={"rate_burst": 60, "rate_per_second": 5},
+                              timeout=5).json()
+        assert state["rate_burst"] == 60 and state["rate_per_second"] == 5
+        codes = [requests.get(sb.webhook_url + "user.admin", timeout=5).status_code for _ in range(56)]
+    assert codes == [200] * 56

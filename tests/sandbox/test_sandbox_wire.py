@@ -92,3 +92,21 @@ def test_new_portal_has_standard_pipeline_currencies_and_users(hook):
     users = hook.call("user.get", {"FILTER": {"ID": [1, 3]}})
     assert [u["ID"] for u in users["result"]] == ["1", "3"] and users["total"] == 2
     assert "ADMIN" not in users["result"][0]
+
+
+def test_demo_seed_has_clients_deals_pipelines_and_state(tmp_path):
+    from b24app.sandbox.server import SandboxServer
+
+    with SandboxServer(tmp_path / "demo.db", seed="demo", rate_limit=False) as sb:
+        hook = sb.webhook_url
+        companies = requests.post(hook + "crm.company.list", json={"select": ["ID", "TITLE", "PHONE", "EMAIL"]}).json()
+        assert companies["total"] >= 5 and all(c["PHONE"] and c["EMAIL"] for c in companies["result"])
+        contacts = requests.post(hook + "crm.item.list", json={"entityTypeId": 3, "select": ["*"]}).json()
+        assert contacts["total"] >= 10 and all(c["fm"] for c in contacts["result"]["items"])
+        deals = requests.post(hook + "crm.item.list", json={
+            "entityTypeId": 2, "select": ["categoryId", "stageSemanticId", "currencyId"]}).json()["result"]["items"]
+        assert {d["categoryId"] for d in deals} == {0, 1}
+        assert {d["stageSemanticId"] for d in deals} == {"P", "S", "F"}
+        assert len({d["currencyId"] for d in deals}) >= 3
+        state = requests.get(sb.url + "/sandbox/state", timeout=5).json()
+        assert state["member_id"] == sb.portal.member_id and state["client_endpoint"] == sb.rest_url
