@@ -15,6 +15,8 @@ def register(app: Flask) -> None:
     app.config["SESSION_COOKIE_SECURE"] = secure
     app.config["SESSION_COOKIE_SAMESITE"] = "None" if secure else "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if app.config.get("SESSION_COOKIE_NAME") in (None, "session"):  # cookies ignore ports: never share a name
+        app.config["SESSION_COOKIE_NAME"] = "b24plans_session"
     app.register_blueprint(Blueprint("placements_static", __name__, static_folder="static",
                                      static_url_path="/placements/static"))
     for module in (plans_page, plan_edit, deal_tab, client_tab):

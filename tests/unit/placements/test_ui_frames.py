@@ -121,3 +121,15 @@ def test_the_application_token_is_compared_in_constant_time(monkeypatch, client,
     monkeypatch.setattr(hmac, "compare_digest", lambda a, b: seen.append((a, b)) or real(a, b))
     client.post("/", data=frame_form(APPLICATION_TOKEN="wrong"))
     assert (APP_TOKEN.encode(), b"wrong") in seen
+
+
+def test_session_cookie_flags_follow_the_public_url(tmp_path, inst, portal, client):
+    from b24app import create_app
+
+    profile_ok(portal)
+    cookie = client.post("/", data=frame_form()).headers["Set-Cookie"]
+    assert cookie.startswith("b24plans_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain-http test server: the signed _s parameter carries the session
+    https = create_app({"ENV": "test", "TESTING": True, "DATABASE": str(tmp_path / "https.db"), "SECRET_KEY": "k",
+                        "PUBLIC_URL": "https://plans.example.com", "SCHEDULER": False})
+    assert https.config["SESSION_COOKIE_SAMESITE"] == "None" and https.config["SESSION_COOKIE_SECURE"] is True
