@@ -137,7 +137,7 @@ def save() -> Any:
 @frame_required
 def set_status(plan_id: int) -> Any:
     status = request.form.get("status", "")
-    if status not in ("P", "S", "F"):
+    if status not in ("P", "F"):  # Cumplido (S) follows the won deals; the worker sets it
         abort(400)
     try:
         web.data().set_status(plan_id, status)

@@ -66,6 +66,11 @@ def test_status_buttons_close_and_cancel(frame, fake):
     add_plan(fake)
     response = frame.client.post("/plans/1/status", data={"status": "F", "csrf_token": frame.csrf, "_s": frame.s})
     assert response.status_code == 303 and fake.plans[1]["stageId"] == "DT1030_7:FAIL"
+    page = frame.client.get(f"/plans/1/edit?_s={frame.s}").get_data(as_text=True)
+    assert 'data-status-action="P"' in page and "Reabrir" in page  # a closed plan can be reopened
+    writes = len(fake.writes)
+    refused = frame.client.post("/plans/1/status", data={"status": "S", "csrf_token": frame.csrf, "_s": frame.s})
+    assert refused.status_code == 400 and len(fake.writes) == writes  # Cumplido follows the won deals
 
 
 def test_exports_have_the_page_columns_and_formatted_numbers(frame, fake):
