@@ -273,3 +273,56 @@ def today() -> date:
 def default_dates() -> tuple[str, str]:
     start = today()
     return start.isoformat(), (start + timedelta(days=7)).isoformat()
+
+
+def allowed_fields(info: TypeInfo) -> set[str]:
+    """Field names crm.item.list accepts in ``filter`` and ``order`` (what crm.item.fields lists)."""
+    names = {f.name for f in info.fields if info.enabled(f)}
+    names |= {f"parentId{p}" for p in info.parents}
+    for uf in info.userfields:
+        names |= {uf["fieldName"], info.uf_name(uf, False)}
+    return names
+
+
+def _invalid_arg(text: str) -> RestError:
+    return RestError("INVALID_ARG_VALUE", text, 400)
+
+
+def check_filter(info: TypeInfo, flt: Any) -> None:
+    """crm-item-list.md: an unknown field is ``Invalid filter: field 'X' is not allowed in filter``; a
+    non-numeric value for a numeric field is ``... has invalid value``."""
+    from b24app.sandbox.crm_fields import upper_of
+    from b24app.sandbox.filters import split_key
+
+    allowed = allowed_fields(info)
+    entries = flt.items() if isinstance(flt, dict) else enumerate(flt) if isinstance(flt, list) else []
+    for key, value in entries:
+        key = str(key)
+        if key.lower() == "logic":
+            continue
+        if key.isdigit() and isinstance(value, dict | list):
+            check_filter(info, value)
+            continue
+        name = split_key(key)[1]
+        if name not in allowed:
+            raise _invalid_arg(f"Invalid filter: field '{upper_of(name)}' is not allowed in filter")
+        f = info.field_map.get(name)
+        if f is not None and f.type in ("integer", "double", "user", "crm_company", "crm_contact",
+                                        "crm_category"):
+            for v in value if isinstance(value, list) else [value]:
+                if v not in (None, "", False) and as_int(v) is None:
+                    raise _invalid_arg(f"Invalid filter: field '{f.upper}' has invalid value")
+
+
+def check_order(info: TypeInfo, order: Any) -> None:
+    from b24app.sandbox.crm_fields import upper_of
+
+    if not isinstance(order, dict):
+        return
+    allowed = allowed_fields(info)
+    for name, direction in order.items():
+        if name not in allowed:
+            raise _invalid_arg(f"Invalid order: field '{upper_of(str(name))}' is not allowed in order")
+        if str(direction).upper() not in ("ASC", "DESC"):
+            raise _invalid_arg(f"Invalid order: allowed sort directions are ASC, DESC. "
+                               f"But got '{direction}' for field '{upper_of(str(name))}'")

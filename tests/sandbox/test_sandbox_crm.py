@@ -227,3 +227,21 @@ def test_status_add_update_delete_for_a_smart_process(hook, plans):
     item = hook.result("crm.item.add", {"entityTypeId": eti, "fields": {"stageId": f"DT{eti}_{cat}:REVIEW"}})
     assert item["item"]["stageId"] == f"DT{eti}_{cat}:REVIEW"
     assert hook.result("crm.status.delete", {"id": new_id}) is True
+
+
+def test_list_refuses_unknown_filter_and_order_fields(sb, hook, plans):
+    def error(params):
+        response = requests.post(sb.webhook_url + "crm.item.list", json=params, timeout=5)
+        assert response.status_code == 400
+        return response.json()
+
+    eti = plans["entityTypeId"]
+    assert error({"entityTypeId": eti, "filter": {"stageSemanticId": "S"}}) == {
+        "error": "INVALID_ARG_VALUE",
+        "error_description": "Invalid filter: field 'STAGE_SEMANTIC_ID' is not allowed in filter"}
+    assert error({"entityTypeId": 2, "filter": {"0": {"logic": "OR", ">nope": 1}}})["error"] == "INVALID_ARG_VALUE"
+    assert "has invalid value" in error({"entityTypeId": 2, "filter": {">id": "abc"}})["error_description"]
+    assert "not allowed in order" in error({"entityTypeId": 2, "order": {"nope": "ASC"}})["error_description"]
+    assert "sort directions" in error({"entityTypeId": 2, "order": {"id": "UP"}})["error_description"]
+    assert hook.call("crm.item.list", {"entityTypeId": eti, "filter": {"!=stageId": "x", "@companyId": [1]},
+                                       "order": {"begindate": "desc"}})["total"] == 0

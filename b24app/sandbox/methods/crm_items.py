@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from b24app.sandbox import crm_write, errors, filters
 from b24app.sandbox.auth import AuthContext
-from b24app.sandbox.crm_model import TypeInfo, can_see, check_read_type, reader, render, type_info
+from b24app.sandbox.crm_model import (
+    TypeInfo,
+    can_see,
+    check_filter,
+    check_order,
+    check_read_type,
+    reader,
+    render,
+    type_info,
+)
 from b24app.sandbox.methods import Page, method, paging, param
 from b24app.sandbox.wire import truthy
 
@@ -46,6 +55,8 @@ def item_list(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     info = _info(portal, params)
     flt = param(params, "filter", default={}) or {}
     order = param(params, "order", default=None)
+    check_filter(info, flt)
+    check_order(info, order)
     rows = visible_items(portal, ctx, info, flt, order)
     page, total, nxt, _ = paging(params, rows)
     select = param(params, "select", default=None) or ["*"]
