@@ -51,6 +51,7 @@ def test_errors_are_collected_and_halt_stops(hook):
     cmd = {"bad": "crm.item.get?entityTypeId=2&id=999", "good": "crm.item.get?entityTypeId=2&id=1"}
     collected = hook.result("batch", {"halt": 0, "cmd": cmd})
     assert collected["result_error"]["bad"]["error"] == "NOT_FOUND"
+    assert list(collected["result_time"]) == ["good"]
     assert collected["result"]["good"]["item"]["id"] == 1
     for halt in (1, "true", True):
         halted = hook.result("batch", {"halt": halt, "cmd": cmd})

@@ -110,7 +110,7 @@ def batch(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
                     nexts[key] = outcome.next
             else:
                 results[key] = outcome
-        times[key] = portal.time_for(op_key, start, time.time())
+            times[key] = portal.time_for(op_key, start, time.time())  # failed commands get no time (batch.md)
         if halt and key in errors:
             break
     return {"result": php_keyed(results), "result_error": php_keyed(errors), "result_total": php_keyed(totals),
