@@ -122,3 +122,18 @@ def test_plans_page_fits_a_phone(installed, page, shot):
     width = frame.locator("body").evaluate("b => b.scrollWidth")
     assert width <= 360 + 2, f"the page is {width}px wide on a 360px phone"
     shot("09-plans-page-360px")
+
+
+def test_deal_tab_fits_a_phone(installed, page, shot):
+    sandbox = installed.live.sandbox
+    hook = B24Client.for_webhook(sandbox.webhook_url, installed.live.config)
+    deal = hook.call("crm.item.list", {"entityTypeId": 2, "select": ["id"], "filter": {">companyId": 0}})["items"][0]
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"{sandbox.url}/crm/deal/details/{deal['id']}/")
+    page.locator("a.app-tab", has_text="Plan de ventas").click()
+    tab = page.frame_locator(".tab-panel:not([hidden]) .app-frame iframe").first
+    tab.locator("#contacts").wait_for()
+    width = tab.locator("body").evaluate("b => b.scrollWidth")
+    client_width = tab.locator("body").evaluate("b => b.clientWidth")
+    assert width <= client_width + 2, f"the deal tab scrolls sideways ({width}px in {client_width}px)"
+    shot("10-deal-tab-360px")
