@@ -75,6 +75,11 @@ DEAL_FIELDS = COMMON_HEAD + [
     _f("additionalInfo", "string", "ADDITIONAL_INFO", title="Additional information"),
     _f("originatorId", "string", "ORIGINATOR_ID", title="External source"),
     _f("originId", "string", "ORIGIN_ID", title="External id"),
+    _f("utmSource", "string", "UTM_SOURCE", title="Ad system"),
+    _f("utmMedium", "string", "UTM_MEDIUM", title="Traffic type"),
+    _f("utmCampaign", "string", "UTM_CAMPAIGN", title="Ad campaign UTM"),
+    _f("utmContent", "string", "UTM_CONTENT", title="Campaign contents"),
+    _f("utmTerm", "string", "UTM_TERM", title="Campaign search term"),
 ] + AUDIT
 
 CONTACT_FIELDS = COMMON_HEAD + [

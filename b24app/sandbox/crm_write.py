@@ -115,8 +115,9 @@ def coerce_uf(uf: dict[str, Any], value: Any) -> Any:
 def apply_fm(item: dict[str, Any], entries: Any, portal: Portal, replace: bool) -> None:
     """``fm`` rows: with ``id`` = change that row (empty value = delete); without = add."""
     current = [] if replace else [dict(m) for m in item.get("fm") or []]
-    if isinstance(entries, dict):
-        entries = list(entries.values())
+    if isinstance(entries, dict):  # {"15": {...}} keys are row ids (crm-item-update.md)
+        entries = [{"id": k, **v} if str(k).isdigit() and isinstance(v, dict) and "id" not in v else v
+                   for k, v in entries.items()]
     for entry in entries or []:
         if not isinstance(entry, dict):
             continue
@@ -125,14 +126,14 @@ def apply_fm(item: dict[str, Any], entries: Any, portal: Portal, replace: bool) 
         value_type = str(entry.get("valueType") or entry.get("VALUE_TYPE") or "WORK").upper()
         row_id = as_int(entry.get("id", entry.get("ID")))
         delete = truthy(entry.get("DELETE")) or (row_id and (value is None or value == ""))
-        if row_id:
-            for row in current:
-                if row["id"] == row_id:
-                    if delete:
-                        current.remove(row)
-                    else:
-                        row.update({"value": str(value), "valueType": value_type})
-                    break
+        existing = [row for row in current if row_id and row["id"] == row_id]
+        if existing:
+            if delete:
+                current.remove(existing[0])
+            else:
+                existing[0].update({"value": str(value), "valueType": value_type})
+            continue
+        if delete and row_id:
             continue
         if type_id not in MULTIFIELD_TYPES or value in (None, ""):
             continue

@@ -245,3 +245,15 @@ def test_list_refuses_unknown_filter_and_order_fields(sb, hook, plans):
     assert "sort directions" in error({"entityTypeId": 2, "order": {"id": "UP"}})["error_description"]
     assert hook.call("crm.item.list", {"entityTypeId": eti, "filter": {"!=stageId": "x", "@companyId": [1]},
                                        "order": {"begindate": "desc"}})["total"] == 0
+
+
+def test_fm_rows_keyed_by_id_update_in_place_or_add(hook):
+    contact = hook.result("crm.item.add", {"entityTypeId": 3, "fields": {
+        "name": "Ana", "fm": [{"typeId": "PHONE", "valueType": "WORK", "value": "+1"}]}})["item"]
+    row_id = contact["fm"][0]["id"]
+    updated = hook.result("crm.item.update", {"entityTypeId": 3, "id": contact["id"], "fields": {"fm": {
+        str(row_id): {"typeId": "PHONE", "valueType": "MOBILE", "value": "+2"},
+        "999999": {"typeId": "EMAIL", "valueType": "WORK", "value": "ana@example.mx"}}}})["item"]
+    assert [(m["typeId"], m["valueType"], m["value"]) for m in updated["fm"]] == [
+        ("PHONE", "MOBILE", "+2"), ("EMAIL", "WORK", "ana@example.mx")]
+    assert updated["fm"][0]["id"] == row_id and updated["hasEmail"] == "Y"
