@@ -12,12 +12,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from b24app.installations import Installation
+from b24app.rest.errors import AccessDenied
 from placements.plan_form import Client, PlanInput
 from placements.plans_query import (
     PAGE_SIZE,
@@ -98,8 +99,10 @@ def _items(value: Any) -> list[dict[str, Any]]:
 class PortalData:
     """Reads and writes for one frame user of one installation."""
 
-    def __init__(self, client: Any, inst: Installation, user_id: int):
+    def __init__(self, client: Any, inst: Installation, user_id: int,
+                 admin_client: Callable[[], Any] | None = None):
         self.client = client
+        self.admin_client = admin_client
         self.inst = inst
         self.user_id = user_id
         self.schema = PlanSchema.of(inst)
@@ -110,7 +113,16 @@ class PortalData:
         key = ("currencies", self.inst.member_id)
         found = cache.get(key)
         if found is None:
-            rows = self.client.call("crm.currency.list", {"order": {"SORT": "asc"}}) or []
+            params = {"order": {"SORT": "asc"}}
+            try:
+                rows = self.client.call("crm.currency.list", params) or []
+            except AccessDenied:
+                # documented as "access to CRM settings" (api-notes §7): the codes are not secret, so read
+                # them with the installing admin's token when the user may not
+                if self.admin_client is None:
+                    raise
+                with self.admin_client() as admin:
+                    rows = admin.call("crm.currency.list", params) or []
             found = [str(r["CURRENCY"]) for r in rows if r.get("CURRENCY")]
             cache.put(key, found, 300)
         return found

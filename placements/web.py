@@ -95,7 +95,9 @@ def data() -> PortalData:
     client = g.get("b24_client")
     if client is None:
         client = g.b24_client = B24Client.for_user_token(g.installation, user.access_token, current_app.config)
-    return PortalData(client, g.installation, user.user_id)
+    member_id, config = g.installation.member_id, current_app.config
+    return PortalData(client, g.installation, user.user_id,
+                      admin_client=lambda: B24Client.for_installation(member_id, config))
 
 
 def render(template: str, **context: Any) -> str:

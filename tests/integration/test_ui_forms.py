@@ -112,5 +112,9 @@ def test_a_user_without_crm_rights_sees_no_plans(installed):
                              "closedate": "2026-11-30"}])
     # user 5 (Sofía, accountant) has no CRM access in the sandbox portal: the portal applies that, not the app
     frame = Frame(installed, user_id=5)
+    assert frame.page.status_code == 403 and "Bitrix24 no le permite ver esto" in frame.page.text
     assert "Plan reservado" not in frame.page.text and html.escape(company["title"]) not in frame.page.text
     assert frame.get("/settings").status_code == 403  # not a portal admin
+    manager = Frame(installed, user_id=3)  # "own" CRM access: sees the page, not Ana's plan
+    assert manager.page.status_code == 200 and "Plan reservado" not in manager.page.text
+    assert manager.get("/settings").status_code == 403

@@ -155,3 +155,13 @@ def frame(client, inst, fake) -> Frame:
     response = client.post("/?DOMAIN=evil.example&LANG=la", data=frame_form())
     assert response.status_code == 303
     return Frame(client, response.headers["Location"])
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The per-process cache (totals, users, currencies) must not carry data from one test to the next."""
+    from placements.portal_data import cache
+
+    cache._data.clear()
+    yield
+    cache._data.clear()

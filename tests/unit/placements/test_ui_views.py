@@ -137,3 +137,24 @@ def test_output_is_escaped(frame, fake):
     add_plan(fake)
     page = frame.client.get(frame.location).get_data(as_text=True).replace(NBSP, " ")
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_currencies_fall_back_to_the_admin_token_when_the_user_may_not_read_them(app, inst, fake):
+    from b24app.rest.errors import AccessDenied
+    from placements.portal_data import PortalData, cache
+
+    cache._data.clear()
+    calls = []
+
+    class Denied(type(fake)):
+        def call(self, method, params=None):
+            if method == "crm.currency.list":
+                raise AccessDenied(403, "ACCESS_DENIED", "no", method)
+            return super().call(method, params)
+
+    admin = type(fake)()
+    original = admin.call
+    admin.call = lambda m, p=None: calls.append(m) or original(m, p)
+    assert PortalData(Denied(), inst, 3, admin_client=lambda: admin).currencies() == ["EUR", "USD"]
+    assert calls == ["crm.currency.list"]
+    cache._data.clear()
