@@ -22,12 +22,12 @@ def sandbox_command(host: str, port: int, state: str, seed: str, no_rate_limit: 
     from werkzeug.serving import make_server
 
     from b24app.sandbox.portal import Portal
-    from b24app.sandbox.server import create_sandbox_app
+    from b24app.sandbox.server import AccessLogHandler, create_sandbox_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     portal = Portal(state, seed, not no_rate_limit, token_lifetime, f"http://{host}:{port}")
     app = create_sandbox_app(portal=portal)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=AccessLogHandler)
     click.echo(f"Sandbox portal on http://{host}:{port}/  (member_id {portal.member_id})")
     click.echo(f"  webhook: http://{host}:{port}/rest/1/sandbox/   oauth: http://{host}:{port}/oauth/token/")
     try:

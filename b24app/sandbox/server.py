@@ -48,6 +48,13 @@ class QuietHandler(WSGIRequestHandler):
         log.debug("%s %s", self.requestline, code)
 
 
+class AccessLogHandler(WSGIRequestHandler):
+    """Access log without query strings: ``?auth=`` carries access tokens, which are never logged."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.info("%s %s %s", self.command, self.path.split("?", 1)[0], code)
+
+
 class SandboxServer:
     """A sandbox on a free (or given) port in a daemon thread."""
 
