@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -15,6 +15,10 @@ class Faults:
     rest_error_kind: str = "mixed"  # "503" (QUERY_LIMIT_EXCEEDED), "500" (INTERNAL_SERVER_ERROR) or "mixed"
     rest_delay_ms: int = 0          # extra latency on every REST call
     operating_cost: float = 0.0     # simulated extra seconds of execution per method call (operating)
+    operating_costs: dict[str, float] = field(default_factory=dict)  # the same per method name
+
+    def cost_of(self, method: str) -> float:
+        return self.operating_costs.get(method, self.operating_cost)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -24,6 +28,11 @@ class Faults:
             if name not in self.__dataclass_fields__:
                 continue
             current = getattr(self, name)
+            if isinstance(current, dict):
+                if not isinstance(value, dict) or any(float(v) < 0 for v in value.values()):
+                    raise ValueError(f"{name} must map method names to seconds >= 0")
+                setattr(self, name, {str(k).lower(): float(v) for k, v in value.items()})
+                continue
             if isinstance(current, str):
                 value = str(value)
                 if value not in ("503", "500", "mixed"):

@@ -145,7 +145,7 @@ class Portal(apps_mod.AppsMixin, eventbus.EventsMixin):
         try:
             return spec.func(self, ctx, params), op_key
         finally:
-            self.operating.record(op_key, time.perf_counter() - began + self.faults.operating_cost)
+            self.operating.record(op_key, time.perf_counter() - began + self.faults.cost_of(name))
 
     # users and rights ------------------------------------------------------------------------------
     def user(self, user_id: int) -> dict[str, Any] | None:

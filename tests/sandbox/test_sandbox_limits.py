@@ -25,7 +25,8 @@ def test_batch_counts_once_toward_the_bucket(tmp_path):
 
 
 def test_operating_time_accumulates_and_blocks_only_that_method(sb):
-    requests.post(sb.url + "/sandbox/faults", json={"operating_cost": 2.0, "operating_limit": 5}, timeout=5)
+    requests.post(sb.url + "/sandbox/faults", json={"operating_costs": {"crm.item.list": 2.0}, "operating_limit": 5},
+                  timeout=5)
     operating = [requests.get(sb.webhook_url + "crm.item.list?entityTypeId=2", timeout=5).json()["time"]["operating"]
                  for _ in range(3)]
     assert 2.0 <= operating[0] < operating[1] < operating[2] and operating[2] > 5  # the call that crossed it ran
