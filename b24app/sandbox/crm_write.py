@@ -321,17 +321,29 @@ def update_item(portal: Portal, ctx: AuthContext, info: TypeInfo, item_id: Any, 
     return item, True
 
 
+def _unlink_everywhere(portal: Portal, entity_type_id: int, item_id: int) -> None:
+    """Other items lose their links to a deleted one (parent field, client fields), without events."""
+    name = f"parentId{entity_type_id}"
+    for eti, items in list(portal.store._items.items()):
+        for other in list(items.values()):
+            changed = False
+            if other.get(name) == item_id:
+                other[name], changed = None, True
+            if entity_type_id == COMPANY and eti != CONTACT and other.get("companyId") == item_id:
+                other["companyId"], changed = None, True
+            if entity_type_id == CONTACT and item_id in (other.get("contactIds") or []):
+                other["contactIds"] = [c for c in other["contactIds"] if c != item_id]
+                other["contactId"] = (other["contactIds"] or [None])[0]
+                changed = True
+            if changed:
+                portal.store.save_item(eti, other)
+
+
 def delete_item(portal: Portal, ctx: AuthContext, info: TypeInfo, item_id: Any,
                 auth_connector: str | None = None) -> None:
     item = get_visible(portal, ctx, info, item_id)
     portal.store.delete_item(info.entity_type_id, int(item["id"]))
-    # children lose their parent link, as the portal does
-    name = f"parentId{info.entity_type_id}"
-    for eti, items in list(portal.store._items.items()):
-        for child in list(items.values()):
-            if child.get(name) == int(item["id"]):
-                child[name] = None
-                portal.store.save_item(eti, child)
+    _unlink_everywhere(portal, info.entity_type_id, int(item["id"]))
     if info.entity_type_id == COMPANY:
         _sync_company_contacts(portal, int(item["id"]), [])
     _fire(portal, ctx, info, "DELETE", int(item["id"]), auth_connector=auth_connector)

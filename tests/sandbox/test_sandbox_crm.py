@@ -257,3 +257,14 @@ def test_fm_rows_keyed_by_id_update_in_place_or_add(hook):
     assert [(m["typeId"], m["valueType"], m["value"]) for m in updated["fm"]] == [
         ("PHONE", "MOBILE", "+2"), ("EMAIL", "WORK", "ana@example.mx")]
     assert updated["fm"][0]["id"] == row_id and updated["hasEmail"] == "Y"
+
+
+def test_deleting_a_client_unlinks_it_from_deals(hook):
+    company = hook.result("crm.item.add", {"entityTypeId": 4, "fields": {"title": "Gone SA"}})["item"]
+    contact = hook.result("crm.item.add", {"entityTypeId": 3, "fields": {"name": "Eva"}})["item"]
+    deal = hook.result("crm.item.add", {"entityTypeId": 2, "fields": {
+        "companyId": company["id"], "contactIds": [contact["id"]]}})["item"]
+    hook.call("crm.item.delete", {"entityTypeId": 4, "id": company["id"]})
+    hook.call("crm.item.delete", {"entityTypeId": 3, "id": contact["id"]})
+    after = hook.result("crm.item.get", {"entityTypeId": 2, "id": deal["id"]})["item"]
+    assert after["companyId"] == 0 and after["contactIds"] == [] and after["contactId"] == 0
