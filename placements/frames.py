@@ -115,7 +115,8 @@ def start_session(inst: Installation, profile: dict[str, Any], auth_id: str, lan
     db = get_db()
     now = time.time()
     sid = secrets.token_urlsafe(32)
-    user = FrameUser(sid, inst.member_id, int(profile["ID"]), bool(profile.get("ADMIN")), lang, auth_id)
+    admin = profile.get("ADMIN") in (True, 1, "1", "Y", "true")
+    user = FrameUser(sid, inst.member_id, int(profile["ID"]), admin, lang, auth_id)
     with db.conn:
         db.execute("DELETE FROM frame_sessions WHERE expires_at < ?", [now])
         db["frame_sessions"].insert({"sid": sid, "member_id": user.member_id, "user_id": user.user_id,

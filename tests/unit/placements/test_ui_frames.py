@@ -133,3 +133,10 @@ def test_session_cookie_flags_follow_the_public_url(tmp_path, inst, portal, clie
     https = create_app({"ENV": "test", "TESTING": True, "DATABASE": str(tmp_path / "https.db"), "SECRET_KEY": "k",
                         "PUBLIC_URL": "https://plans.example.com", "SCHEDULER": False})
     assert https.config["SESSION_COOKIE_SAMESITE"] == "None" and https.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_admin_flag_is_read_strictly(app, inst, portal):
+    portal.add(responses.POST, PROFILE_URL, json={"result": {"ID": "4", "ADMIN": "false"}})
+    client = app.test_client()
+    token = client.post("/", data=frame_form()).headers["Location"].split("_s=")[1]
+    assert client.get(f"/settings?_s={token}").status_code == 403
