@@ -53,7 +53,9 @@ def enter() -> Any:
     user = web.enter_frame()
     if not isinstance(user, web.frames.FrameUser):
         return user
-    return web.go("plans.index")
+    # a view opened with filters (handler URL query or BX24.openApplication params) keeps them
+    options = {str(k): str(v) for k, v in web.placement_options().items()}
+    return web.go("plans.index", **ListQuery.from_args({**request.args.to_dict(), **options}).to_args())
 
 
 @bp.get("/")

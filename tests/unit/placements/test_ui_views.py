@@ -158,3 +158,12 @@ def test_currencies_fall_back_to_the_admin_token_when_the_user_may_not_read_them
     assert PortalData(Denied(), inst, 3, admin_client=lambda: admin).currencies() == ["EUR", "USD"]
     assert calls == ["crm.currency.list"]
     cache._data.clear()
+
+
+def test_entering_with_filters_keeps_them_in_the_url(client, inst, fake):
+    response = client.post("/?LANG=la&DOMAIN=x&status=S", data=frame_form(
+        PLACEMENT_OPTIONS=json.dumps({"currency": "EUR", "sort": "won", "dir": "asc"})))
+    location = response.headers["Location"]
+    for part in ("status=S", "currency=EUR", "sort=won", "dir=asc", "_s="):
+        assert part in location
+    assert "DOMAIN" not in location and "LANG" not in location
