@@ -8,6 +8,7 @@ pipeline move fires ONCRMDEALMOVETOCATEGORY and no ONCRMDEALUPDATE).
 from __future__ import annotations
 
 import copy
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from b24app.sandbox import errors
@@ -33,6 +34,14 @@ EVENT_PREFIX = {DEAL: "ONCRMDEAL", CONTACT: "ONCRMCONTACT", COMPANY: "ONCRMCOMPA
 ID_TYPES = ("integer", "user", "crm_company", "crm_contact", "crm_lead", "crm_quote", "crm_category")
 
 
+def rounded(value: Any, places: int) -> float:
+    """A number rounded half away from zero, as MySQL stores DECIMAL and PHP's round() does."""
+    number = Decimal(str(value).strip().replace(",", "."))
+    if not number.is_finite():
+        raise ValueError(value)
+    return float(number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
 def invalid(title: str) -> RestError:
     return RestError("CRM_FIELD_ERROR_VALUE_NOT_VALID", f'Incorrect value for field "{title}"', 400)
 
@@ -56,10 +65,10 @@ def coerce(f: Field, value: Any) -> Any:
         if number is None:
             raise invalid(f.title or f.name)
         return number
-    if f.type == "double":
+    if f.type == "double":  # money columns are DECIMAL(18,2)
         try:
-            return float(str(value).replace(",", "."))
-        except ValueError as exc:
+            return rounded(value, 2)
+        except (ValueError, ArithmeticError) as exc:
             raise invalid(f.title or f.name) from exc
     if f.type == "boolean":
         return "Y" if truthy(value) else "N"
@@ -92,8 +101,9 @@ def coerce_uf(uf: dict[str, Any], value: Any) -> Any:
     kind = uf["userTypeId"]
     label = uf["fieldName"]
     try:
-        if kind == "double":
-            return float(str(value).replace(",", "."))
+        if kind == "double":  # CUserTypeDouble rounds to the field's PRECISION (default 4) on save
+            settings = uf.get("settings") if isinstance(uf.get("settings"), dict) else {}
+            return rounded(value, as_int(settings.get("PRECISION"), 4) or 0)
         if kind in ("integer", "employee", "enumeration"):
             number = as_int(value)
             if number is None:
@@ -107,7 +117,7 @@ def coerce_uf(uf: dict[str, Any], value: Any) -> Any:
         if kind == "datetime":
             moment = parse_datetime(value)
             return moment.replace(microsecond=0).isoformat() if moment else None
-    except ValueError as exc:
+    except (ValueError, ArithmeticError) as exc:
         raise invalid(label) from exc
     return str(value) if not isinstance(value, list | dict) else value
 
@@ -174,6 +184,19 @@ def _stage_logic(portal: Portal, info: TypeInfo, item: dict[str, Any], old: dict
         item["isNew"] = "Y" if stage_ids and item.get("stageId") == stage_ids[0] else "N"
 
 
+RAW_CHANGE = "__raw_change__"
+
+
+def _raw_differs(value: Any, stored: Any) -> bool:
+    """The value as sent differs from the stored one (before the save rounds it): the portal's change
+    tracking sees 33.3333 vs a stored 33.33 as a change, saves (rounding again) and fires the update event."""
+    try:
+        sent = float(str(value).strip().replace(",", "."))
+    except ValueError:
+        return False
+    return stored is None or sent != float(stored)
+
+
 def _apply(portal: Portal, info: TypeInfo, item: dict[str, Any], fields: dict[str, Any],
            original: bool) -> dict[str, Any]:
     """Copy the writable given fields into ``item``; returns the coerced values that were given."""
@@ -184,7 +207,10 @@ def _apply(portal: Portal, info: TypeInfo, item: dict[str, Any], fields: dict[st
         if f.name == "contactIds" and info.entity_type_id == COMPANY:
             given[f.name] = coerce(f, fields[f.name])
             continue
+        before = item.get(f.name)
         given[f.name] = item[f.name] = coerce(f, fields[f.name])
+        if f.type == "double" and _raw_differs(fields[f.name], before):
+            given[RAW_CHANGE] = True
     for parent in info.parents:
         name = f"parentId{parent}"
         if name in fields:
@@ -192,7 +218,10 @@ def _apply(portal: Portal, info: TypeInfo, item: dict[str, Any], fields: dict[st
     for uf in info.userfields:
         for key in (uf["fieldName"], info.uf_name(uf, False)) if not original else (uf["fieldName"],):
             if key in fields:
+                before = item.get(uf["fieldName"])
                 given[uf["fieldName"]] = item[uf["fieldName"]] = coerce_uf(uf, fields[key])
+                if uf["userTypeId"] == "double" and uf.get("multiple") != "Y" and _raw_differs(fields[key], before):
+                    given[RAW_CHANGE] = True
                 break
     # contactId <-> contactIds, companyId <-> companyIds stay in step
     for single, many in (("contactId", "contactIds"), ("companyId", "companyIds")):
@@ -305,7 +334,7 @@ def update_item(portal: Portal, ctx: AuthContext, info: TypeInfo, item_id: Any, 
     given = _apply(portal, info, item, fields, original)
     _stage_logic(portal, info, item, old, given, ctx)
     company_contacts_changed = (info.entity_type_id == COMPANY and "contactIds" in given)
-    if item == old and not company_contacts_changed:
+    if item == old and not company_contacts_changed and not given.pop(RAW_CHANGE, False):
         return old, False
     _check_required(info, item)
     item["updatedTime"], item["updatedBy"] = now_iso(), ctx.user_id

@@ -195,3 +195,20 @@ def test_onofflineevent_pings_when_the_queue_gets_rows(sb, sink):
     assert len(pings) == 1 and pings[0]["form"]["event"] == "ONOFFLINEEVENT"
     assert pings[0]["form"]["auth"]["refresh_token"]
     assert session.rest.call("event.offline.list")["total"] == 3
+
+
+def test_unrounded_double_counts_as_a_change_and_is_stored_rounded(sb, sink, hook):
+    session = open_app(sb, ["crm"])
+    spa = hook.result("crm.type.add", {"fields": {"title": "Planes"}})["type"]
+    hook.call("userfieldconfig.add", {"moduleId": "crm", "field": {
+        "entityId": f"CRM_{spa['id']}", "fieldName": f"UF_CRM_{spa['id']}_EXECUTION", "userTypeId": "double",
+        "settings": {"PRECISION": 2}}})
+    eti, name = spa["entityTypeId"], f"ufCrm{spa['id']}Execution"
+    item = hook.result("crm.item.add", {"entityTypeId": eti, "fields": {name: 10}})["item"]
+    _bind(session.rest, sink, "ONCRMDYNAMICITEMUPDATE")
+    for value in (33.3333, 33.3333, 33.33, "33.33"):
+        stored = hook.result("crm.item.update", {"entityTypeId": eti, "id": item["id"], "fields": {name: value}})
+        assert stored["item"][name] == 33.33
+    assert sb.portal.dispatcher.wait_idle()
+    # 10 -> 33.3333 (saved as 33.33) and 33.3333 again (differs from the stored 33.33) fire; 33.33 does not
+    assert len(sink.received) == 2
