@@ -13,6 +13,7 @@ def test_missing_scope_is_403_insufficient_scope(sb):
     assert session.rest.result("method.get", {"name": "user.current"}) == {"isExisting": True,
                                                                            "isAvailable": False}
     assert session.rest.result("profile")["ID"] == "1"  # basic needs no scope
+    assert session.rest.result("scope") == ["crm"] and "user" in session.rest.result("scope", {"full": True})
 
 
 def test_admin_only_methods_refuse_other_users(sb):

@@ -81,3 +81,14 @@ def server_time(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any
     from b24app.sandbox.wire import now_iso
 
     return now_iso()
+
+
+@method("scope")
+def scope(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
+    """api-reference/common/system/scope.md: the caller's scopes, or every scope of the portal with ``full``."""
+    from b24app.sandbox.auth import ALL_SCOPES
+    from b24app.sandbox.wire import truthy
+
+    if truthy(param(params, "full", "FULL", default=False)) or ctx.kind != "oauth":
+        return sorted(ALL_SCOPES - {"basic"})
+    return sorted(ctx.scopes - {"basic"})
