@@ -89,7 +89,8 @@ def test_the_rendered_forms_carry_their_own_csrf_token_and_session(installed, on
     page = frame.get("/plans/new").text
     form = page[page.find('id="plan-form"'):page.find("</form>", page.find('id="plan-form"'))]
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
-    assert hidden["csrf_token"] and hidden["_s"] == frame.s
+    assert hidden["csrf_token"]
+    assert hidden["_s"].split(".")[0] == frame.s.split(".")[0]  # same session; the signature carries a time
     company = webhook(installed).call("crm.item.list", {"entityTypeId": 4, "select": ["id"]})["items"][0]
     values = {**hidden, "client": f"CO_{company['id']}", "period": "month", "begindate": "2026-11-01",
               "amount": "700", "currency": "USD", "probability": "10", "assigned_by_id": "1"}
