@@ -7,6 +7,7 @@ assumed. Run: ``.venv/bin/python bench/rest_listing.py [rows]``.
 
 from __future__ import annotations
 
+import argparse
 import random
 import sys
 import tempfile
@@ -49,7 +50,9 @@ def measure(ids: list[int], read) -> tuple[int, int]:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rows", nargs="?", type=int, default=10_000, help="rows to read (default 10,000)")
+    count = parser.parse_args().rows
     cases = {
         "dense ids": list(range(1, count + 1)),
         "sparse ids": sorted(random.Random(3).sample(range(1, count * 6), count)),
