@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from b24app.installations import ACTIVE, NEEDS_REAUTH, Installation, InstallationStore
+from b24app.installations import Installation, InstallationStore
 from b24app.logsafe import RedactingFilter, register_secret
 from b24app.rest import codec
 from b24app.rest.codec import BatchResult, Command, Response
@@ -27,12 +27,11 @@ from b24app.rest.errors import (
     OperationTimeLimit,
     Overloaded,
     RateLimited,
-    ReauthRequired,
     ServerError,
     TransportError,
 )
 from b24app.rest.limiter import PortalGate, open_db
-from b24app.rest.oauth import TokenRefresher
+from b24app.rest.oauth import TokenRefresher, require_active
 from b24app.settings import BY_NAME
 
 log = logging.getLogger(__name__)
@@ -308,11 +307,6 @@ def _check_method(method: str) -> None:
 
 def _check_installation(inst: Installation | None) -> None:
     """Calls go only to the stored endpoint of a known, active installation."""
-    if inst is None:
-        raise AuthError(0, "NO_INSTALLATION", "no installation with this member_id", "")
-    if inst.status == NEEDS_REAUTH:
-        raise ReauthRequired(0, "invalid_grant", "the installation needs re-authorisation", "")
-    if inst.status != ACTIVE:
-        raise AuthError(0, "APP_UNINSTALLED", "the app is not installed on this portal", "")
+    inst = require_active(inst)
     if not codec.is_rest_endpoint(inst.client_endpoint or ""):
         raise AuthError(0, "NO_ENDPOINT", "the installation has no usable client_endpoint", "")

@@ -125,13 +125,18 @@ class TokenRefresher:
         return parse_token_response(response.status_code, payload, self.clock())
 
 
-def _usable(store: InstallationStore, member_id: str) -> Installation:
-    inst = store.find(member_id)
+def require_active(inst: Installation | None, method: str = "") -> Installation:
+    """A known installation whose tokens may be used: not uninstalled, not waiting for re-authorisation."""
     if inst is None:
-        raise AuthError(0, "NO_INSTALLATION", "the portal is not installed", "oauth.token")
+        raise AuthError(0, "NO_INSTALLATION", "no installation with this member_id", method)
     if inst.status == NEEDS_REAUTH:
-        raise ReauthRequired(0, "invalid_grant", "the installation needs re-authorisation", "oauth.token")
+        raise ReauthRequired(0, "invalid_grant", "the installation needs re-authorisation", method)
     if inst.status != ACTIVE:
-        raise AuthError(0, "APP_UNINSTALLED", "the app is uninstalled from the portal", "oauth.token")
+        raise AuthError(0, "APP_UNINSTALLED", "the app is not installed on this portal", method)
+    return inst
+
+
+def _usable(store: InstallationStore, member_id: str) -> Installation:
+    inst = require_active(store.find(member_id), "oauth.token")
     register_secret(inst.access_token, inst.refresh_token, inst.application_token)
     return inst
