@@ -4,6 +4,9 @@ Filtering, sorting and paging happen in the portal (``crm.item.list`` filter / o
 api-reference/crm/universal/crm-item-list.md), so a page costs one list call whatever the number of plans.
 Totals and the roll-up need every matching plan: they read only a few fields in fast mode
 (``list_all``, settings/performance/huge-data.md) and are cached for a short time per user and filter.
+The portal cannot order plans by the client's or the responsible's NAME, so those two sorts use the same
+light rows: names are resolved, the rows sorted here (``sort_rows``, as the exports do) and only the
+page's 50 plans are read in full (``@id``).
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ SORTS = ("client", "period", "responsible", "amount", "currency", "probability",
          "remainder", "execution", "status")
 UF_SUFFIXES = {"probability": "PROBABILITY", "won": "EXECUTED", "remainder": "REMAINDER",
                "execution": "EXECUTION", "probable": "PROBABLE"}
-_NATIVE_SORT = {"client": "title", "period": "begindate", "responsible": "assignedById",
-                "amount": "opportunity", "currency": "currencyId", "status": "stageId"}
+_NATIVE_SORT = {"period": "begindate", "amount": "opportunity", "currency": "currencyId", "status": "stageId"}
+NAME_SORTS = ("client", "responsible")  # sorted in the app: the portal only knows the ids
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ class PlanSchema:
                 "opportunity", "currencyId", "stageId", *self.fields.values()]
 
     def totals_select(self) -> list[str]:
-        return ["id", "assignedById", "opportunity", "currencyId",
+        """The few fields the totals, the roll-up and the sorts by name need (``NAME_SORTS``)."""
+        return ["id", "title", "companyId", "contactId", "assignedById", "opportunity", "currencyId",
                 *(self.fields[k] for k in ("probability", "won", "remainder", "probable") if k in self.fields)]
 
 
@@ -190,6 +194,7 @@ def build_filter(query: ListQuery, schema: PlanSchema, today: date,
 
 
 def build_order(query: ListQuery, schema: PlanSchema) -> dict[str, str]:
+    """The portal's order for the native sorts (``NAME_SORTS`` are sorted by ``sort_rows`` instead)."""
     column = _NATIVE_SORT.get(query.sort) or schema.fields.get(query.sort) or "begindate"
     direction = query.direction.upper()
     return {column: direction, "id": direction}
@@ -289,7 +294,7 @@ def totals(rows: list[PlanRow]) -> Totals:
 
 
 def sort_rows(rows: list[PlanRow], query: ListQuery) -> list[PlanRow]:
-    """Sort in Python the same way the portal would (exports read every row in id order)."""
+    """Sort in Python: exports always, the page for ``NAME_SORTS`` (names must be filled in)."""
     def key(row: PlanRow) -> Any:
         if query.sort == "client":
             return (row.client_name or row.title).lower()

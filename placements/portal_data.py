@@ -21,6 +21,7 @@ from b24app.installations import Installation
 from b24app.rest.errors import AccessDenied
 from placements.plan_form import Client, PlanInput
 from placements.plans_query import (
+    NAME_SORTS,
     PAGE_SIZE,
     ClientMatch,
     ListQuery,
@@ -30,6 +31,7 @@ from placements.plans_query import (
     build_filter,
     build_order,
     row_from_item,
+    sort_rows,
     totals,
 )
 
@@ -67,6 +69,14 @@ class _TTLCache:
 
 
 cache = _TTLCache()
+
+
+@dataclass
+class _Index:
+    """The light rows of every plan matching a filter; ``named`` once client and user names are filled in."""
+
+    rows: list[PlanRow]
+    named: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,7 @@ class PortalData:
         return known
 
     def client_names(self, clients: Iterable[Client]) -> dict[Client, str]:
+        clients = list(clients)  # read twice below (a generator would leave the contacts out)
         companies = sorted({c.id for c in clients if c.kind == "company"})
         contacts = sorted({c.id for c in clients if c.kind == "contact"})
         names: dict[Client, str] = {}
@@ -206,22 +217,66 @@ class PortalData:
         return build_filter(query, self.schema, today, clients)
 
     def page(self, query: ListQuery, today: date) -> tuple[list[PlanRow], int, dict[str, Any] | None]:
-        """One page of 50 plans, filtered and sorted by the portal; also returns the filter used."""
+        """One page of 50 plans, filtered and sorted by the portal (by the app for ``NAME_SORTS``);
+        also returns the filter used."""
         flt = self._filter(query, today)
         if flt is None:
             return [], 0, None
+        if query.sort in NAME_SORTS:
+            rows, total = self._page_by_name(query, flt)
+            return rows, total, flt
         resp = self.client.call_raw("crm.item.list", {
             "entityTypeId": self.eti, "select": self.schema.select(), "filter": flt,
             "order": build_order(query, self.schema), "start": (query.page - 1) * PAGE_SIZE})
         rows = [row_from_item(i, self.schema) for i in _items(resp.result)]
         return self.fill_names(rows), int(resp.total or 0), flt
 
+    def _page_by_name(self, query: ListQuery, flt: dict[str, Any]) -> tuple[list[PlanRow], int]:
+        """Sort the light rows of every matching plan by client / responsible name (as the exports do),
+        then read only this page's plans in full (``@id``)."""
+        index = self._light_rows(flt)
+        if not index.named:
+            self.fill_names(index.rows)
+            index.named = True
+        ordered = sort_rows(index.rows, query)
+        start = (query.page - 1) * PAGE_SIZE
+        chosen = {row.id: row for row in ordered[start:start + PAGE_SIZE]}
+        items = {int(i["id"]): i for i in self.client.get_many(self.eti, list(chosen), select=self.schema.select())}
+        rows = []
+        for plan_id, light in chosen.items():
+            if plan_id in items:
+                row = row_from_item(items[plan_id], self.schema)
+                row.client_name, row.responsible_name = light.client_name, light.responsible_name
+                row.responsible_photo = light.responsible_photo
+                rows.append(row)
+        return rows, len(index.rows)
+
+    def _flt_key(self, kind: str, flt: dict[str, Any]) -> tuple:
+        return (kind, self.inst.member_id, self.user_id, json.dumps(flt, sort_keys=True, default=str))
+
     def _totals_key(self, flt: dict[str, Any]) -> tuple:
-        return ("totals", self.inst.member_id, self.user_id, json.dumps(flt, sort_keys=True, default=str))
+        return self._flt_key("totals", flt)
+
+    def _light_rows(self, flt: dict[str, Any]) -> _Index:
+        """Every matching plan with the few fields of ``totals_select`` (one fast-mode scan), cached 30 s per
+        user and filter: the totals, the roll-up and the sorts by name all read it."""
+        key = self._flt_key("rows", flt)
+        found = cache.get(key)
+        if found is None:
+            items = self.client.list_all("crm.item.list", {"entityTypeId": self.eti, "filter": flt,
+                                                           "select": self.schema.totals_select()})
+            found = _Index([row_from_item(i, self.schema) for i in items])
+            cache.put(key, found, 30)
+        return found
 
     def cached_totals(self, flt: dict[str, Any] | None) -> Totals | None:
         """The totals if they were computed in the last 30 s for this user and filter, else None."""
-        return totals([]) if flt is None else cache.get(self._totals_key(flt))
+        if flt is None:
+            return totals([])
+        found = cache.get(self._totals_key(flt))
+        if found is None and cache.get(self._flt_key("rows", flt)) is not None:
+            found = self.totals(flt)  # the rows were just read for a sort by name: no second scan
+        return found
 
     def filter_for(self, query: ListQuery, today: date) -> dict[str, Any] | None:
         return self._filter(query, today)
@@ -233,9 +288,7 @@ class PortalData:
         key = self._totals_key(flt)
         found = cache.get(key)
         if found is None:
-            items = self.client.list_all("crm.item.list", {"entityTypeId": self.eti, "filter": flt,
-                                                           "select": self.schema.totals_select()})
-            found = totals([row_from_item(i, self.schema) for i in items])
+            found = totals(self._light_rows(flt).rows)
             cache.put(key, found, 30)
         return found
 

@@ -61,6 +61,37 @@ def test_pages_of_50_sorting_and_paging(installed, plans):
     assert re.search(r'href="/\?sort=won&amp;dir=asc&amp;_s=', first.text)
 
 
+def cells(page: str, column: str) -> list[str]:
+    """The text of one column (``col-client``...) of the main table's plan rows."""
+    found = re.findall(rf'<td class="{column}[^"]*"[^>]*>(.*?)</td>', page, re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cell)).replace(NBSP, " ").strip() for cell in found]
+
+
+def test_sorting_by_client_or_responsible_name_pages_like_the_export(installed, plans):
+    client = webhook(installed)
+    carmen = client.call("crm.item.list", {"entityTypeId": 3, "filter": {"lastName": "Ruiz"},
+                                           "select": ["id"]})["items"][0]
+    # a contact's plan, of Jorge Ramírez (user 4: his id comes after Luis' and María's, his name between them)
+    seed_plans(client, plans["inst"], [{"title": "Zeta", "contactId": carmen["id"], "opportunity": 50,
+                                        "currencyId": "USD", "assignedById": 4, "begindate": "2026-11-01",
+                                        "closedate": "2026-11-30"}])
+    frame = Frame(installed)
+    for sort, column, export_column in (("client", "col-client", 0), ("responsible", "col-responsible", 2)):
+        for direction in ("asc", "desc"):
+            first, second = (frame.get("/", sort=sort, dir=direction, page=n).text for n in (1, 2))
+            names = cells(first, column) + cells(second, column)
+            assert len(cells(first, column)) == 50 and len(names) == 64 and "64 planes" in first
+            ids = re.findall(r'<tr data-plan="(\d+)"', first) + re.findall(r'<tr data-plan="(\d+)"', second)
+            assert len(set(ids)) == 64  # every plan once, no overlap between the pages
+            assert names == sorted(names, key=str.lower, reverse=direction == "desc"), (sort, direction, names)
+            export = frame.get("/plans/export.csv", sort=sort, dir=direction)
+            rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig")), delimiter=";"))[1:]
+            assert [r[export_column] for r in rows] == names  # the page and the export agree
+    by_client = cells(frame.get("/", sort="client", dir="asc").text, "col-client")
+    assert by_client[0] == "Carmen Ruiz"  # a contact's plan shows (and sorts by) the contact's name
+    assert {"Jorge Ramírez", "Luis Fernández"} <= set(names)
+
+
 def test_filters_live_in_the_url(installed, plans):
     frame = Frame(installed)
     fulfilled = frame.get("/", status="S")

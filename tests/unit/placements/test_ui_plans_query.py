@@ -46,7 +46,7 @@ def test_filter_and_order_for_the_portal():
         "stageId": "DT1030_7:FAIL", "assignedById": 2, "currencyId": "USD",
         "<=begindate": "2026-12-31", ">=closedate": "2026-10-01"}
     assert build_order(query, SCHEMA) == {"ufCrm5Remainder": "DESC", "id": "DESC"}
-    assert build_order(ListQuery(sort="client", direction="asc"), SCHEMA) == {"title": "ASC", "id": "ASC"}
+    assert build_order(ListQuery(sort="amount", direction="asc"), SCHEMA) == {"opportunity": "ASC", "id": "ASC"}
 
 
 def test_client_search_becomes_an_id_filter_or_matches_nothing():

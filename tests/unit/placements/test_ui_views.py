@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from openpyxl import load_workbook
 
@@ -167,3 +168,17 @@ def test_entering_with_filters_keeps_them_in_the_url(client, inst, fake):
     for part in ("status=S", "currency=EUR", "sort=won", "dir=asc", "_s="):
         assert part in location
     assert "DOMAIN" not in location and "LANG" not in location
+
+
+def test_sort_by_client_name_reads_the_plans_once_and_shows_the_totals_with_it(frame, fake):
+    add_plan(fake, 1, companyId=6)  # Globex
+    add_plan(fake, 2, companyId=0, contactId=7)  # Ana García
+    add_plan(fake, 3, companyId=5)  # Acme Research
+    fake.calls.clear()
+    page = frame.client.get(f"/?sort=client&dir=asc&_s={frame.s}").get_data(as_text=True)
+    order = [int(n) for n in re.findall(r'<tr data-plan="(\d+)"', page)]
+    assert order == [3, 2, 1]  # Acme Research, Ana García, Globex
+    scans = [p for m, p in fake.calls if m == "crm.item.list" and p["entityTypeId"] == ETI
+             and "@id" not in (p.get("filter") or {})]
+    assert len(scans) == 1  # one light scan: the sort and the totals share it
+    assert "data-totals-src" not in page and '<tr data-currency="EUR">' in page
