@@ -17,10 +17,11 @@ import secrets
 import signal
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,7 @@ class DemoPlans:
     created: int = 0
     existing: int = 0
     linked: int = 0
+    won: int = 0  # deals the demo moved to a won stage (as a salesperson would)
 
 
 def _quarter(today: date) -> tuple[date, date]:
@@ -154,14 +156,43 @@ def _quarter(today: date) -> tuple[date, date]:
     return begin, end
 
 
+def _won_stage(deal: Mapping[str, Any]) -> str:
+    """The won stage of the deal's pipeline (``WON`` in the general one, ``C{id}:WON`` in others)."""
+    category = int(deal.get("categoryId") or 0)
+    return "WON" if category == 0 else f"C{category}:WON"
+
+
+def _amount(value: Any) -> Decimal:
+    return Decimal(str(value or 0))
+
+
+def _roles(chosen: list[tuple[str, int]], by_client: Mapping[tuple[str, int], list[dict[str, Any]]]
+           ) -> dict[tuple[str, int], str]:
+    """Which demo client's plan shows what: the first client with an open deal gets a *partly* executed
+    plan (one deal won), the next one with open deals a *fulfilled* plan (its open deals won, the amount
+    what they add up to); the rest stay open."""
+    roles: dict[tuple[str, int], str] = {}
+    for who in chosen:
+        currency = str(by_client[who][0].get("currencyId") or "USD")
+        if not any(d.get("stageSemanticId") == "P" and d.get("currencyId") == currency for d in by_client[who]):
+            continue
+        for role in ("partly", "fulfilled"):
+            if role not in roles.values():
+                roles[who] = role
+                break
+    return roles
+
+
 def ensure_demo_plans(client: Any, inst: Any, today: date | None = None, limit: int = 4) -> DemoPlans:
     """Create a plan for each of the ``limit`` clients with the most deals and link their free deals to it,
-    through REST as a user would; ``xmlId`` ``b24plans-demo-…`` finds plans made by an earlier run, which
-    are left as they are."""
+    through REST as a user would; one plan gets a deal won (partly executed), one gets its open deals won
+    and an amount they fill (Cumplido). ``xmlId`` ``b24plans-demo-…`` finds plans made by an earlier run,
+    which are left as they are (nothing people changed since is touched)."""
     eti = int(inst.entity_type_id)
     parent = f"parentId{eti}"
     deals = client.list_all("crm.item.list", {"entityTypeId": 2, "select": [
-        "id", "companyId", "contactId", "opportunity", "currencyId", parent]}, items_key="items")
+        "id", "companyId", "contactId", "opportunity", "currencyId", "categoryId", "stageSemanticId", parent]},
+        items_key="items")
     by_client: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for deal in deals:
         company, contact = int(deal.get("companyId") or 0), int(deal.get("contactId") or 0)
@@ -174,30 +205,83 @@ def ensure_demo_plans(client: Any, inst: Any, today: date | None = None, limit: 
     plan_of = {row["xmlId"]: int(row["id"]) for row in found}
     result = DemoPlans(existing=len(plan_of))
     begin, end = _quarter(today or date.today())
+    roles = _roles(chosen, by_client) if not plan_of else {}
     links: dict[str, tuple[str, dict[str, Any]]] = {}
     for n, who in enumerate(chosen):
-        client_deals = by_client[who]
-        currency = str(client_deals[0].get("currencyId") or "USD")
-        total = sum(Decimal(str(d.get("opportunity") or 0)) for d in client_deals if d.get("currencyId") == currency)
-        amount = max(Decimal(1000), (total * Decimal("1.25") / 1000).to_integral_value(ROUND_CEILING) * 1000)
-        plan_id = plan_of.get(keys[who])
-        if plan_id is None:
-            fields = {"title": f"Plan {begin:%Y}-T{(begin.month + 2) // 3}", who[0]: who[1],
-                      "opportunity": amount, "currencyId": currency, "isManualOpportunity": "Y",
-                      "begindate": begin.isoformat(), "closedate": end.isoformat(), "assignedById": 1,
-                      "xmlId": keys[who], inst.field_map["PROBABILITY"]: (60, 75, 40, 90)[n % 4]}
-            plan_id = int(client.call("crm.item.add", {"entityTypeId": eti, "fields": fields})["item"]["id"])
-            result.created += 1
-        else:
+        if keys[who] in plan_of:
             continue  # an existing demo plan keeps whatever links people made or removed since
+        client_deals = [d for d in by_client[who] if not int(d.get(parent) or 0)]
+        currency = str(by_client[who][0].get("currencyId") or "USD")
+        same = [d for d in client_deals if d.get("currencyId") == currency]
+        total = sum(_amount(d.get("opportunity")) for d in same)
+        amount = max(Decimal(1000), (total * Decimal("1.25") / 1000).to_integral_value(ROUND_CEILING) * 1000)
+        to_win: list[dict[str, Any]] = []
+        open_deals = sorted((d for d in same if d.get("stageSemanticId") == "P"),
+                            key=lambda d: (_amount(d.get("opportunity")), int(d["id"])))
+        if roles.get(who) == "partly":
+            to_win = open_deals[:1]
+        elif roles.get(who) == "fulfilled":
+            to_win = open_deals
+            won = sum(_amount(d.get("opportunity")) for d in same if d.get("stageSemanticId") in ("P", "S"))
+            amount = (won / 1000).to_integral_value(ROUND_FLOOR) * 1000 if won >= 1000 else won
+        fields = {"title": f"Plan {begin:%Y}-T{(begin.month + 2) // 3}", who[0]: who[1],
+                  "opportunity": amount, "currencyId": currency, "isManualOpportunity": "Y",
+                  "begindate": begin.isoformat(), "closedate": end.isoformat(), "assignedById": 1,
+                  "xmlId": keys[who], inst.field_map["PROBABILITY"]: (60, 75, 40, 90)[n % 4]}
+        plan_id = int(client.call("crm.item.add", {"entityTypeId": eti, "fields": fields})["item"]["id"])
+        result.created += 1
+        winning = {int(d["id"]) for d in to_win}
         for deal in client_deals:
-            if not int(deal.get(parent) or 0):
-                links[f"l{deal['id']}"] = ("crm.item.update", {"entityTypeId": 2, "id": int(deal["id"]),
-                                                               "fields": {parent: plan_id}})
+            changes: dict[str, Any] = {parent: plan_id}
+            if int(deal["id"]) in winning:
+                changes["stageId"] = _won_stage(deal)
+            links[f"l{deal['id']}"] = ("crm.item.update", {"entityTypeId": 2, "id": int(deal["id"]),
+                                                           "fields": changes})
     if links:
         outcome = client.batch_all(links)
         result.linked = len(links) - len(outcome.errors)
+        result.won = sum(1 for key, (_, params) in links.items()
+                         if "stageId" in params["fields"] and key not in outcome.errors)
     return result
+
+
+def wait_until_processed(portal: Any, database: str, timeout: float = 60.0) -> bool:
+    """Wait until the portal delivered every event and the app's worker emptied its inbox (twice in a row:
+    the app's own plan writes come back as events once). True when settled within ``timeout``."""
+    from b24app.db import connect
+
+    deadline = time.monotonic() + timeout
+    db = connect(database)
+    try:
+        quiet = 0
+        while time.monotonic() < deadline:
+            idle = portal.dispatcher.wait_idle(max(0.1, deadline - time.monotonic()))
+            waiting = db.execute("SELECT count(*) FROM inbox WHERE status IN ('pending', 'processing')"
+                                 ).fetchone()[0]
+            quiet = quiet + 1 if idle and not waiting else 0
+            if quiet >= 2:
+                return True
+            time.sleep(0.5)
+        return False
+    finally:
+        db.conn.close()
+
+
+def plans_summary(client: Any, inst: Any) -> str:
+    """What the demo plans show now, e.g. ``1 fulfilled (Cumplido), 1 partly executed, 2 open``."""
+    executed = inst.field_map.get("EXECUTED", "")
+    rows = client.list_all("crm.item.list", {"entityTypeId": int(inst.entity_type_id),
+                                             "filter": {"%xmlId": "b24plans-demo-"},
+                                             "select": ["id", "xmlId", "stageId", executed]}, items_key="items")
+    rows = [r for r in rows if str(r.get("xmlId") or "").startswith("b24plans-demo-")]
+    fulfilled = sum(1 for r in rows if r.get("stageId") == inst.stage_map.get("S"))
+    closed = sum(1 for r in rows if r.get("stageId") == inst.stage_map.get("F"))
+    partly = sum(1 for r in rows if r.get("stageId") == inst.stage_map.get("P") and _amount(r.get(executed)) > 0)
+    parts = [f"{fulfilled} fulfilled (Cumplido)", f"{partly} partly executed",
+             f"{len(rows) - fulfilled - closed - partly} open"]
+    if closed:
+        parts.append(f"{closed} not fulfilled")
+    return ", ".join(parts)
 
 
 class QuietRequests(WSGIRequestHandler):
@@ -252,9 +336,13 @@ def run(instance: Path = INSTANCE, sandbox_port: int = SANDBOX_PORT, app_port: i
         threading.Thread(target=server.serve_forever, name="app-server", daemon=True).start()
         echo(f"sandbox portal {sandbox.url} · app {app_url} · state in {instance}")
         inst = ensure_installed(sandbox.portal, client_id, app.config)
-        created = ensure_demo_plans(B24Client.for_webhook(sandbox.webhook_url, app.config), inst)
+        hook = B24Client.for_webhook(sandbox.webhook_url, app.config)
+        created = ensure_demo_plans(hook, inst)
         echo(f"demo plans: {created.created} created, {created.existing} already there, "
-             f"{created.linked} deal(s) linked")
+             f"{created.linked} deal(s) linked, {created.won} won")
+        if not wait_until_processed(sandbox.portal, str(app.config["DATABASE"])):
+            echo("(the app is still processing events; the plans fill in within seconds)")
+        echo(f"demo plans now: {plans_summary(hook, inst)}")
         running = Demo(sandbox, app_url, client_id, dict(app.config))
         echo("")
         echo("Open this URL in your browser (the sandbox portal with the app installed):")
@@ -267,10 +355,11 @@ def run(instance: Path = INSTANCE, sandbox_port: int = SANDBOX_PORT, app_port: i
         wait_forever(stop)
     finally:
         echo("stopping…")
+        scheduler.stop()  # first: a drain still running writes plans, whose events the app must receive
+        sandbox.portal.dispatcher.wait_idle(5)
         if server is not None:
             server.shutdown()
             server.server_close()
-        scheduler.stop()
         sandbox.stop()
 
 

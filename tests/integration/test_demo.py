@@ -7,6 +7,7 @@ import queue
 import socket
 import threading
 import time
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -51,6 +52,32 @@ def demo_plans(hook: B24Client, eti: int) -> list[dict[str, Any]]:
     return [r for r in rows if str(r.get("xmlId") or "").startswith("b24plans-demo-")]
 
 
+def first_screen(hook: B24Client, eti: int, plans: list[dict[str, Any]], lines: list[str]) -> None:
+    """What a newcomer sees right after start: a fulfilled plan, a partly executed one and open ones, with
+    the figures already computed (the URL is printed after the worker ran)."""
+    ids = [int(p["id"]) for p in plans]
+    items = hook.list_all("crm.item.list", {"entityTypeId": eti, "filter": {"@id": ids}}, items_key="items")
+    fields = {suffix: next(k for k in items[0] if k.endswith(suffix)) for suffix in ("Executed", "Remainder")}
+    stages = {r["STATUS_ID"]: r.get("SEMANTICS") or "P" for r in hook.call("crm.status.list", {
+        "filter": {"ENTITY_ID": f"DYNAMIC_{eti}_STAGE_{items[0]['categoryId']}"}})}
+    seen = []
+    for item in items:
+        executed, amount = Decimal(str(item[fields["Executed"]] or 0)), Decimal(str(item["opportunity"]))
+        semantics = stages[item["stageId"]]
+        if semantics == "S":
+            assert executed >= amount and Decimal(str(item[fields["Remainder"]])) == 0
+            seen.append("fulfilled")
+        elif semantics == "P" and 0 < executed < amount:
+            assert Decimal(str(item[fields["Remainder"]])) == amount - executed
+            seen.append("partly")
+        elif semantics == "P" and executed == 0:
+            seen.append("open")
+    assert sorted(set(seen)) == ["fulfilled", "open", "partly"], seen
+    summary = next(line for line in lines if line.startswith("demo plans now:"))
+    assert "1 fulfilled (Cumplido)" in summary and "1 partly executed" in summary
+    assert lines.index(summary) < next(i for i, line in enumerate(lines) if "/marketplace/app/" in line)
+
+
 def test_demo_installs_follows_a_won_deal_and_reruns_without_duplicates(tmp_path):
     instance = tmp_path / "instance"
     ports = (free_port(), free_port())
@@ -66,6 +93,7 @@ def test_demo_installs_follows_a_won_deal_and_reruns_without_duplicates(tmp_path
         eti = int(types[0]["entityTypeId"])
         plans = demo_plans(hook, eti)
         assert len(plans) >= 2
+        first_screen(hook, eti, plans, lines)
         parent = f"parentId{eti}"
         linked = hook.list_all("crm.item.list", {"entityTypeId": 2, "filter": {f">{parent}": 0, "categoryId": 0},
                                                  "select": ["id", parent, "stageSemanticId"]}, items_key="items")
@@ -101,6 +129,8 @@ def test_demo_installs_follows_a_won_deal_and_reruns_without_duplicates(tmp_path
         assert len(hook.call("crm.type.list", {"filter": {"title": "Planes de ventas"}})["types"]) == 1
         assert sorted(p["id"] for p in demo_plans(hook, eti)) == sorted(p["id"] for p in plans)
         assert len(again.sandbox.portal.apps()) == 1
+        assert any("0 deal(s) linked, 0 won" in line for line in lines)
+        assert hook.call("crm.item.get", {"entityTypeId": 2, "id": open_deal["id"]})["item"]["stageId"] == "WON"
     finally:
         stop.set()
         thread.join(timeout=30)
