@@ -16,7 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from placements.i18n import day, number, percent
+from placements.i18n import number, percent, span
 from placements.plans_query import PlanRow
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -38,7 +38,7 @@ def _decimals(currency: str) -> int:
 
 
 def _period(row: PlanRow, locale: str) -> str:
-    return f"{day(row.begindate, locale)} – {day(row.closedate, locale)}"
+    return span(row.begindate, row.closedate, locale)
 
 
 def to_csv(rows: list[PlanRow], columns: list[tuple[str, str]], locale: str) -> tuple[bytes, str]:

@@ -70,7 +70,7 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(dirs)
     if "babel" not in app.extensions:
         Babel(app, locale_selector=current_locale)
-    app.jinja_env.globals.update(money=money, number=number, percent=percent, day=day)
+    app.jinja_env.globals.update(money=money, number=number, percent=percent, day=day, span=span)
 
 
 def _dec(value: Decimal | float | int | str | None) -> Decimal:
@@ -104,3 +104,12 @@ def day(value: date | None, locale: str | None = None) -> str:
     if value is None:
         return ""
     return babel_dates.format_date(value, format="medium", locale=locale or current_locale())
+
+
+def span(begin: date | None, end: date | None, locale: str | None = None) -> str:
+    """A period, compact: ``1 oct – 31 dic 2026``, ``Oct 1 – Dec 31, 2026``, ``1 окт. — 31 дек. 2026 г.``
+    (CLDR interval formats; the year is written once when both dates share it)."""
+    loc = locale or current_locale()
+    if begin is None or end is None or end < begin:
+        return f"{day(begin, loc)} – {day(end, loc)}".strip(" –")
+    return babel_dates.format_interval(begin, end, skeleton="yMMMd", locale=loc)

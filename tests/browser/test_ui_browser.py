@@ -16,7 +16,7 @@ NBSP = "\xa0"
 
 
 def text_of(locator) -> str:
-    return locator.inner_text().replace(NBSP, " ").replace("\u202f", " ")
+    return locator.inner_text().replace(NBSP, " ").replace("\u202f", " ").replace("\u2009", " ")
 
 
 def app_frame(page):
@@ -137,3 +137,43 @@ def test_deal_tab_fits_a_phone(installed, page, shot):
     client_width = tab.locator("body").evaluate("b => b.clientWidth")
     assert width <= client_width + 2, f"the deal tab scrolls sideways ({width}px in {client_width}px)"
     shot("10-deal-tab-360px")
+
+
+def seed_wide_plans(installed) -> None:
+    """Plans with the longest demo names, big amounts in three currencies and every status."""
+    from tests.integration.test_ui_support import seed_plans
+
+    hook = B24Client.for_webhook(installed.live.sandbox.webhook_url, installed.live.config)
+    inst = installed.installation
+    companies = hook.call("crm.item.list", {"entityTypeId": 4, "select": ["id"], "order": {"id": "ASC"}})["items"]
+    specs = []
+    for n, (currency, amount) in enumerate((("MXN", 3420000), ("EUR", 19000), ("USD", 1234567.89),
+                                            ("USD", 17000), ("MXN", 95000), ("EUR", 2500))):
+        specs.append({"title": f"Plan {n}", "companyId": companies[n % len(companies)]["id"], "opportunity": amount,
+                      "currencyId": currency, "assignedById": 1 + n % 4, "begindate": "2026-10-01",
+                      "closedate": "2026-12-31", "stageId": inst.stage_map["PSF"[n % 3]],
+                      inst.field_map["PROBABILITY"]: 60})
+    seed_plans(hook, inst, specs)
+
+
+def test_plans_row_fits_a_1280px_laptop(installed, page, shot):
+    sandbox = installed.live.sandbox
+    seed_wide_plans(installed)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    frame = app_frame(page)
+    frame.locator("#plans tr[data-plan]").first.wait_for()
+    iframe = page.locator(".app-frame iframe").first.bounding_box()
+    right = min(iframe["x"] + iframe["width"], 1280)
+    wrap = frame.locator("#plans").locator("xpath=..")
+    assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth"), "the plans table scrolls sideways at 1280 px"
+    for row in frame.locator("#plans tr[data-plan]").all():
+        for cell in (".col-status .badge", ".col-actions .btn", ".col-actions .icon-link", ".col-client a"):
+            box = row.locator(cell).bounding_box()
+            assert box is not None and box["x"] >= iframe["x"] and box["x"] + box["width"] <= right, (cell, box)
+        period = row.locator(".col-period")
+        assert "1 oct – 31 dic 2026" in text_of(period)
+        lines = period.evaluate("""c => { const r = document.createRange(); r.selectNodeContents(c);
+            return Math.round(r.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight)); }""")
+        assert lines <= 2, f"the period takes {lines} lines"
+    shot("11-plans-page-1280px")

@@ -54,3 +54,13 @@ def test_the_pages_speak_russian_and_english(client, inst, fake):
     english = client.post("/?LANG=en", data=frame_form())
     page = client.get(english.headers["Location"]).get_data(as_text=True)
     assert "Sales plans" in page and "New plan" in page and 'lang="en"' in page
+
+
+def test_periods_are_compact_with_the_year_once():
+    def span(begin, end, locale):
+        return i18n.span(begin, end, locale).replace("\xa0", " ").replace("\u2009", " ")
+
+    assert span(date(2026, 10, 1), date(2026, 12, 31), "es") == "1 oct – 31 dic 2026"
+    assert span(date(2026, 10, 1), date(2026, 12, 31), "en") == "Oct 1 – Dec 31, 2026"
+    assert span(date(2026, 10, 1), date(2026, 12, 31), "ru") == "1 окт. — 31 дек. 2026 г."
+    assert span(date(2026, 12, 1), date(2027, 1, 31), "es") == "1 dic 2026 – 31 ene 2027"
