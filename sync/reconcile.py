@@ -1,7 +1,15 @@
-"""Reconcile: recompute every open plan of a portal from the portal's current state.
+"""Reconcile: recompute every open (Activo) and fulfilled (Cumplido) plan of a portal from the portal's
+current state.
 
 Events are lossy by contract (api-reference/events/index.md: no retries), so this sweep makes a lost
-event temporary. Cost (rest-performance §C): ⌈plans/2500⌉ + ⌈linked deals/2500⌉ + 1 (rates) +
+event temporary: a lost "deal won" leaves an Activo plan short, a lost "deal un-won" (or deleted, or
+unlinked) leaves a Cumplido plan fulfilled — both are swept (``SWEPT``).
+
+No cumplido (F) plans are left alone: a plan in F before its period ended was closed by a person
+(``planmath.closed_by_hand``; the app never sets F before the end), and the portal does not say who set
+the stage of one whose period ended. A person reopens a plan (back to Activo) to have it followed again.
+
+Cost (rest-performance §C): ⌈plans/2500⌉ + ⌈linked deals/2500⌉ + 1 (rates) +
 ⌈changed plans/50⌉ HTTP calls — plans and deals are read in fast mode (``>id`` cursor chained inside a
 batch) and grouped in memory; only changed plans are written. It also rebuilds the ``deal_plan`` index.
 """
@@ -21,6 +29,7 @@ from sync import recompute
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (step label, done, total)
+SWEPT = ("P", "S")  # Activo and Cumplido: a lost event may have left either wrong
 
 
 def index_sizes(db: sqlite_utils.Database, member_id: str) -> tuple[int | None, int | None]:
@@ -31,9 +40,9 @@ def index_sizes(db: sqlite_utils.Database, member_id: str) -> tuple[int | None, 
     return (int(plans) or None, int(deals) or None)
 
 
-def read_open_plans(client: Any, inst: Installation, semantics: Iterable[str] = ("P",),
+def read_open_plans(client: Any, inst: Installation, semantics: Iterable[str] = SWEPT,
                     estimate: int | None = None) -> dict[int, dict]:
-    """Every plan in the stages of the given semantics (P = Activo by default), in fast mode."""
+    """Every plan in the stages of the given semantics (Activo and Cumplido by default), in fast mode."""
     stages = [inst.stage_map[s] for s in semantics if s in inst.stage_map]
     if not stages:
         return {}
@@ -53,9 +62,9 @@ def read_linked_deals(client: Any, inst: Installation, estimate: int | None = No
 
 
 def reconcile_installation(client: Any, db: sqlite_utils.Database, inst: Installation,
-                           today: date | None = None, semantics: Iterable[str] = ("P",),
+                           today: date | None = None, semantics: Iterable[str] = SWEPT,
                            actor: str = "reconcile", progress: Progress | None = None) -> recompute.Outcome:
-    """Recompute one portal's open plans; rebuild its deal→plan index. Returns what changed."""
+    """Recompute one portal's Activo and Cumplido plans; rebuild its deal→plan index. Returns what changed."""
     if not inst.is_provisioned:
         log.info("portal %s: not provisioned; nothing to reconcile", inst.member_id)
         return recompute.Outcome()

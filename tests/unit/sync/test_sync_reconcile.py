@@ -61,3 +61,15 @@ def test_reconcile_reports_progress_for_reads_and_each_write_batch(portal, db, i
     assert [s[0] for s in seen[:3]] == ["rates", "plans", "deals"]
     writes = [s for s in seen if s[0] == "writes"]
     assert writes == [("writes", 0, len(plans)), ("writes", 50, 70), ("writes", 20, 70)]
+
+
+def test_reconcile_sweeps_fulfilled_plans_but_not_closed_ones(portal, db, inst):
+    fulfilled = portal.add_plan("1000", stage="S")  # its won deal was un-won while the event was lost
+    portal.add_deal(fulfilled, "1000", won=False)
+    closed = portal.add_plan("1000", stage="F")  # closed by a person before its period ended
+    portal.add_deal(closed, "1000", won=True)
+    outcome = reconcile.reconcile_installation(portal, db, inst, today=date(2026, 6, 1))
+    assert outcome.updated == [fulfilled]
+    assert portal.plan(fulfilled)["stageId"] == STAGE_MAP["P"]
+    assert portal.plan(fulfilled)[FIELD_MAP["REMAINDER"]] == 1000
+    assert portal.plan(closed)["stageId"] == STAGE_MAP["F"]
