@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from b24app import planmath
 from sync import recompute
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,23 @@ class TerminalProgress:
             self._bar = None
 
 
-def _report(results: Mapping[str, recompute.Outcome]) -> int:
+STATUS_NAMES = {"P": "Activo", "S": "Cumplido", "F": "No cumplido"}
+SHOWN = 5  # plans named in a "moved to" line; the rest are counted
+
+
+def moved_line(outcome: recompute.Outcome, status: str) -> str:
+    """``3 plan(s) moved to No cumplido: #4 "Plan 2026-T1", … and 1 more`` (or ``0 plan(s) moved to …``)."""
+    moved = sorted(plan_id for plan_id, (now, _) in outcome.moved.items() if now == status)
+    text = f"{len(moved)} plan(s) moved to {STATUS_NAMES[status]}"
+    if not moved:
+        return text
+    names = [f'#{plan_id} "{outcome.moved[plan_id][1]}"' if outcome.moved[plan_id][1] else f"#{plan_id}"
+             for plan_id in moved[:SHOWN]]
+    more = f" and {len(moved) - SHOWN} more" if len(moved) > SHOWN else ""
+    return f"{text}: {', '.join(names)}{more}"
+
+
+def _report(results: Mapping[str, recompute.Outcome], closing: bool = False) -> int:
     failed = 0
     if not results:
         click.echo("no active installation to reconcile")
@@ -64,8 +81,10 @@ def _report(results: Mapping[str, recompute.Outcome]) -> int:
             failed += 1
             click.echo(f"portal {member_id}: FAILED — {outcome.error}")
             continue
-        click.echo(f"portal {member_id}: {outcome.plans} open plan(s), {outcome.deals} linked deal(s), "
+        click.echo(f"portal {member_id}: {outcome.plans} open or fulfilled plan(s), {outcome.deals} linked deal(s), "
                    f"{len(outcome.updated)} updated, {outcome.unchanged} unchanged, {len(outcome.failed)} failed")
+        if closing:
+            click.echo(f"  {moved_line(outcome, planmath.NOT_FULFILLED)}")
         for plan_id, error in sorted(outcome.failed.items()):
             failed += 1
             click.echo(f"  plan {plan_id}: {error}")
@@ -88,7 +107,7 @@ def _sweep(member_id: str | None, today: date | None, closing: bool) -> None:
         if progress is not None:
             progress.close()
         db.conn.close()
-    code = _report(results)
+    code = _report(results, closing=closing)
     if code:
         sys.exit(code)
 
@@ -96,7 +115,8 @@ def _sweep(member_id: str | None, today: date | None, closing: bool) -> None:
 @click.command()
 @click.option("--member-id", default=None, help="only this portal (default: every active installation)")
 def reconcile(member_id: str | None) -> None:
-    """Recompute every open plan from the portal's current state (also rebuilds the deal→plan index)."""
+    """Recompute every open (Activo) and fulfilled (Cumplido) plan from the portal's current state (also rebuilds
+    the deal→plan index); plans closed as No cumplido are left alone."""
     _sweep(member_id, None, closing=False)
 
 

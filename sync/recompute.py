@@ -43,6 +43,7 @@ class Outcome:
     unchanged: int = 0
     failed: dict[int, str] = field(default_factory=dict)
     error: str | None = None  # the whole run failed (portal unreachable, tokens refused...)
+    moved: dict[int, tuple[str, str]] = field(default_factory=dict)  # plan id -> (new status, title): stage written
 
 
 def parent_field(inst: Installation) -> str:
@@ -51,7 +52,7 @@ def parent_field(inst: Installation) -> str:
 
 
 def plan_select(inst: Installation) -> list[str]:
-    fields = ["id", "opportunity", "currencyId", "begindate", "closedate", "stageId"]
+    fields = ["id", "title", "opportunity", "currencyId", "begindate", "closedate", "stageId"]
     return fields + [inst.field_map[s] for s in ("PROBABILITY", *COMPUTED) if s in inst.field_map]
 
 
@@ -251,6 +252,8 @@ def apply(client: Any, db: sqlite_utils.Database, inst: Installation, plans: Map
                 continue
             fields, figures = pending[plan_id]
             outcome.updated.append(plan_id)
+            if "stageId" in fields:
+                outcome.moved[plan_id] = (figures.status, str(plans[plan_id].get("title") or ""))
             with db.conn:
                 _snapshot(db, inst, plans[plan_id], figures, currency_decimals(rates, plans[plan_id]))
             audit(db, inst.member_id, "plan.recomputed", actor=actor, plan_id=plan_id,

@@ -152,6 +152,7 @@ def process(client: Any, db: sqlite_utils.Database, inst: Installation, work: Wo
     outcome = recompute.recompute_plans(client, db, inst, plan_ids, actor="worker", deal_ids=work.deals)
     outcome.updated = sorted(set(swept.updated) | set(outcome.updated))
     outcome.failed = {**swept.failed, **outcome.failed}
+    outcome.moved = {**swept.moved, **outcome.moved}
     return outcome
 
 

@@ -186,3 +186,67 @@ def test_refused_refresh_token_marks_the_portal_and_the_worker_skips_it(user, in
                                [deal])
     assert rows and all(r["status"] == "failed" and "admin must open the app" in r["error"] for r in rows)
     assert user.figures(plan)["EXECUTED"] == 0
+
+
+def test_a_lost_unwin_of_a_fulfilled_plan_is_repaired_by_reconcile(user, installed, sandbox):
+    plan = user.add_plan(5000, probability=80)
+    big = user.add_deal(plan, 4000, stage="WON")
+    user.add_deal(plan, 1500, stage="WON")
+    quiet(sandbox, installed)
+    assert user.stage_semantics(plan) == "S"  # Cumplido: 5500 won of 5000
+    faults(sandbox, drop_events=1)
+    user.update(2, big, stageId="NEW")  # un-won; the app never hears of it
+    assert sandbox.portal.dispatcher.wait_idle(15)
+    faults(sandbox, drop_events=0)
+    assert drain(installed).claimed == 0
+    assert user.stage_semantics(plan) == "S"  # still shown as fulfilled: wrong until reconciled
+    db = installed.live.db()
+    try:
+        outcome = reconcile.reconcile_all(installed.live.config, db)[installed.member_id]
+    finally:
+        db.conn.close()
+    assert outcome.error is None and plan in outcome.updated
+    assert user.stage_semantics(plan) == "P"  # back to Activo
+    got = user.figures(plan)
+    assert (got["EXECUTED"], got["REMAINDER"], got["EXECUTION"], got["PROBABLE"]) \
+        == (money(1500), money(3500), money(30), money(4000))
+
+
+def test_reconcile_leaves_a_plan_closed_by_hand_alone(user, installed, sandbox):
+    plan = user.add_plan(5000)
+    deal = user.add_deal(plan, 1000)
+    quiet(sandbox, installed)
+    closed = installed.installation.stage_map["F"]
+    user.update(user.eti, plan, stageId=closed)  # a person closes it (No cumplido) before its period ends
+    quiet(sandbox, installed)
+    faults(sandbox, drop_events=1)
+    user.update(2, deal, stageId="WON")
+    assert sandbox.portal.dispatcher.wait_idle(15)
+    faults(sandbox, drop_events=0)
+    db = installed.live.db()
+    try:
+        reconcile.reconcile_all(installed.live.config, db)
+    finally:
+        db.conn.close()
+    assert user.plan(plan)["stageId"] == closed and user.figures(plan)["EXECUTED"] == 0
+
+
+def test_close_periods_command_says_which_plans_it_closed(user, installed, sandbox, monkeypatch):
+    ended = [user.add_plan(4000, title=f"Plan T1 {n}", closedate="2098-03-31") for n in range(7)]
+    fulfilled = user.add_plan(1000, title="Plan cumplido", closedate="2098-03-31")
+    user.add_deal(fulfilled, 1000, stage="WON")
+    user.add_plan(4000, title="Plan en curso", closedate="2099-12-31")
+    quiet(sandbox, installed)
+    monkeypatch.setenv("B24_ENV", "development")
+    for name in ("DATABASE", "CLIENT_ID", "CLIENT_SECRET", "OAUTH_URL", "PUBLIC_URL", "SECRET_KEY"):
+        monkeypatch.setenv(f"B24_{name}", str(installed.live.config[name]))
+    monkeypatch.setenv("B24_RATE_BURST", "1000")
+    result = CliRunner().invoke(cli, ["close-periods", "--today", "2098-04-01"])
+    assert result.exit_code == 0, result.output
+    assert "7 plan(s) moved to No cumplido:" in result.output
+    assert f'#{ended[0]} "Plan T1 0"' in result.output and "and 2 more" in result.output
+    assert "Plan cumplido" not in result.output and "Plan en curso" not in result.output
+    assert "updated" in result.output  # the reconcile summary stays
+    assert {user.stage_semantics(p) for p in ended} == {"F"}
+    again = CliRunner().invoke(cli, ["close-periods", "--today", "2098-04-01"])
+    assert again.exit_code == 0 and "0 plan(s) moved to No cumplido" in again.output
