@@ -58,7 +58,7 @@ def test_the_pages_speak_russian_and_english(client, inst, fake):
 
 def test_periods_are_compact_with_the_year_once():
     def span(begin, end, locale):
-        return i18n.span(begin, end, locale).replace("\xa0", " ").replace("\u2009", " ")
+        return i18n.span(begin, end, locale).replace("\xa0", " ").replace("\u2009", " ").replace("\u202f", " ")
 
     assert span(date(2026, 10, 1), date(2026, 12, 31), "es") == "1 oct – 31 dic 2026"
     assert span(date(2026, 10, 1), date(2026, 12, 31), "en") == "Oct 1 – Dec 31, 2026"
