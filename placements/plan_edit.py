@@ -27,19 +27,20 @@ log = logging.getLogger(__name__)
 bp = web.blueprint("plan_edit")
 
 
-def back_url(back: str) -> str:
-    """Where the form returns: ``plans``, ``deal:<id>`` or ``client:CO_5``."""
+def back_url(back: str, **extra: Any) -> str:
+    """Where the form returns: ``plans``, ``deal:<id>`` or ``client:CO_5`` (``extra``: URL flags such as
+    ``saved=<plan id>``, which the page turns into a notice, see ``web.notice``)."""
     kind, _, value = (back or "plans").partition(":")
     if kind == "deal" and value.isdigit():
-        return web.furl("deal_tab.show", deal_id=int(value))
+        return web.furl("deal_tab.show", deal_id=int(value), **extra)
     client = Client.parse(value) if kind == "client" else None
     if client:
-        return web.furl("client_tab.show", kind=client.kind, client_id=client.id)
-    return web.furl("plans.index")
+        return web.furl("client_tab.show", kind=client.kind, client_id=client.id, **extra)
+    return web.furl("plans.index", **extra)
 
 
-def back_to(back: str) -> Any:
-    return redirect(back_url(back), code=303)
+def back_to(back: str, **extra: Any) -> Any:
+    return redirect(back_url(back, **extra), code=303)
 
 
 def plain(value: Decimal) -> str:
@@ -130,7 +131,7 @@ def save() -> Any:
         log.info("plan %s saved by user %s of %s", new_id, g.frame_user.user_id, g.installation.member_id)
     except B24Error as exc:
         return portal_error(exc)
-    return back_to(values["back"])
+    return back_to(values["back"], saved=new_id)
 
 
 @bp.post("/plans/<int:plan_id>/status")

@@ -100,9 +100,22 @@ def data() -> PortalData:
                       admin_client=lambda: B24Client.for_installation(member_id, config))
 
 
+def notice() -> tuple[str, int]:
+    """The confirmation a redirect asked for with a URL flag (no tokens, nothing secret): ``saved=<plan id>``
+    after the plan form, ``unlinked=1`` after a deal left its plan. Returns (text, plan id to highlight)."""
+    saved = request.args.get("saved", "")
+    if saved.isdigit():
+        return gettext("Plan saved."), int(saved)
+    if request.args.get("unlinked") == "1":
+        return gettext("The deal was removed from the plan."), 0
+    return "", 0
+
+
 def render(template: str, **context: Any) -> str:
     user = g.get("frame_user")
     context.setdefault("title", gettext("Sales plans"))
+    context.setdefault("notice", notice()[0])
+    context.setdefault("saved_id", notice()[1])
     return render_template(
         template, user=user, furl=furl, locale=g.get("ui_locale", "es"),
         session_token=frames.session_token(user) if user else "",

@@ -57,6 +57,8 @@ def test_plan_deal_and_remainder_in_the_portal(installed, running_worker, page, 
     frame.locator("#save-plan").click()
     row = frame.locator("#plans tr[data-plan]").first
     row.wait_for()
+    assert "Plan guardado." in text_of(frame.locator("#notice"))
+    assert "just-saved" in row.get_attribute("class")
     assert company["title"] in text_of(row) and "10.000,00 US$" in text_of(row) and "Activo" in text_of(row)
     assert "6000,00 US$" in text_of(row).replace(".", "")
     frame.locator("#totals tr[data-currency='USD']").wait_for()  # totals arrive with a second request

@@ -182,3 +182,28 @@ def test_sort_by_client_name_reads_the_plans_once_and_shows_the_totals_with_it(f
              and "@id" not in (p.get("filter") or {})]
     assert len(scans) == 1  # one light scan: the sort and the totals share it
     assert "data-totals-src" not in page and '<tr data-currency="EUR">' in page
+
+
+def test_after_saving_the_list_says_so_and_highlights_the_plan(frame, fake):
+    add_plan(fake, 1)
+    response = frame.client.post("/plans/save", data={**GOOD, "client": "CO_6", "csrf_token": frame.csrf,
+                                                      "_s": frame.s})
+    assert response.status_code == 303 and "saved=2" in response.headers["Location"]
+    page = frame.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'id="notice"' in page and "Plan guardado." in page
+    assert '<tr data-plan="2" class="status-P just-saved">' in page
+    assert '<tr data-plan="1" class="status-P">' in page  # only the saved plan is highlighted
+    assert "saved=" not in page.split('id="plans"')[1]  # sort and page links do not carry the flag
+    plain = frame.client.get(frame.location).get_data(as_text=True)
+    assert 'id="notice"' not in plain and "just-saved" not in plain
+
+
+def test_saving_from_the_company_tab_returns_there_with_the_notice_in_english(client, inst, fake):
+    location = client.post("/placements/client?LANG=en", data=frame_form(
+        PLACEMENT="CRM_COMPANY_DETAIL_TAB", PLACEMENT_OPTIONS='{"ID":"5"}', LANG="en")).headers["Location"]
+    tab = client.get(location).get_data(as_text=True)
+    csrf, s = re.search(r'data-csrf="([^"]+)"', tab).group(1), re.search(r'data-session="([^"]+)"', tab).group(1)
+    response = client.post("/plans/save", data={**GOOD, "back": "client:CO_5", "csrf_token": csrf, "_s": s})
+    assert response.status_code == 303 and "/placements/client/company/5" in response.headers["Location"]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Plan saved." in page and 'class="just-saved"' in page
