@@ -30,6 +30,12 @@ def status_text(status: str) -> str:
     return {"S": gettext("Fulfilled"), "F": gettext("Not fulfilled")}.get(status, gettext("Active"))
 
 
+def sheet_title(text: str) -> str:
+    """An Excel sheet name: at most 31 characters, none of ``[]:*?/\\``, not empty."""
+    clean = "".join(" " if ch in "[]:*?/\\" else ch for ch in text).strip(" '")[:31].strip()
+    return clean or "Sheet1"
+
+
 def _decimals(currency: str) -> int:
     try:
         return babel_numbers.get_currency_precision(currency)
@@ -70,7 +76,9 @@ def to_csv(rows: list[PlanRow], columns: list[tuple[str, str]], locale: str) -> 
 def to_xlsx(rows: list[PlanRow], columns: list[tuple[str, str]], locale: str) -> tuple[bytes, str]:
     wb = Workbook()
     ws = wb.active
-    ws.title = "Plans"
+    from flask_babel import gettext
+
+    ws.title = sheet_title(gettext("Sales plans"))
     ws.append([label for _, label in columns])
     for cell in ws[1]:
         cell.font = Font(bold=True, color="FFFFFF")

@@ -207,3 +207,19 @@ def test_saving_from_the_company_tab_returns_there_with_the_notice_in_english(cl
     assert response.status_code == 303 and "/placements/client/company/5" in response.headers["Location"]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Plan saved." in page and 'class="just-saved"' in page
+
+
+def test_the_excel_sheet_is_named_in_the_users_language(client, inst, fake):
+    add_plan(fake)
+    for lang, title in (("la", "Planes de ventas"), ("en", "Sales plans"), ("ru", "Планы продаж")):
+        location = client.post(f"/?LANG={lang}", data=frame_form()).headers["Location"]
+        s = re.search(r"_s=([^&]+)", location).group(1)
+        book = load_workbook(io.BytesIO(client.get(f"/plans/export.xlsx?_s={s}").data))
+        assert book.sheetnames == [title]
+
+
+def test_sheet_titles_respect_excels_rules():
+    from placements.export import sheet_title
+
+    assert sheet_title("Plans: 2026/Q4 [draft]*?") == "Plans  2026 Q4  draft"
+    assert len(sheet_title("x" * 40)) == 31 and sheet_title("[]") == "Sheet1"
