@@ -110,4 +110,4 @@ def unlink(deal_id: int) -> Any:
     except B24Error as exc:
         return portal_error(exc)
     log.info("deal %s unlinked by user %s", deal_id, g.frame_user.user_id)
-    return web.go("deal_tab.show", deal_id=deal_id)
+    return web.go("deal_tab.show", deal_id=deal_id, unlinked=1)

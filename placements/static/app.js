@@ -17,6 +17,12 @@
     if (inFrame && typeof BX24.openPath === "function") { BX24.openPath(a.getAttribute("data-path")); }
   });
 
+  // Forms that change something the user may regret ask first (data-confirm holds the localised question).
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target, question = form.getAttribute ? form.getAttribute("data-confirm") : null;
+    if (question && !window.confirm(question)) { ev.preventDefault(); }
+  });
+
   function withSession(url) { return url + (url.indexOf("?") < 0 ? "?" : "&") + "_s=" + encodeURIComponent(session); }
   function getJSON(url, done) {
     var xhr = new XMLHttpRequest();

@@ -179,3 +179,41 @@ def test_plans_row_fits_a_1280px_laptop(installed, page, shot):
             return Math.round(r.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight)); }""")
         assert lines <= 2, f"the period takes {lines} lines"
     shot("11-plans-page-1280px")
+
+
+def test_removing_a_deal_from_its_plan_asks_for_confirmation(installed, page, shot):
+    from tests.integration.test_ui_support import seed_plans
+
+    sandbox = installed.live.sandbox
+    hook = B24Client.for_webhook(sandbox.webhook_url, installed.live.config)
+    inst = installed.installation
+    deal = hook.call("crm.item.list", {"entityTypeId": 2, "select": ["id", "companyId"],
+                                       "filter": {">companyId": 0}})["items"][0]
+    plan_id = seed_plans(hook, inst, [{"title": "Plan confirmación", "companyId": deal["companyId"],
+                                       "opportunity": 1000, "currencyId": "USD", "assignedById": 1,
+                                       "begindate": "2026-10-01", "closedate": "2026-12-31"}])[0]
+    parent = f"parentId{inst.entity_type_id}"
+    hook.call("crm.item.update", {"entityTypeId": 2, "id": deal["id"], "fields": {parent: plan_id}})
+    page.goto(f"{sandbox.url}/crm/deal/details/{deal['id']}/")
+    page.locator("a.app-tab", has_text="Plan de ventas").click()
+    tab = page.frame_locator(".tab-panel:not([hidden]) .app-frame iframe").first
+    tab.locator("#deal-plan").wait_for()
+    questions: list[str] = []
+
+    def answer(dialog, accept: bool) -> None:
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda d: answer(d, False))
+    tab.locator("#unlink").click()
+    tab.locator("#deal-plan").wait_for()
+    assert questions and questions[0].startswith("¿Quitar esta negociación del plan?")
+    linked = hook.call("crm.item.get", {"entityTypeId": 2, "id": deal["id"]})["item"]
+    assert int(linked.get(parent) or 0) == plan_id  # "Cancel" changes nothing
+    page.once("dialog", lambda d: answer(d, True))
+    tab.locator("#unlink").click()
+    tab.locator("#notice").wait_for()
+    assert "Negociación quitada del plan." in text_of(tab.locator("#notice"))
+    assert tab.locator("#no-plan").count() == 1 and len(questions) == 2
+    assert not hook.call("crm.item.get", {"entityTypeId": 2, "id": deal["id"]})["item"].get(parent)
+    shot("12-deal-tab-unlinked-notice")

@@ -223,3 +223,18 @@ def test_sheet_titles_respect_excels_rules():
 
     assert sheet_title("Plans: 2026/Q4 [draft]*?") == "Plans  2026 Q4  draft"
     assert len(sheet_title("x" * 40)) == 31 and sheet_title("[]") == "Sheet1"
+
+
+def test_removing_a_deal_from_its_plan_asks_first_and_then_says_it_was_done(client, inst, fake):
+    add_plan(fake)
+    fake.deals[11][f"parentId{ETI}"] = 1
+    location = client.post("/placements/deal", data=frame_form(
+        PLACEMENT="CRM_DEAL_DETAIL_TAB", PLACEMENT_OPTIONS='{"ID":"11"}')).headers["Location"]
+    page = client.get(location).get_data(as_text=True)
+    form = re.search(r'<form[^>]*id="unlink-form"[^>]*>', page, re.S).group(0)
+    assert 'data-confirm="¿Quitar esta negociación del plan?' in form
+    csrf, s = re.search(r'data-csrf="([^"]+)"', page).group(1), re.search(r'data-session="([^"]+)"', page).group(1)
+    response = client.post("/placements/deal/11/unlink", data={"csrf_token": csrf, "_s": s})
+    assert response.status_code == 303 and fake.deals[11][f"parentId{ETI}"] == 0
+    after = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Negociación quitada del plan." in after and "Esta negociación no está en ningún plan" in after
