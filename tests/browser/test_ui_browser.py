@@ -217,3 +217,23 @@ def test_removing_a_deal_from_its_plan_asks_for_confirmation(installed, page, sh
     assert tab.locator("#no-plan").count() == 1 and len(questions) == 2
     assert not hook.call("crm.item.get", {"entityTypeId": 2, "id": deal["id"]})["item"].get(parent)
     shot("12-deal-tab-unlinked-notice")
+
+
+def test_totals_fit_a_phone_as_cards(installed, page, shot):
+    sandbox = installed.live.sandbox
+    seed_wide_plans(installed)
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"{sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    frame = app_frame(page)
+    frame.locator("#rollup tr[data-user]").first.wait_for()  # the totals arrive with a second request
+    for table in ("#totals-by-currency", "#rollup"):
+        wrap = frame.locator(table).locator("xpath=..")
+        sizes = wrap.evaluate("w => [w.scrollWidth, w.clientWidth]")
+        assert sizes[0] <= sizes[1], f"{table} scrolls sideways on a 360 px phone: {sizes}"
+    card = frame.locator("#totals-by-currency tr[data-currency='MXN']")
+    label = card.locator(".t-probable").evaluate("td => getComputedStyle(td, '::before').content")
+    assert label == '"Importe probable"'  # every figure of a card is labelled
+    pending = card.locator(".t-remainder").bounding_box()
+    body = frame.locator("body").bounding_box()
+    assert pending["x"] + pending["width"] <= body["x"] + body["width"]
+    shot("13-totals-360px")
