@@ -16,9 +16,10 @@ from flask_babel import gettext
 from b24app.rest.errors import B24Error
 from placements import web
 from placements.frames import FrameUser, frame_required
+from placements.i18n import compact_money, nice_ceiling, period_label
 from placements.plan_form import Client
 from placements.plans_page import not_ready, portal_error
-from placements.plans_query import PlanRow, month_label
+from placements.plans_query import PlanRow
 
 bp = web.blueprint("client_tab")
 KINDS = {"CRM_COMPANY_DETAIL_TAB": "company", "CRM_CONTACT_DETAIL_TAB": "contact"}
@@ -40,10 +41,14 @@ class Chart:
     width: int
     height: int
     bars: tuple[Bar, ...]
+    base_y: float = 130.0  # the zero line
+    left: float = 0.0  # where the bars start (the scale's labels are on the left of it)
+    ticks: tuple[tuple[float, str], ...] = ()  # (y, label) of the scale: 0, half, top
 
 
 def chart(rows: list[PlanRow], money: Any, limit: int = 12) -> Chart | None:
-    """Plan vs won for the client's most recent periods in the most used currency (oldest on the left)."""
+    """Plan vs won for the client's most recent periods in the most used currency (oldest on the left),
+    with a scale (0, half and a round top value) and period names in the user's language."""
     if not rows:
         return None
     counts: dict[str, int] = {}
@@ -51,13 +56,16 @@ def chart(rows: list[PlanRow], money: Any, limit: int = 12) -> Chart | None:
         counts[row.currency] = counts.get(row.currency, 0) + 1
     currency = max(counts, key=lambda c: counts[c])
     chosen = [r for r in rows if r.currency == currency][:limit][::-1]
-    top = max([max(r.amount, r.won) for r in chosen] + [Decimal(1)])
-    plot_h, slot = 120.0, 48.0
+    top = nice_ceiling(max([max(r.amount, r.won) for r in chosen] + [Decimal(1)]))
+    plot_h, slot, pad, left = 120.0, 56.0, 10.0, 78.0
+    base_y = pad + plot_h
     bars = tuple(
-        Bar(month_label(r.begindate, r.closedate)[:10], 10 + i * slot, float(r.amount / top) * plot_h,
+        Bar(period_label(r.begindate, r.closedate), left + 10 + i * slot, float(r.amount / top) * plot_h,
             float(r.won / top) * plot_h, money(r.amount, currency), money(r.won, currency))
         for i, r in enumerate(chosen))
-    return Chart(currency, int(20 + slot * len(chosen)), int(plot_h + 30), bars)
+    ticks = tuple((base_y - plot_h * share, compact_money(top * Decimal(str(share)), currency) if share else "0")
+                  for share in (0, 0.5, 1))
+    return Chart(currency, int(left + 20 + slot * len(chosen)), int(base_y + 30), bars, base_y, left, ticks)
 
 
 @bp.post("/placements/client")

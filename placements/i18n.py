@@ -7,7 +7,9 @@ committed and recompiled at start-up whenever a ``.po`` is newer, so a fresh che
 
 from __future__ import annotations
 
+import calendar
 import logging
+import math
 import tempfile
 from datetime import date
 from decimal import Decimal
@@ -18,7 +20,7 @@ from babel import numbers as babel_numbers
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, has_request_context
-from flask_babel import Babel
+from flask_babel import Babel, gettext
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +115,42 @@ def span(begin: date | None, end: date | None, locale: str | None = None) -> str
     if begin is None or end is None or end < begin:
         return f"{day(begin, loc)} – {day(end, loc)}".strip(" –")
     return babel_dates.format_interval(begin, end, skeleton="yMMMd", locale=loc)
+
+
+def period_label(begin: date | None, end: date | None, locale: str | None = None) -> str:
+    """A short period name for chart axes: ``T4 2026`` / ``Q4 2026`` / ``4 кв. 2026``, ``nov 2026``, ``2026``;
+    other spans as a compact interval without the year."""
+    loc = locale or current_locale()
+    if begin is None or end is None or end < begin:
+        return "?"
+    whole_months = begin.day == 1 and end.day == calendar.monthrange(end.year, end.month)[1]
+    if whole_months and begin.year == end.year:
+        months = end.month - begin.month + 1
+        if months == 1:
+            return babel_dates.format_date(begin, "LLL yyyy", locale=loc)
+        if months == 3 and begin.month % 3 == 1:
+            return gettext("Q%(quarter)d %(year)d", quarter=(begin.month + 2) // 3, year=begin.year)
+        if months == 12:
+            return str(begin.year)
+    return babel_dates.format_interval(begin, end, skeleton="MMMd", locale=loc)
+
+
+def nice_ceiling(value: Decimal) -> Decimal:
+    """The smallest 1 / 2 / 2.5 / 5 x 10^n not below ``value`` (the top of a chart's scale)."""
+    if value <= 0:
+        return Decimal(1)
+    magnitude = Decimal(10) ** math.floor(math.log10(value))
+    for step in (1, 2, Decimal("2.5"), 5, 10):
+        if magnitude * step >= value:
+            return magnitude * step
+    return magnitude * 10
+
+
+def compact_money(value: Decimal | float | int, currency: str, locale: str | None = None) -> str:
+    """``20 mil €``, ``€20K``, ``20 тыс. €``: an axis label."""
+    loc = locale or current_locale()
+    try:
+        return babel_numbers.format_compact_currency(_dec(value), currency or "USD", locale=loc,
+                                                     fraction_digits=1)
+    except Exception:  # noqa: BLE001 - an unknown code
+        return f"{babel_numbers.format_compact_decimal(_dec(value), locale=loc, fraction_digits=1)} {currency}"

@@ -238,3 +238,19 @@ def test_removing_a_deal_from_its_plan_asks_first_and_then_says_it_was_done(clie
     assert response.status_code == 303 and fake.deals[11][f"parentId{ETI}"] == 0
     after = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Negociación quitada del plan." in after and "Esta negociación no está en ningún plan" in after
+
+
+def test_company_chart_names_periods_in_the_users_language_and_shows_the_scale(client, inst, fake):
+    add_plan(fake, 1, begindate="2026-10-01T00:00:00+00:00", closedate="2026-12-31T00:00:00+00:00",
+             opportunity=17000)
+    add_plan(fake, 2)  # November 2026, 10.000 €
+    for lang, quarter, month, top in (("la", "T4 2026", "nov 2026", "20 mil €"), ("en", "Q4 2026", "Nov 2026", "€20K"),
+                                      ("ru", "4 кв. 2026", "нояб. 2026", "20 тыс. €")):
+        location = client.post(f"/placements/client?LANG={lang}", data=frame_form(
+            PLACEMENT="CRM_COMPANY_DETAIL_TAB", PLACEMENT_OPTIONS='{"ID":"5"}')).headers["Location"]
+        svg = client.get(location).get_data(as_text=True).replace(NBSP, " ")
+        svg = svg[svg.find("<svg"):svg.find("</svg>")]
+        periods = re.findall(r'<text class="period"[^>]*>([^<]*)</text>', svg)
+        ticks = re.findall(r'<text class="tick"[^>]*>([^<]*)</text>', svg)
+        assert sorted(periods) == sorted([quarter, month]), lang
+        assert ticks == ["0", top.replace("20", "10"), top], lang  # 0, half and the round top (17.000 -> 20.000)
