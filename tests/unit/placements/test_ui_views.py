@@ -254,3 +254,13 @@ def test_company_chart_names_periods_in_the_users_language_and_shows_the_scale(c
         ticks = re.findall(r'<text class="tick"[^>]*>([^<]*)</text>', svg)
         assert sorted(periods) == sorted([quarter, month]), lang
         assert ticks == ["0", top.replace("20", "10"), top], lang  # 0, half and the round top (17.000 -> 20.000)
+
+
+def test_sorting_amounts_of_several_currencies_says_they_are_compared_at_face_value(frame, fake):
+    add_plan(fake, 1)
+    add_plan(fake, 2, currencyId="USD", opportunity=300)
+    hint = "Importes en distintas monedas: ordenados por valor nominal; filtre por moneda para comparar"
+    for sort in ("amount", "won", "remainder", "probable"):
+        assert hint in frame.client.get(f"/?sort={sort}&_s={frame.s}").get_data(as_text=True), sort
+    assert hint not in frame.client.get(f"/?sort=amount&currency=EUR&_s={frame.s}").get_data(as_text=True)
+    assert hint not in frame.client.get(f"/?sort=client&_s={frame.s}").get_data(as_text=True)
