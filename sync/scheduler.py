@@ -37,6 +37,15 @@ def _is_reloader_parent() -> bool:
         and os.environ.get("WERKZEUG_RUN_MAIN") != "true"
 
 
+class _BusyDrainFilter(logging.Filter):
+    """A drain still running when the next interval comes is normal under a burst of events (the running
+    drain takes the new rows too); apscheduler reports each skipped run as a WARNING, which reads like a fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.getMessage().startswith('Execution of job "drain the event inbox')
+                    and "maximum number of running instances" in record.getMessage())
+
+
 def build(config: Mapping[str, Any]) -> BackgroundScheduler:
     """A scheduler (not started) with the worker, reconcile and period-end jobs for ``config``."""
     from sync import periods, reconcile, worker
@@ -77,6 +86,9 @@ def start(config: Mapping[str, Any]) -> BackgroundScheduler | None:
             return _scheduler
         # apscheduler logs every run at INFO (every 2 s); the jobs log what they did themselves.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        busy = logging.getLogger("apscheduler.scheduler")
+        if not any(isinstance(f, _BusyDrainFilter) for f in busy.filters):
+            busy.addFilter(_BusyDrainFilter())
         scheduler = build(config)
         scheduler.start()
         _scheduler = scheduler

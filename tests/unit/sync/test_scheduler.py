@@ -50,3 +50,19 @@ def test_the_reloader_watcher_process_runs_no_jobs(settings, monkeypatch):
     monkeypatch.setenv("WERKZEUG_RUN_MAIN", "true")  # the reloader's child serves and runs the jobs
     create_app(settings)
     assert scheduler.current() is not None
+
+
+def test_a_busy_drain_is_not_reported_as_a_warning_but_other_skips_are(caplog):
+    import logging
+
+    from sync.scheduler import _BusyDrainFilter
+
+    logger = logging.getLogger("apscheduler.scheduler.test")
+    logger.addFilter(_BusyDrainFilter())
+    with caplog.at_level(logging.WARNING, logger="apscheduler.scheduler.test"):
+        logger.warning('Execution of job "%s" skipped: maximum number of running instances reached (%d)',
+                       "drain the event inbox (trigger: interval[0:00:02], next run at: x)", 1)
+        logger.warning('Execution of job "%s" skipped: maximum number of running instances reached (%d)',
+                       "reconcile every active plan (trigger: interval[0:15:00])", 1)
+    assert "drain the event inbox" not in caplog.text
+    assert "reconcile every active plan" in caplog.text
