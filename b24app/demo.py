@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from werkzeug.serving import WSGIRequestHandler
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from b24app.settings import load_settings
 
@@ -284,6 +284,21 @@ def plans_summary(client: Any, inst: Any) -> str:
     return ", ".join(parts)
 
 
+class AppServer(ThreadedWSGIServer):
+    """The demo's (and the integration tests') app server: werkzeug, one thread per request, with a listen
+    backlog for event bursts. A portal delivers the events of one batch (50 changed deals) at once and
+    never retries; with werkzeug's default backlog of 128 a larger burst overflowed it and deliveries
+    timed out on connect. Production runs behind a real WSGI server (README: gunicorn / waitress)."""
+
+    request_queue_size = 1024  # the kernel caps it at net.core.somaxconn
+
+
+def app_server(host: str, port: int, app: Any, request_handler: type[WSGIRequestHandler] | None = None
+               ) -> AppServer:
+    """``werkzeug.serving.make_server(..., threaded=True)`` with the larger backlog (port 0: a free one)."""
+    return AppServer(host, port, app, handler=request_handler)
+
+
 class QuietRequests(WSGIRequestHandler):
     """The demo's app server logs errors only (events arrive many times a second)."""
 
@@ -309,8 +324,6 @@ class Demo:
 def run(instance: Path = INSTANCE, sandbox_port: int = SANDBOX_PORT, app_port: int = APP_PORT,
         echo: Any = click.echo, stop: threading.Event | None = None, ready: Any = None) -> None:
     """Start both servers, install, seed demo plans, print the URL, wait for Ctrl-C (or ``stop``), stop both."""
-    from werkzeug.serving import make_server
-
     from b24app import create_app
     from b24app.rest import B24Client
     from b24app.sandbox.server import SandboxServer
@@ -332,7 +345,7 @@ def run(instance: Path = INSTANCE, sandbox_port: int = SANDBOX_PORT, app_port: i
         write_env_file(env_file, demo_env(client_id, secret, sandbox.url, previous, instance, app_url))
         config = {**cli_settings(env_file=env_file), "SCHEDULER": True}
         app = create_app(config)
-        server = make_server(HOST, app_port, app, threaded=True, request_handler=QuietRequests)
+        server = app_server(HOST, app_port, app, request_handler=QuietRequests)
         threading.Thread(target=server.serve_forever, name="app-server", daemon=True).start()
         echo(f"sandbox portal {sandbox.url} · app {app_url} · state in {instance}")
         inst = ensure_installed(sandbox.portal, client_id, app.config)

@@ -1,7 +1,8 @@
 """``POST /events``: verify an event, put it in the inbox, answer at once.
 
 Bitrix24 never retries an event and slows down handlers that answer late (api-reference/events/index.md),
-so nothing slow happens here: one SQLite lookup, one insert. The worker does the rest.
+so nothing slow happens here: one SQLite lookup, one insert, on a pooled connection (``event_db``).
+The worker does the rest.
 
 Verification (api-reference/events/safe-event-handlers.md): ``auth[member_id]`` must be a known, not
 uninstalled installation and ``auth[application_token]`` must equal the stored one (constant time).
@@ -23,13 +24,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlite_utils
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from b24app import logsafe
-from b24app.db import get_db
 from b24app.installations import UNINSTALLED, Installation, InstallationStore, audit, now_iso
 from b24app.phpquery import unflatten
+from handlers import event_db
 from sync import inbox
 
 log = logging.getLogger(__name__)
@@ -155,7 +157,11 @@ def receive() -> ResponseReturnValue:
         event = parse_event(unflatten(request.form.items(multi=True)))
     except BadEvent as exc:
         return _error(400, "malformed_event", str(exc))
-    db = get_db()
+    with event_db.borrow(str(current_app.config["DATABASE"])) as db:
+        return _receive(db, event)
+
+
+def _receive(db: sqlite_utils.Database, event: Event) -> ResponseReturnValue:
     store = InstallationStore(db)
     inst = store.find(event.member_id)
     if inst is None or inst.status == UNINSTALLED:

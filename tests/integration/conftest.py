@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 import sqlite_utils
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from b24app import create_app
 from b24app.db import connect
+from b24app.demo import app_server
 from b24app.installations import Installation, InstallationStore
 
 
@@ -99,7 +100,7 @@ def live_app_config() -> dict[str, Any]:
 @pytest.fixture
 def live_app(sandbox, tmp_path, live_app_config) -> Iterator[LiveApp]:
     dispatch = _Dispatch()
-    server = make_server("127.0.0.1", 0, dispatch, threaded=True)
+    server = app_server("127.0.0.1", 0, dispatch)  # werkzeug, threaded, with a backlog for event bursts
     url = f"http://127.0.0.1:{server.server_port}"
     registered = sandbox.portal.register_app(handler_url=url + "/", install_url=url + "/install",
                                              scopes=["crm", "placement", "userfieldconfig", "user_brief"],

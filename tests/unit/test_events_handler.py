@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import responses
@@ -166,3 +167,22 @@ def test_app_update_with_a_new_token_and_no_refresh_token_is_refused(client, db)
                             "auth": {"member_id": MEMBER, "application_token": "c" * 32}})
     assert post(client, body).status_code == 401
     assert InstallationStore(db).find(MEMBER).app_version == ""
+
+
+def test_events_after_the_database_was_recreated_land_in_the_new_one(app, client, db):
+    """The handler reuses open connections; a database deleted and created again (a reset demo) must not
+    keep receiving events through a connection to the deleted file."""
+    assert post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "1"}})).status_code == 200
+    db.conn.close()
+    path = app.config["DATABASE"]
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    fresh = connect(path)
+    try:
+        InstallationStore(fresh).save(Installation(
+            member_id=MEMBER, domain="portal.test", client_endpoint="https://portal.test/rest/",
+            access_token="a", refresh_token="r", expires_at=1, application_token=TOKEN))
+        assert post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "2"}})).status_code == 200
+        assert [r["object_id"] for r in inbox_rows(fresh)] == [2]
+    finally:
+        fresh.conn.close()
