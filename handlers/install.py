@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from b24app.db import get_db
 from sync.installer import InstallForm, InstallOutcome, InstallRefused, install
-from sync.provision import CREATED, FAILED, FOUND, UPDATED
+from sync.provision import CREATED, FAILED, FOUND, REMOVED, UPDATED
 
 log = logging.getLogger(__name__)
 bp = Blueprint("install", __name__, template_folder="templates")
@@ -30,6 +30,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "done": "La aplicación está instalada. Se abrirá en unos segundos.",
         "first": "Instalación nueva.", "again": "Reinstalación: se reutilizó lo que ya existía.",
         CREATED: "creado", FOUND: "ya existía", UPDATED: "actualizado", FAILED: "error",
+        REMOVED: "eliminada (no la usa la aplicación)",
         "smart_process": "Proceso inteligente", "field": "Campo", "stage": "Etapa", "placement": "Pestaña",
         "event": "Evento", "option": "Ajustes de la aplicación",
         "failed": "La instalación no se completó. Corrija el problema y vuelva a abrir la aplicación.",
@@ -53,6 +54,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "done": "The application is installed. It opens in a few seconds.",
         "first": "New installation.", "again": "Reinstallation: what already existed was reused.",
         CREATED: "created", FOUND: "already there", UPDATED: "updated", FAILED: "failed",
+        REMOVED: "removed (the app does not use it)",
         "smart_process": "Smart process", "field": "Field", "stage": "Stage", "placement": "Tab",
         "event": "Event", "option": "Application settings",
         "failed": "The installation is not complete. Fix the problem and open the application again.",
@@ -76,6 +78,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "done": "Приложение установлено. Оно откроется через несколько секунд.",
         "first": "Новая установка.", "again": "Переустановка: существующие объекты использованы повторно.",
         CREATED: "создано", FOUND: "уже было", UPDATED: "обновлено", FAILED: "ошибка",
+        REMOVED: "удалена (приложение её не использует)",
         "smart_process": "Смарт-процесс", "field": "Поле", "stage": "Стадия", "placement": "Вкладка",
         "event": "Событие", "option": "Настройки приложения",
         "failed": "Установка не завершена. Устраните проблему и откройте приложение снова.",

@@ -32,6 +32,7 @@ from sync.bindings import ensure_events, ensure_placements
 log = logging.getLogger(__name__)
 
 CREATED, FOUND, UPDATED, FAILED = "created", "found", "updated", "failed"
+REMOVED = "removed"  # a default stage of a smart process this run created, not in the manifest
 DEAL = 2
 
 #: Every method the app calls (lower case, as method.get wants it).
@@ -86,6 +87,7 @@ class ProvisionReport:
     def summary(self) -> dict[str, Any]:
         return {"created": [f"{s.kind}:{s.name}" for s in self.steps if s.outcome == CREATED],
                 "updated": [f"{s.kind}:{s.name}" for s in self.steps if s.outcome == UPDATED],
+                "removed": [f"{s.kind}:{s.name}" for s in self.steps if s.outcome == REMOVED],
                 "failed": [f"{s.kind}:{s.name}: {s.detail}" for s in self.steps if s.outcome == FAILED],
                 "found": self.count(FOUND), "error": self.error}
 
@@ -298,7 +300,33 @@ def ensure_stages(client: Any, sp: SmartProcess, entity_type_id: int, category_i
     missing = [s for s in ("P", "S", "F") if s not in stage_map]
     if missing:
         raise ProvisionError("stages", f"no stage with semantics {', '.join(missing)} in {directory}")
+    if rename:
+        remove_default_stages(client, sp, rows, stage_map, report)
     return stage_map
+
+
+def remove_default_stages(client: Any, sp: SmartProcess, rows: list[dict[str, Any]], stage_map: Mapping[str, str],
+                          report: ProvisionReport) -> None:
+    """Delete the in-progress stages Bitrix24 adds to a new smart process (``PREPARATION``, ``CLIENT``) that
+    the manifest does not declare, so the plan card and kanban show only Activo / Cumplido / No cumplido.
+
+    Called only for a smart process created in this run: on one the app found, a person may use them.
+    A stage that cannot be deleted stays (logged); it costs nothing but a column.
+    Docs: api-reference/crm/status/crm-status-delete.md.
+    """
+    declared = {stage.code for stage in sp.stages}
+    extra = [r for r in rows if _semantics(r) == "P" and str(r.get("STATUS_ID")) not in stage_map.values()
+             and str(r.get("STATUS_ID", "")).rsplit(":", 1)[-1] not in declared and _int(r.get("ID"))]
+    if not extra:
+        return
+    result = client.batch_all({f"s{r['ID']}": ("crm.status.delete", {"id": _int(r["ID"])}) for r in extra})
+    for row in extra:
+        error = result.errors.get(f"s{row['ID']}")
+        if error is not None:
+            log.warning("stage %s not removed: %s", row.get("STATUS_ID"), error)
+            report.add("stage", str(row.get("NAME") or row.get("STATUS_ID")), FOUND, f"not removed: {error}")
+        else:
+            report.add("stage", str(row.get("NAME") or row.get("STATUS_ID")), REMOVED, str(row.get("STATUS_ID")))
 
 
 # ------------------------------------------------------------------------------------------- the whole run

@@ -207,3 +207,24 @@ def test_a_non_admins_install_post_is_refused_and_keeps_the_admins_tokens(instal
     after = installed.installation
     assert (after.user_id, after.refresh_token, after.application_token) == (
         before.user_id, before.refresh_token, before.application_token)
+
+
+def test_a_new_smart_process_shows_only_the_apps_three_stages(live_app, sandbox):
+    """The first install creates the smart process and removes the default in-progress stages the portal
+    added (Preparación, Con el cliente); the install page says so. A reinstall finds the type and its
+    stages and deletes nothing — not even a stage a person added since."""
+    frame = sandbox.portal.frame_fields(live_app.client_id, user_id=1, lang="en")
+    page = requests.post(frame.action, data=frame.form, timeout=60)
+    assert page.status_code == 200 and "The application is installed" in page.text
+    assert page.text.count('data-outcome="removed"') == 2 and "removed (the app does not use it)" in page.text
+    sandbox.portal.finish_install(live_app.client_id)
+    inst = live_app.installation()
+    directory = f"DYNAMIC_{inst.entity_type_id}_STAGE_{inst.category_id}"
+    stages = portal_call(sandbox, "crm.status.list", {"filter": {"ENTITY_ID": directory}, "order": {"SORT": "ASC"}})
+    assert [s["STATUS_ID"].rsplit(":", 1)[-1] for s in stages] == ["NEW", "SUCCESS", "FAIL"]
+    portal_call(sandbox, "crm.status.add", {"fields": {"ENTITY_ID": directory, "STATUS_ID": "REVIEW",
+                                                       "NAME": "En revisión", "SORT": 15}})
+    again = install_app(sandbox.portal, live_app.client_id, user_id=1, lang="la")
+    assert again.installed
+    stages = portal_call(sandbox, "crm.status.list", {"filter": {"ENTITY_ID": directory}, "order": {"SORT": "ASC"}})
+    assert [s["STATUS_ID"].rsplit(":", 1)[-1] for s in stages] == ["NEW", "REVIEW", "SUCCESS", "FAIL"]

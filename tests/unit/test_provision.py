@@ -139,6 +139,10 @@ class FakePortal:
                               "SEMANTICS": f["SEMANTICS"] or None})
         return int(self.statuses[-1]["ID"])
 
+    def m_crm_status_delete(self, p):
+        self.statuses = [s for s in self.statuses if s["ID"] != str(p["id"])]
+        return True
+
     def m_crm_status_update(self, p):
         row = next(s for s in self.statuses if s["ID"] == str(p["id"]))
         row.update(p["fields"])
@@ -210,9 +214,9 @@ def test_first_run_creates_everything_and_keeps_the_ids(db, inst):
     assert probability["editFormLabel"] == {"la": "Probabilidad (%)", "en": "Probability (%)",
                                             "ru": "Вероятность (%)"}
     assert probability["userTypeId"] == "double" and probability["entityId"] == "CRM_7"
-    # the default stages are renamed, not duplicated
+    # the default stages are renamed, not duplicated; the undeclared in-progress one is removed
     names = {s["STATUS_ID"].split(":")[1]: s["NAME"] for s in portal.statuses}
-    assert names == {"NEW": "Activo", "PREPARATION": "Preparación", "SUCCESS": "Cumplido", "FAIL": "No cumplido"}
+    assert names == {"NEW": "Activo", "SUCCESS": "Cumplido", "FAIL": "No cumplido"}
     assert portal.calls["crm.status.add"] == 0
     assert sorted((b["placement"], b["handler"]) for b in portal.placements) == [
         ("CRM_COMPANY_DETAIL_TAB", PUBLIC + "/placements/client"),
@@ -236,7 +240,7 @@ def test_a_second_run_creates_nothing_twice(db, inst):
     report = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
     assert report.ok and report.count(prov.CREATED) == 0 and report.count(prov.UPDATED) == 0
     assert {m: portal.calls[m] for m in CREATES} == created_once
-    assert len(portal.types) == 1 and len(portal.fields) == 5 and len(portal.statuses) == 4
+    assert len(portal.types) == 1 and len(portal.fields) == 5 and len(portal.statuses) == 3
     assert len(portal.placements) == 3 and len(portal.events) == len(MANIFEST.events)
 
 
@@ -397,3 +401,28 @@ def test_a_stage_a_person_renamed_keeps_its_name_on_reinstall(db, inst):
     report = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
     assert report.ok and success["NAME"] == "Logrado" and portal.calls["crm.status.update"] == 3
     assert InstallationStore(db).find("m1").stage_map["S"] == success["STATUS_ID"]
+
+
+def stage_names(portal: FakePortal) -> list[str]:
+    return [s["NAME"] for s in portal.statuses]
+
+
+def test_a_created_smart_process_keeps_only_the_manifest_stages(db, inst):
+    portal = FakePortal()
+    report = prov.provision(portal, db, inst, CONFIG, MANIFEST)
+    assert report.ok
+    assert stage_names(portal) == ["Activo", "Cumplido", "No cumplido"]  # "Preparación" is gone
+    removed = [s for s in report.steps if s.outcome == prov.REMOVED]
+    assert [(s.kind, s.name) for s in removed] == [("stage", "Preparación")]
+    assert report.summary()["removed"] == ["stage:Preparación"]
+    again = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
+    assert again.ok and portal.calls["crm.status.delete"] == 1  # nothing more to remove
+
+
+def test_stages_of_a_smart_process_the_app_found_are_never_deleted(db, inst):
+    portal = FakePortal()
+    portal.m_crm_type_add({"fields": {"title": MANIFEST.smart_process.title, **MANIFEST.smart_process.flags,
+                                      "relations": MANIFEST.smart_process.relations}})  # made by a person
+    report = prov.provision(portal, db, inst, CONFIG, MANIFEST)
+    assert report.ok and "Preparación" in stage_names(portal)
+    assert portal.calls["crm.status.delete"] == 0 and not report.summary()["removed"]
