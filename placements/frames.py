@@ -30,6 +30,7 @@ from b24app.installations import Installation, InstallationStore
 log = logging.getLogger(__name__)
 
 SESSION_SECONDS = 3600  # AUTH_ID lives one hour (settings/oauth/index.md)
+STALE_KEEP_SECONDS = 86400  # an expired session row (token blanked) still names its portal for a day
 SESSION_PARAM = "_s"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -118,7 +119,11 @@ def start_session(inst: Installation, profile: dict[str, Any], auth_id: str, lan
     admin = profile.get("ADMIN") in (True, 1, "1", "Y", "true")
     user = FrameUser(sid, inst.member_id, int(profile["ID"]), admin, lang, auth_id)
     with db.conn:
-        db.execute("DELETE FROM frame_sessions WHERE expires_at < ?", [now])
+        # Expired rows lose their token at once but stay a day: they let the "session expired" page be
+        # framed by the right portal and speak the user's language (stale_session); they never grant access.
+        db.execute("UPDATE frame_sessions SET access_token = '' WHERE expires_at < ? AND access_token != ''",
+                   [now])
+        db.execute("DELETE FROM frame_sessions WHERE expires_at < ?", [now - STALE_KEEP_SECONDS])
         db["frame_sessions"].insert({"sid": sid, "member_id": user.member_id, "user_id": user.user_id,
                                      "is_admin": int(user.is_admin), "lang": lang, "access_token": auth_id,
                                      "created_at": now, "expires_at": now + SESSION_SECONDS})
@@ -142,6 +147,34 @@ def _sid_from_request() -> str | None:
         except BadSignature:
             return None
     return session.get("sid")
+
+
+def names_a_session() -> bool:
+    """Whether the request carries any session reference (``_s``, header or cookie), valid or not."""
+    return bool(request.headers.get("X-Frame-Session") or request.values.get(SESSION_PARAM)
+                or session.get("sid"))
+
+
+def stale_session() -> tuple[str, str] | None:
+    """``(member_id, lang)`` of the session this request names, even when it has expired.
+
+    Only for the "session expired" page (which portal may frame it, which language it speaks); it
+    never grants access: ``load_session`` is the only way to a FrameUser. The ``_s`` signature must
+    still be ours (any age); the cookie is signed by Flask.
+    """
+    token = request.headers.get("X-Frame-Session") or request.values.get(SESSION_PARAM)
+    sid: str | None = None
+    if token:
+        try:
+            sid = str(_serializer("frame-session").loads(token))
+        except BadSignature:
+            return None
+    else:
+        sid = session.get("sid")
+    if not sid:
+        return None
+    rows = list(get_db().query("SELECT member_id, lang FROM frame_sessions WHERE sid = ?", [sid]))
+    return (str(rows[0]["member_id"]), str(rows[0]["lang"] or "")) if rows else None
 
 
 def load_session() -> FrameUser | None:
@@ -197,12 +230,22 @@ def frame_required(view: F) -> F:
 
 
 def frame_headers(response: Any) -> Any:
-    """Framed pages may be framed only by the installation's portal; never X-Frame-Options."""
+    """Framed pages may be framed only by the installation's portal; never X-Frame-Options.
+
+    The data-free "session expired" page (``g.frame_anywhere``, set by placements.web.refusal) may be
+    framed by any site when the request no longer names its portal: it holds a fixed text and a button
+    that asks the framing page to reload the frame, nothing a foreign framer could read or abuse; the
+    portal must be able to show it, or the user sees the browser's "refused to connect".
+    """
     origin = g.get("frame_origin")
     response.headers.pop("X-Frame-Options", None)
-    response.headers["Content-Security-Policy"] = (
-        f"frame-ancestors 'self' {origin}" if origin else "frame-ancestors 'none'"
-    )
+    if origin:
+        policy = f"frame-ancestors 'self' {origin}"
+    elif g.get("frame_anywhere"):
+        policy = "frame-ancestors *"
+    else:
+        policy = "frame-ancestors 'none'"
+    response.headers["Content-Security-Policy"] = policy
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
     if g.get("frame_user") is not None:

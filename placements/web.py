@@ -12,7 +12,7 @@ from flask_babel import gettext
 from b24app.db import get_db
 from b24app.installations import InstallationStore
 from placements import frames
-from placements.i18n import locale_for
+from placements.i18n import DEFAULT_LOCALE, LOCALES, locale_for
 from placements.portal_data import PortalData
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,14 @@ def _close_client(_exc: BaseException | None = None) -> None:
 
 def _set_locale() -> None:
     user = frames.load_session()
-    g.ui_locale = locale_for(user.lang if user else request.values.get("LANG"))
+    lang = user.lang if user else request.values.get("LANG")
+    if not lang and user is None:
+        stale = frames.stale_session()
+        lang = stale[1] if stale else None
+        if not lang:  # no portal told us the user's language: the browser's (F19: the app's own address)
+            g.ui_locale = request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
+            return
+    g.ui_locale = locale_for(lang)
 
 
 def _refused(exc: Any) -> tuple[str, int]:
@@ -45,13 +52,38 @@ def _refused(exc: Any) -> tuple[str, int]:
 
 
 def refusal(status: int) -> tuple[str, int]:
-    """A page that says why, and shows no data."""
+    """A page that says why, and shows no data.
+
+    401 (no live session) is framed by the portal that opened the frame and reloads the frame once
+    through BX24 (static/app.js), so Bitrix24 posts it again with a fresh AUTH_ID; see
+    ``frames.frame_headers`` for who may frame it.
+    """
     texts = {401: gettext("Your session has expired or could not be verified. Open the app again from "
                           "Bitrix24."),
              403: gettext("Access denied."), 404: gettext("Not found."), 400: gettext("Bad request.")}
-    page = render_template("placements/refused.html", message=texts.get(status, texts[403]), status=status,
-                           locale=g.get("ui_locale", "es"), title=gettext("Sales plans"))
+    message = texts.get(status, texts[403])
+    entry = "AUTH_ID" in request.form or "member_id" in request.form  # a (forged) frame POST: stays unframeable
+    if status == 401 and not entry:
+        _frame_expired_page()
+        if request.method == "GET" and not frames.names_a_session():
+            message = gettext("Open this app from Bitrix24 (Applications menu → Sales plans).")
+    recover = status == 401 and not entry
+    page = render_template("placements/refused.html", message=message, status=status,
+                           locale=g.get("ui_locale", "es"), title=gettext("Sales plans"),
+                           bx24_js_url=(current_app.config.get("BX24_JS_URL") or "") if recover else "")
     return page, status
+
+
+def _frame_expired_page() -> None:
+    """Let the portal of the (expired) session frame the 401 page; any site when it is unknown."""
+    if g.get("frame_origin"):
+        return
+    stale = frames.stale_session()
+    inst = InstallationStore(get_db()).find(stale[0]) if stale else None
+    if inst is not None and inst.is_active:
+        g.frame_origin = frames.portal_origin(inst.client_endpoint)
+    else:
+        g.frame_anywhere = True
 
 
 def enter_frame() -> frames.FrameUser | tuple[str, int]:

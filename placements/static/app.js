@@ -5,9 +5,40 @@
   var session = body.getAttribute("data-session") || "";
   var inFrame = typeof window.BX24 !== "undefined" && window.BX24 && typeof BX24.init === "function";
 
-  function fit() { if (inFrame && typeof BX24.fitWindow === "function") { try { BX24.fitWindow(); } catch (e) { /* outside a portal */ } } }
+  // The frame follows the content's real height, shrinking too (fitWindow measures scrollHeight, which
+  // never gets smaller than the frame itself): the bottom of <main> plus the body's bottom margin.
+  function contentHeight() {
+    var main = document.querySelector("main") || body, style = window.getComputedStyle(body);
+    return Math.ceil(main.getBoundingClientRect().bottom + window.pageYOffset + (parseFloat(style.marginBottom) || 0) + 2);
+  }
+  function fit() {
+    if (!inFrame || typeof BX24.resizeWindow !== "function") { return; }
+    try { BX24.resizeWindow("100%", Math.max(contentHeight(), 60)); } catch (e) { /* outside a portal */ }
+  }
+  window.b24fit = fit;
   if (inFrame) { BX24.init(function () { fit(); }); }
   window.addEventListener("load", fit);
+  if (typeof MutationObserver === "function") {
+    var fitTimer = null;
+    new MutationObserver(function () { clearTimeout(fitTimer); fitTimer = setTimeout(fit, 50); })
+      .observe(body, {childList: true, subtree: true, attributes: true, attributeFilter: ["class", "hidden", "style"]});
+  }
+
+  // Session expired (401 page): ask the portal to post the frame again (fresh AUTH_ID) once, and offer a
+  // button doing the same. sessionStorage keeps a failing reload from looping (one try a minute).
+  var recover = document.querySelector("[data-recover]");
+  if (recover && window.parent !== window) {
+    var reopen = function () {
+      if (inFrame && typeof BX24.reloadWindow === "function") { BX24.init(function () { BX24.reloadWindow(); }); }
+    };
+    var button = document.getElementById("reopen");
+    if (button && inFrame) { button.hidden = false; button.addEventListener("click", reopen); }
+    var key = "b24plans-reopened-at", last = 0, store = null;
+    try { store = window.sessionStorage; last = parseInt(store.getItem(key) || "0", 10) || 0; } catch (e) { store = null; }
+    if (store && Date.now() - last > 60000) {
+      try { store.setItem(key, String(Date.now())); reopen(); } catch (e) { /* no storage: the button remains */ }
+    }
+  }
 
   // Portal links open in the portal's slider (BX24.openPath); outside a portal they do nothing.
   document.addEventListener("click", function (ev) {
@@ -124,7 +155,7 @@
     holder.innerHTML = xhr.responseText;
     var fresh = holder.querySelector("#totals");
     if (fresh) { box.parentNode.replaceChild(fresh, box); }
-    if (window.BX24 && typeof BX24.fitWindow === "function") { try { BX24.fitWindow(); } catch (e) { /* no portal */ } }
+    if (typeof window.b24fit === "function") { window.b24fit(); }
   };
   xhr.send();
 })();

@@ -1,0 +1,93 @@
+"""The frame inside the sandbox portal when its session runs out (F18), and when its content shrinks (F16)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.integration.test_ui_support import companies, seed_plans, webhook
+
+pytestmark = pytest.mark.browser
+NBSP = "\xa0"
+
+
+def app_frame(page):
+    return page.frame_locator(".app-frame iframe").first
+
+
+def expire_sessions(installed) -> int:
+    """What an hour of inactivity does: every frame session of the app is past its expiry."""
+    db = installed.live.db()
+    try:
+        with db.conn:
+            cursor = db.execute("UPDATE frame_sessions SET expires_at = ?", [time.time() - 5])
+        return cursor.rowcount
+    finally:
+        db.conn.close()
+
+
+def test_an_expired_session_recovers_inside_the_portal(installed, page, shot):
+    hook = webhook(installed)
+    inst = installed.installation
+    company = companies(hook)[0]
+    seed_plans(hook, inst, [{"title": "Plan caducidad", "companyId": company["id"], "opportunity": 7000,
+                             "currencyId": "USD", "begindate": "2026-10-01", "closedate": "2026-12-31"}])
+    sandbox = installed.live.sandbox
+    page.goto(f"{sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    frame = app_frame(page)
+    frame.locator("#plans tr[data-plan]").first.wait_for()
+    assert expire_sessions(installed) >= 1
+
+    frame.locator("a[data-sort='amount']").click()
+    # The frame must not show the browser's "refused to connect": it reloads itself through BX24 and
+    # the portal posts it again with a fresh AUTH_ID -> the plans are back.
+    frame.locator("#plans tr[data-plan]").first.wait_for()
+    assert "Plan caducidad" in frame.locator("#plans").inner_text() or \
+        company["title"] in frame.locator("#plans").inner_text()
+    assert frame.locator("h1", has_text="Planes de ventas").count() == 1
+    shot("f18-recovered-after-expiry")
+
+
+def test_the_expired_page_is_shown_with_a_reopen_button_when_the_reload_was_already_tried(installed, page, shot):
+    sandbox = installed.live.sandbox
+    page.goto(f"{sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    frame = app_frame(page)
+    frame.locator("h1", has_text="Planes de ventas").wait_for()
+    # A reload was tried seconds ago (the loop guard): the page stays, readable and framed, with its button.
+    frame.locator("body").evaluate("() => sessionStorage.setItem('b24plans-reopened-at', String(Date.now()))")
+    expire_sessions(installed)
+    frame.locator("a[data-sort='amount']").click()
+    message = frame.locator(".refused[data-status='401']")
+    message.wait_for()
+    assert "Su sesión ha caducado" in message.inner_text()
+    button = frame.locator("#reopen")
+    assert button.is_visible() and button.text_content().strip() == "Volver a abrir"
+    shot("f18-expired-page-framed")
+    button.click()
+    frame.locator("h1", has_text="Planes de ventas").wait_for()
+    assert frame.locator("a[data-sort='amount']").count() == 1
+
+
+def test_the_frame_shrinks_back_after_a_long_page(installed, page):
+    hook = webhook(installed)
+    inst = installed.installation
+    company = companies(hook)[0]
+    seed_plans(hook, inst, [{"title": f"Plan alto {n}", "companyId": company["id"], "opportunity": 1000 + n,
+                             "currencyId": "USD", "begindate": "2026-10-01", "closedate": "2026-12-31"}
+                            for n in range(30)])
+    sandbox = installed.live.sandbox
+    page.goto(f"{sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    frame = app_frame(page)
+    frame.locator("#plans tr[data-plan]").nth(29).wait_for()
+    iframe = page.locator(".app-frame iframe").first
+    page.wait_for_function("el => el.getBoundingClientRect().height > 1500", arg=iframe.element_handle())
+    tall = iframe.bounding_box()["height"]
+
+    frame.locator("#new-plan").click()
+    frame.locator("#client-search").wait_for()
+    page.wait_for_function("el => el.getBoundingClientRect().height < 1300", arg=iframe.element_handle())
+    short = iframe.bounding_box()["height"]
+    form_bottom = frame.locator("main").evaluate("el => el.getBoundingClientRect().bottom")
+    assert short < tall
+    assert short >= form_bottom  # nothing of the form is cut off
