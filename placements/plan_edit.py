@@ -15,7 +15,7 @@ from flask import abort, g, jsonify, redirect, request
 from flask_babel import gettext
 
 from b24app.rest.errors import B24Error
-from placements import web
+from placements import live, web
 from placements.frames import frame_required
 from placements.i18n import money
 from placements.messages import errors_by_field
@@ -131,6 +131,7 @@ def save() -> Any:
         log.info("plan %s saved by user %s of %s", new_id, g.frame_user.user_id, g.installation.member_id)
     except B24Error as exc:
         return portal_error(exc)
+    live.recompute_now(g.installation, new_id)  # the page we return to shows consistent figures (F22)
     return back_to(values["back"], saved=new_id)
 
 

@@ -143,8 +143,29 @@ def notice() -> tuple[str, int]:
     return "", 0
 
 
+def live_context(context: dict[str, Any]) -> dict[str, str]:
+    """Open pages that show plans poll for their changes (placements/live.py, F21): the poll URL and the
+    GET URL that re-renders this page with a fresh session token (notice flags dropped)."""
+    from placements import live
+
+    if request.method != "GET" or g.get("installation") is None or not request.endpoint:
+        return {}
+    view = context.get("view")
+    plan = getattr(view, "plan", None)
+    deal_id = int(context.get("deal_id") or 0) if view is not None else 0
+    ids = [row.id for row in context.get("rows") or [] if getattr(row, "id", None)]
+    ids += [plan.id] if plan is not None else []
+    src = live.watch_url(ids, deal_id)
+    if not src:
+        return {}
+    args = {k: v for k, v in request.args.items() if k not in (frames.SESSION_PARAM, "saved", "unlinked")}
+    return {"live_src": src, "live_reload": furl(request.endpoint, **(request.view_args or {}), **args)}
+
+
 def render(template: str, **context: Any) -> str:
     user = g.get("frame_user")
+    if user is not None and "live_src" not in context:
+        context.update(live_context(context))
     context.setdefault("title", gettext("Sales plans"))
     context.setdefault("notice", notice()[0])
     context.setdefault("saved_id", notice()[1])

@@ -159,3 +159,30 @@
   };
   xhr.send();
 })();
+
+/* Live refresh (F21): while the page is visible, ask the app every 4 s whether the plans shown changed
+   (the app answers from its own database: no portal calls); stop after 10 minutes or on any error. */
+(function () {
+  "use strict";
+  var body = document.body, src = body.getAttribute("data-live-src"), target = body.getAttribute("data-live-reload");
+  if (!src || !target) { return; }
+  var started = Date.now(), every = 4000, limit = 10 * 60 * 1000, busy = false, timer = null;
+  function poll() {
+    if (Date.now() - started > limit) { clearInterval(timer); return; }
+    if (busy || document.visibilityState === "hidden") { return; }
+    busy = true;
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", src);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.onload = function () {
+      busy = false;
+      if (xhr.status !== 200) { clearInterval(timer); return; }  // e.g. the session expired: the next click recovers
+      var answer = {};
+      try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = {}; }
+      if (answer.changed) { clearInterval(timer); window.location.replace(target); }
+    };
+    xhr.onerror = function () { busy = false; };
+    xhr.send();
+  }
+  timer = setInterval(poll, every);
+})();
