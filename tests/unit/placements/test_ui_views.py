@@ -264,3 +264,13 @@ def test_sorting_amounts_of_several_currencies_says_they_are_compared_at_face_va
         assert hint in frame.client.get(f"/?sort={sort}&_s={frame.s}").get_data(as_text=True), sort
     assert hint not in frame.client.get(f"/?sort=amount&currency=EUR&_s={frame.s}").get_data(as_text=True)
     assert hint not in frame.client.get(f"/?sort=client&_s={frame.s}").get_data(as_text=True)
+
+
+def test_a_saved_plan_outside_the_page_shown_gets_a_link(frame, fake):
+    add_plan(fake, 1)
+    response = frame.client.post("/plans/save", data={**GOOD, "csrf_token": frame.csrf, "_s": frame.s})
+    page = frame.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "just-saved" in page and "El plan guardado no está en esta página." not in page
+    filtered = frame.client.get(f"/?saved=2&currency=USD&_s={frame.s}").get_data(as_text=True)  # plan 2 is EUR
+    assert "Plan guardado." in filtered and "El plan guardado no está en esta página." in filtered
+    assert re.search(r'<a href="/plans/2/edit\?back=plans&amp;_s=[^"]+">Abrirlo</a>', filtered)
