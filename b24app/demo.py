@@ -213,7 +213,7 @@ def ensure_demo_plans(client: Any, inst: Any, today: date | None = None, limit: 
         client_deals = [d for d in by_client[who] if not int(d.get(parent) or 0)]
         currency = str(by_client[who][0].get("currencyId") or "USD")
         same = [d for d in client_deals if d.get("currencyId") == currency]
-        total = sum(_amount(d.get("opportunity")) for d in same)
+        total = sum((_amount(d.get("opportunity")) for d in same), Decimal(0))
         amount = max(Decimal(1000), (total * Decimal("1.25") / 1000).to_integral_value(ROUND_CEILING) * 1000)
         to_win: list[dict[str, Any]] = []
         open_deals = sorted((d for d in same if d.get("stageSemanticId") == "P"),
@@ -222,7 +222,8 @@ def ensure_demo_plans(client: Any, inst: Any, today: date | None = None, limit: 
             to_win = open_deals[:1]
         elif roles.get(who) == "fulfilled":
             to_win = open_deals
-            won = sum(_amount(d.get("opportunity")) for d in same if d.get("stageSemanticId") in ("P", "S"))
+            won = sum((_amount(d.get("opportunity")) for d in same if d.get("stageSemanticId") in ("P", "S")),
+                      Decimal(0))
             amount = (won / 1000).to_integral_value(ROUND_FLOOR) * 1000 if won >= 1000 else won
         fields = {"title": f"Plan {begin:%Y}-T{(begin.month + 2) // 3}", who[0]: who[1],
                   "opportunity": amount, "currencyId": currency, "isManualOpportunity": "Y",

@@ -20,7 +20,7 @@ import sqlite_utils
 
 from b24app.db import connect
 
-MAX_IDLE = 16  # open connections kept per database; a larger burst opens (and later closes) more
+MAX_IDLE = 16  # open connections kept (for one database); a larger burst opens (and later closes) more
 
 _lock = threading.Lock()
 _idle: dict[tuple[str, int], list[sqlite_utils.Database]] = {}
@@ -48,25 +48,25 @@ def _open(path: str) -> sqlite_utils.Database:
 def borrow(path: str) -> Iterator[sqlite_utils.Database]:
     """An open connection to ``path`` for one request; back to the pool afterwards (closed on error)."""
     if path == ":memory:":  # one database per connection: nothing to share
-        db = connect(path)
+        memory = connect(path)
         try:
-            yield db
+            yield memory
         finally:
-            db.conn.close()
+            memory.conn.close()
         return
     key = (path, _file_id(path))
     with _lock:
         idle = _idle.setdefault(key, [])
-        db = idle.pop() if idle else None
-        stale = [k for k in _idle if k[0] == path and k != key]
-        old = [d for k in stale for d in _idle.pop(k)]
-    for gone in old:
+        pooled = idle.pop() if idle else None
+        old = [d for k in [k for k in _idle if k[0] == path and k != key] for d in _idle.pop(k)]
+    for gone in old:  # connections to a deleted file
         gone.conn.close()
-    if db is None:
+    if pooled is None:
         if not key[1]:  # the file is gone: let connect() create it with its migrations
             connect(path).conn.close()
             key = (path, _file_id(path))
-        db = _open(path)
+        pooled = _open(path)
+    db = pooled
     try:
         yield db
     except BaseException:
@@ -75,12 +75,17 @@ def borrow(path: str) -> Iterator[sqlite_utils.Database]:
     if db.conn.in_transaction:  # never hand on a connection with an open transaction
         db.conn.close()
         return
+    closing: list[sqlite_utils.Database] = []
     with _lock:
+        for other in [k for k in _idle if k != key]:  # one database per process in production; tests
+            closing += _idle.pop(other)               # open many: keep only the latest one's connections
         idle = _idle.setdefault(key, [])
         if len(idle) < MAX_IDLE:
             idle.append(db)
-            return
-    db.conn.close()
+        else:
+            closing.append(db)
+    for gone in closing:
+        gone.conn.close()
 
 
 def close_all() -> None:
