@@ -411,6 +411,12 @@ class PortalData:
 
 
 def plan_title(client_name: str, begin: date, end: date) -> str:
+    """The automatic title, in the user's language, named like the chart's periods (i18n.period_label):
+    ``Acme · T4 2026`` / ``Acme · Q4 2026`` / ``Acme · 4 кв. 2026``, ``Acme · dic 2026``, ``Acme · 2026``;
+    other spans as the compact interval with the year."""
+    from placements.i18n import period_label, span
     from placements.plans_query import month_label
 
-    return f"{client_name or '?'} · {month_label(begin, end)}"[:200]
+    whole = "…" not in month_label(begin, end)  # a calendar month, quarter or year
+    name = period_label(begin, end) if whole else span(begin, end)
+    return f"{client_name or '?'} · {name}"[:200]

@@ -54,7 +54,7 @@ def test_create_a_plan_from_the_deal_tab_links_that_deal(installed):
     plan_id = int(deal[f"parentId{inst.entity_type_id}"])
     plan = hook.call("crm.item.get", {"entityTypeId": inst.entity_type_id, "id": plan_id})["item"]
     assert plan["opportunity"] == 15000 and plan["assignedById"] == 3 and plan["companyId"] == company["id"]
-    assert plan["title"].endswith("2026-12") and plan["closedate"][:10] == "2026-12-31"
+    assert plan["title"].endswith(" · dic 2026") and plan["closedate"][:10] == "2026-12-31"  # Spanish user
     back = frame.get(saved.headers["Location"]).text.replace("\xa0", " ")
     assert "15.000,00 US$" in back and "María López" in back and "11.250,00 US$" in back  # probable = 75 %
 
