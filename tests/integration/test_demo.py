@@ -120,6 +120,8 @@ def test_demo_installs_follows_a_won_deal_and_reruns_without_duplicates(tmp_path
         stop.set()
         thread.join(timeout=30)
     assert not thread.is_alive()
+    # every event the portal sent reached the app, also the ones of the last writes before Ctrl-C
+    assert [(d["event"], d["error"]) for d in running.sandbox.portal.deliveries if d["status"] != 200] == []
 
     again, stop, thread, lines = start(instance, *ports)
     try:
