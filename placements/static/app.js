@@ -48,6 +48,34 @@
     if (inFrame && typeof BX24.openPath === "function") { BX24.openPath(a.getAttribute("data-path")); }
   });
 
+  // Exports (F17): the button says "Preparando…" until the file is ready, then the browser saves it
+  // (fetched as a blob); a second click meanwhile does nothing. Any non-200 answer is shown as a page.
+  document.addEventListener("click", function (ev) {
+    var a = ev.target.closest ? ev.target.closest("a[data-export]") : null;
+    if (!a || !window.URL || typeof URL.createObjectURL !== "function") { return; }
+    ev.preventDefault();
+    if (a.getAttribute("aria-busy") === "true") { return; }
+    var label = a.textContent, href = a.href;
+    a.setAttribute("aria-busy", "true"); a.classList.add("busy"); a.textContent = a.getAttribute("data-busy-text") || label;
+    var done = function () { a.removeAttribute("aria-busy"); a.classList.remove("busy"); a.textContent = label; };
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", href);
+    xhr.responseType = "blob";
+    xhr.onload = function () {
+      done();
+      if (xhr.status !== 200) { window.location.href = href; return; }
+      var disp = xhr.getResponseHeader("Content-Disposition") || "", name = "";
+      var star = /filename\*=UTF-8''([^;]+)/i.exec(disp), quoted = /filename="?([^";]+)"?/i.exec(disp);
+      try { name = star ? decodeURIComponent(star[1]) : (quoted ? quoted[1] : ""); } catch (e) { name = ""; }
+      var url = URL.createObjectURL(xhr.response), save = document.createElement("a");
+      save.href = url; save.download = name || href.split("?")[0].split("/").pop(); save.style.display = "none";
+      body.appendChild(save); save.click();
+      setTimeout(function () { URL.revokeObjectURL(url); body.removeChild(save); }, 2000);
+    };
+    xhr.onerror = function () { done(); };
+    xhr.send();
+  });
+
   // Forms that change something the user may regret ask first (data-confirm holds the localised question).
   document.addEventListener("submit", function (ev) {
     var form = ev.target, question = form.getAttribute ? form.getAttribute("data-confirm") : null;

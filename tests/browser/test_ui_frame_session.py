@@ -91,3 +91,28 @@ def test_the_frame_shrinks_back_after_a_long_page(installed, page):
     form_bottom = frame.locator("main").evaluate("el => el.getBoundingClientRect().bottom")
     assert short < tall
     assert short >= form_bottom  # nothing of the form is cut off
+
+
+def test_the_export_button_says_preparing_until_the_file_arrives(installed, page):
+    hook = webhook(installed)
+    seed_plans(hook, installed.installation, [{"title": "Plan export", "companyId": companies(hook)[0]["id"],
+                                               "opportunity": 3000, "currencyId": "USD"}])
+    sandbox = installed.live.sandbox
+    page.goto(f"{sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    frame = app_frame(page)
+    frame.locator("#plans tr[data-plan]").first.wait_for()
+    button = frame.locator("#export-xlsx")
+    assert button.text_content().strip() == "Exportar a Excel"
+    seen: list[str] = []
+
+    def while_preparing(route):  # the moment the app is asked for the file
+        seen.append(button.text_content().strip())
+        route.continue_()
+
+    page.route("**/plans/export.xlsx*", while_preparing)
+    with page.expect_download() as download:
+        button.click()
+    assert seen == ["Preparando…"]
+    assert download.value.suggested_filename.endswith(".xlsx")
+    frame.locator("#export-xlsx:not([aria-busy])").wait_for()
+    assert button.text_content().strip() == "Exportar a Excel"
