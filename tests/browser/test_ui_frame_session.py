@@ -116,3 +116,25 @@ def test_the_export_button_says_preparing_until_the_file_arrives(installed, page
     assert download.value.suggested_filename.endswith(".xlsx")
     frame.locator("#export-xlsx:not([aria-busy])").wait_for()
     assert button.text_content().strip() == "Exportar a Excel"
+
+
+def test_the_deal_tab_follows_when_its_deal_is_won_elsewhere(installed, running_worker, page, shot):
+    hook = webhook(installed)
+    inst = installed.installation
+    company = companies(hook)[0]
+    [plan_id] = seed_plans(hook, inst, [{"title": "Plan que sigue", "companyId": company["id"], "opportunity": 10000,
+                                         "currencyId": "USD", "begindate": "2026-10-01", "closedate": "2026-12-31"}])
+    deal_id = int(hook.call("crm.item.add", {"entityTypeId": 2, "fields": {
+        "title": "Se ganará", "companyId": company["id"], "opportunity": 4000, "currencyId": "USD",
+        "stageId": "NEW", "categoryId": 0, f"parentId{inst.entity_type_id}": plan_id}})["item"]["id"])
+    sandbox = installed.live.sandbox
+    page.goto(f"{sandbox.url}/crm/deal/details/{deal_id}/")
+    page.locator("a.app-tab", has_text="Plan de ventas").click()
+    tab = page.frame_locator(".tab-panel:not([hidden]) .app-frame iframe").first
+    tab.locator("#kpi-remainder", has_text="10.000,00").wait_for()
+
+    # Won while the card (and its tab) stay open: nobody reloads anything.
+    hook.call("crm.item.update", {"entityTypeId": 2, "id": deal_id, "fields": {"stageId": "WON"}})
+    tab.locator("#kpi-remainder", has_text="6.000,00").wait_for(timeout=30_000)
+    assert "4.000,00" in tab.locator("#kpi-won").inner_text()
+    shot("f21-deal-tab-followed-the-win")
