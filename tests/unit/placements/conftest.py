@@ -128,6 +128,8 @@ def inst(app) -> Installation:
 def fake(monkeypatch) -> FakePortal:
     portal = FakePortal()
     monkeypatch.setattr(B24Client, "for_user_token", classmethod(lambda cls, *a, **k: portal))
+    # the admin client (the recompute after a save, placements/live.py) never leaves the machine either
+    monkeypatch.setattr(B24Client, "for_installation", classmethod(lambda cls, *a, **k: portal))
     return portal
 
 
