@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from decimal import Decimal
 
 from babel import numbers as babel_numbers
@@ -47,29 +48,38 @@ def _period(row: PlanRow, locale: str) -> str:
     return span(row.begindate, row.closedate, locale)
 
 
+def _values(row: PlanRow, columns: list[tuple[str, str]], locale: str,
+            money: Callable[[PlanRow, str], object], share: Callable[[Decimal], object]) -> list[object]:
+    """One row's cells in the columns' order; ``money`` and ``share`` give the format's amounts and percents."""
+    values: list[object] = []
+    for key, _ in columns:
+        if key == "client":
+            values.append(row.client_name or row.title)
+        elif key == "period":
+            values.append(_period(row, locale))
+        elif key == "responsible":
+            values.append(row.responsible_name)
+        elif key in _MONEY:
+            values.append(money(row, key))
+        elif key == "currency":
+            values.append(row.currency)
+        elif key in ("probability", "execution"):
+            values.append(share(getattr(row, key)))
+        elif key == "status":
+            values.append(status_text(row.status))
+    return values
+
+
 def to_csv(rows: list[PlanRow], columns: list[tuple[str, str]], locale: str) -> tuple[bytes, str]:
     delimiter = ";" if babel_numbers.get_decimal_symbol(locale) == "," else ","
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow([label for _, label in columns])
     for row in rows:
-        values = []
-        for key, _ in columns:
-            if key == "client":
-                values.append(row.client_name or row.title)
-            elif key == "period":
-                values.append(_period(row, locale))
-            elif key == "responsible":
-                values.append(row.responsible_name)
-            elif key in _MONEY:
-                values.append(number(getattr(row, key), _decimals(row.currency), locale))
-            elif key == "currency":
-                values.append(row.currency)
-            elif key in ("probability", "execution"):
-                values.append(percent(getattr(row, key), locale))
-            elif key == "status":
-                values.append(status_text(row.status))
-        writer.writerow(values)
+        writer.writerow(_values(
+            row, columns, locale,
+            money=lambda r, key: number(getattr(r, key), _decimals(r.currency), locale),
+            share=lambda value: percent(value, locale)))
     return ("\ufeff" + out.getvalue()).encode("utf-8"), CSV_MIME  # BOM: Excel opens UTF-8 correctly
 
 
@@ -84,22 +94,8 @@ def to_xlsx(rows: list[PlanRow], columns: list[tuple[str, str]], locale: str) ->
         cell.font = Font(bold=True, color="FFFFFF")
         cell.fill = PatternFill("solid", fgColor="3BC8F5")
     for row in rows:
-        values: list[object] = []
-        for key, _ in columns:
-            if key == "client":
-                values.append(row.client_name or row.title)
-            elif key == "period":
-                values.append(_period(row, locale))
-            elif key == "responsible":
-                values.append(row.responsible_name)
-            elif key in _MONEY:
-                values.append(float(getattr(row, key)))
-            elif key == "currency":
-                values.append(row.currency)
-            elif key in ("probability", "execution"):
-                values.append(float(getattr(row, key) / Decimal(100)))
-            elif key == "status":
-                values.append(status_text(row.status))
+        values = _values(row, columns, locale, money=lambda r, key: float(getattr(r, key)),
+                         share=lambda value: float(value / Decimal(100)))
         ws.append(values)
         line = ws.max_row
         for index, (key, _) in enumerate(columns, start=1):
