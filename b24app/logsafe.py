@@ -14,8 +14,12 @@ _KEYS = (
     r"auth|access_token|refresh_token|application_token|client_secret|AUTH_ID|REFRESH_ID|"
     r"APPLICATION_TOKEN|auth\[access_token\]|auth\[refresh_token\]|auth\[application_token\]"
 )
+# ``_s`` is the app's signed frame-session parameter (placements/frames.py): it grants a user's view of the
+# plans for up to an hour, so an access-log line with it is as sensitive as a token.
+_SESSION_PARAM = r"(?<![A-Za-z0-9])_s"
 _PATTERN = re.compile(
-    r"(?P<key>(?:" + _KEYS + r")['\"]?\s*[:=]\s*['\"]?)(?P<value>[^&'\"\s,}]+)", re.IGNORECASE
+    r"(?P<key>(?:" + _KEYS + "|" + _SESSION_PARAM + r")['\"]?\s*[:=]\s*['\"]?)(?P<value>[^&'\"\s,}]+)",
+    re.IGNORECASE,
 )
 _known: set[str] = set()
 _lock = threading.Lock()

@@ -14,6 +14,8 @@ from b24app.logsafe import RedactingFilter, redact, register_secret
         ("auth[application_token]=appsecret99", "appsecret99"),
         ("form AUTH_ID=abc123def REFRESH_ID=zyx987", "abc123def"),
         ("client_secret: 'cs-000111'", "cs-000111"),
+        ('"GET /plans/999/edit?_s=ImFiYyI.awjmTw.zyrgZvvD HTTP/1.1" 502 -', "ImFiYyI.awjmTw.zyrgZvvD"),
+        ('"GET /plans/export.csv?sort=amount&_s=ImFiYyI.awjmTw.zyrg HTTP/1.1" 500 -', "ImFiYyI.awjmTw.zyrg"),
     ],
 )
 def test_token_shaped_values_are_masked(text, secret):
@@ -33,3 +35,22 @@ def test_filter_rewrites_log_records(caplog):
         logger.debug("calling %s with auth=%s", "crm.item.get", "s3cr3t-token")
     assert "s3cr3t-token" not in caplog.text
     assert "crm.item.get" in caplog.text
+
+
+def test_ordinary_parameters_ending_in_s_are_kept():
+    line = '"GET /?plans_s=5&status=P HTTP/1.1" 200 -'
+    assert redact(line) == line
+
+
+def test_a_failed_request_with_a_session_token_is_logged_without_it(caplog):
+    """werkzeug logs failed requests with their query string; the frame session must not reach the log."""
+    import logging
+
+    from b24app.logsafe import install
+
+    install("INFO")
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logging.getLogger("werkzeug").info('127.0.0.1 - - "%s" %s -', "GET /plans/9/edit?_s=SeSsIoN.tok.sig HTTP/1.1",
+                                           502)
+    assert "SeSsIoN.tok.sig" not in caplog.text
+    assert "/plans/9/edit" in caplog.text
