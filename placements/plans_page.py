@@ -13,7 +13,7 @@ from typing import Any
 from flask import Response, abort, g, request
 from flask_babel import gettext
 
-from b24app.rest.errors import AccessDenied, AuthError, B24Error
+from b24app.rest.errors import AccessDenied, AuthError, B24Error, NotFound
 from placements import export, web
 from placements.frames import frame_required
 from placements.plans_query import PAGE_SIZE, ListQuery, Totals, sort_rows
@@ -142,5 +142,8 @@ def portal_error(exc: B24Error) -> tuple[str, int]:
     if isinstance(exc, AccessDenied):
         return web.render("placements/notice.html", message=gettext(
             "Bitrix24 does not allow you to see this. Ask your administrator for access to the sales plans.")), 403
+    if isinstance(exc, NotFound):
+        return web.render("placements/notice.html", message=gettext(
+            "This item no longer exists in Bitrix24 (it may have been deleted).")), 404
     return web.render("placements/notice.html", message=gettext(
         "Bitrix24 did not answer in time. Please try again in a moment.")), 502

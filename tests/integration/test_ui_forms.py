@@ -118,3 +118,15 @@ def test_a_user_without_crm_rights_sees_no_plans(installed):
     manager = Frame(installed, user_id=3)  # "own" CRM access: sees the page, not Ana's plan
     assert manager.page.status_code == 200 and "Plan reservado" not in manager.page.text
     assert manager.get("/settings").status_code == 403
+
+
+def test_editing_a_plan_that_was_deleted_says_it_no_longer_exists(installed):
+    hook = webhook(installed)
+    inst = installed.installation
+    [plan_id] = seed_plans(hook, inst, [{"title": "Plan borrado", "opportunity": 1000, "currencyId": "USD",
+                                         "assignedById": 1, "begindate": "2026-11-01", "closedate": "2026-11-30"}])
+    hook.call("crm.item.delete", {"entityTypeId": inst.entity_type_id, "id": plan_id})
+    response = Frame(installed).get(f"/plans/{plan_id}/edit")
+    assert response.status_code == 404
+    assert "ya no existe en Bitrix24" in response.text
+    assert "no respondió a tiempo" not in response.text
