@@ -26,6 +26,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from b24app.schema import FIGURE_SUFFIXES, PROBABILITY_SUFFIX, parent_field
+
 ACTIVE = "P"
 FULFILLED = "S"
 NOT_FULFILLED = "F"
@@ -34,9 +36,6 @@ SEMANTICS = (ACTIVE, FULFILLED, NOT_FULFILLED)
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 
-#: manifest suffix of each computed figure (app.yaml smart_process.fields)
-FIGURE_SUFFIXES = {"won": "EXECUTED", "remainder": "REMAINDER", "execution": "EXECUTION", "probable": "PROBABLE"}
-PROBABILITY_SUFFIX = "PROBABILITY"
 
 
 class RatesError(ValueError):
@@ -146,7 +145,7 @@ class Deal:
     @classmethod
     def from_item(cls, item: Mapping[str, Any], plans_entity_type_id: int) -> Deal:
         """A deal from crm.item.list (entityTypeId 2, camelCase; api-reference/crm/universal/crm-item-list.md)."""
-        parent = item.get(f"parentId{plans_entity_type_id}")
+        parent = item.get(parent_field(plans_entity_type_id))
         return cls(
             id=int(item["id"]),
             amount=to_decimal(item.get("opportunity"), f"deal {item.get('id')} opportunity"),

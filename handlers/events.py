@@ -31,13 +31,13 @@ from flask.typing import ResponseReturnValue
 from b24app import logsafe
 from b24app.installations import UNINSTALLED, Installation, InstallationStore, audit, now_iso
 from b24app.phpquery import unflatten
+from b24app.schema import DEAL
 from handlers import event_db
 from sync import inbox
 
 log = logging.getLogger(__name__)
 bp = Blueprint("events", __name__)
 
-DEAL = 2
 
 
 class BadEvent(ValueError):

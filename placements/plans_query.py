@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from b24app.installations import Installation
+from b24app.schema import PlanSchema
 from placements.plan_form import Client, period_for
 
 PAGE_SIZE = 50
@@ -26,46 +26,8 @@ STATUSES = ("P", "S", "F")
 PERIODS = ("month", "quarter", "year", "custom")
 SORTS = ("client", "period", "responsible", "amount", "currency", "probability", "probable", "won",
          "remainder", "execution", "status")
-UF_SUFFIXES = {"probability": "PROBABILITY", "won": "EXECUTED", "remainder": "REMAINDER",
-               "execution": "EXECUTION", "probable": "PROBABLE"}
 _NATIVE_SORT = {"period": "begindate", "amount": "opportunity", "currency": "currencyId", "status": "stageId"}
 NAME_SORTS = ("client", "responsible")  # sorted in the app: the portal only knows the ids
-
-
-@dataclass(frozen=True)
-class PlanSchema:
-    """Where a portal keeps plans: the smart process' entityTypeId, UF names and stage ids."""
-
-    entity_type_id: int
-    fields: Mapping[str, str]  # our key (probability, won, ...) -> REST camelCase name
-    stages: Mapping[str, str]  # semantics P/S/F -> stage id
-
-    @classmethod
-    def of(cls, inst: Installation) -> PlanSchema:
-        if not inst.is_provisioned:
-            raise ValueError("the installation has no smart process yet")
-        names = {key: inst.field_map[suffix] for key, suffix in UF_SUFFIXES.items() if suffix in inst.field_map}
-        return cls(int(inst.entity_type_id or 0), names, dict(inst.stage_map))
-
-    @property
-    def parent_field(self) -> str:
-        """The deal field that points at a plan: ``parentId{entityTypeId}`` (api-notes §5.6)."""
-        return f"parentId{self.entity_type_id}"
-
-    def semantics(self, stage_id: str | None) -> str:
-        for sem, sid in self.stages.items():
-            if sid == stage_id:
-                return sem
-        return "P"
-
-    def select(self) -> list[str]:
-        return ["id", "title", "companyId", "contactId", "begindate", "closedate", "assignedById",
-                "opportunity", "currencyId", "stageId", *self.fields.values()]
-
-    def totals_select(self) -> list[str]:
-        """The few fields the totals, the roll-up and the sorts by name need (``NAME_SORTS``)."""
-        return ["id", "title", "companyId", "contactId", "assignedById", "opportunity", "currencyId",
-                *(self.fields[k] for k in ("probability", "won", "remainder", "probable") if k in self.fields)]
 
 
 def _date(value: Any) -> date | None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from b24app.installations import Installation
 from b24app.rest.errors import AccessDenied
+from b24app.schema import COMPANY, CONTACT, DEAL, DEAL_CARD_FIELDS, PlanSchema
 from placements.plan_form import Client, PlanInput
 from placements.plans_query import (
     NAME_SORTS,
@@ -26,7 +27,6 @@ from placements.plans_query import (
     ClientMatch,
     ListQuery,
     PlanRow,
-    PlanSchema,
     Totals,
     build_filter,
     build_order,
@@ -37,8 +37,7 @@ from placements.plans_query import (
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 60.0
-DEAL_SELECT = ["id", "title", "opportunity", "currencyId", "stageId", "stageSemanticId", "companyId",
-               "contactId", "assignedById", "closedate"]
+DEAL_SELECT = list(DEAL_CARD_FIELDS)
 
 
 class _TTLCache:
@@ -166,10 +165,10 @@ class PortalData:
         contacts = sorted({c.id for c in clients if c.kind == "contact"})
         names: dict[Client, str] = {}
         if companies:
-            for item in self.client.get_many(4, companies, select=["id", "title"]):
+            for item in self.client.get_many(COMPANY, companies, select=["id", "title"]):
                 names[Client("company", int(item["id"]))] = str(item.get("title") or "")
         if contacts:
-            for item in self.client.get_many(3, contacts, select=["id", "name", "lastName"]):
+            for item in self.client.get_many(CONTACT, contacts, select=["id", "name", "lastName"]):
                 names[Client("contact", int(item["id"]))] = _person(item)
         return names
 
@@ -189,10 +188,10 @@ class PortalData:
         if len(text) < 2:
             return []
         result = self.client.batch({
-            "co": ("crm.item.list", {"entityTypeId": 4, "select": ["id", "title"], "filter": {"%title": text}}),
-            "cn": ("crm.item.list", {"entityTypeId": 3, "select": ["id", "name", "lastName"],
+            "co": ("crm.item.list", {"entityTypeId": COMPANY, "select": ["id", "title"], "filter": {"%title": text}}),
+            "cn": ("crm.item.list", {"entityTypeId": CONTACT, "select": ["id", "name", "lastName"],
                                      "filter": {"%name": text}}),
-            "cl": ("crm.item.list", {"entityTypeId": 3, "select": ["id", "name", "lastName"],
+            "cl": ("crm.item.list", {"entityTypeId": CONTACT, "select": ["id", "name", "lastName"],
                                      "filter": {"%lastName": text}}),
         }).result
         out: dict[str, dict[str, str]] = {}
@@ -316,16 +315,16 @@ class PortalData:
         return self.fill_names(rows)
 
     def plan_deals(self, plan_id: int) -> list[dict[str, Any]]:
-        return self.client.list_all("crm.item.list", {"entityTypeId": 2, "select": DEAL_SELECT,
+        return self.client.list_all("crm.item.list", {"entityTypeId": DEAL, "select": DEAL_SELECT,
                                                       "filter": {self.schema.parent_field: plan_id}})
 
     # ---- deals and contacts --------------------------------------------------------------------
     def deal(self, deal_id: int) -> dict[str, Any]:
-        return self.client.call("crm.item.get", {"entityTypeId": 2, "id": deal_id})["item"]
+        return self.client.call("crm.item.get", {"entityTypeId": DEAL, "id": deal_id})["item"]
 
     def client_deals(self, client: Client) -> list[dict[str, Any]]:
         return self.client.list_all("crm.item.list", {
-            "entityTypeId": 2, "filter": {f"{client.kind}Id": client.id},
+            "entityTypeId": DEAL, "filter": {f"{client.kind}Id": client.id},
             "select": [*DEAL_SELECT, self.schema.parent_field]})
 
     def deal_clients(self, deal_ids: Iterable[int]) -> dict[int, Client | None]:
@@ -335,7 +334,7 @@ class PortalData:
         if not ids:
             return {}
         return {int(d["id"]): client_of(d)
-                for d in self.client.get_many(2, ids, select=["id", "companyId", "contactId"])}
+                for d in self.client.get_many(DEAL, ids, select=["id", "companyId", "contactId"])}
 
     def contacts_of(self, client: Client) -> list[Contact]:
         """The client's people: a company's contacts, or the contact itself, with phones and e-mails."""
@@ -346,7 +345,7 @@ class PortalData:
             ids = [client.id]
         if not ids:
             return []
-        items = _items(self.client.call("crm.item.list", {"entityTypeId": 3, "filter": {"@id": ids},
+        items = _items(self.client.call("crm.item.list", {"entityTypeId": CONTACT, "filter": {"@id": ids},
                                                           "select": ["*"]}))
         out = []
         for item in items:
@@ -393,7 +392,7 @@ class PortalData:
         return plan_id
 
     def _parent_update(self, deal_id: int, plan_id: int) -> tuple[str, dict[str, Any]]:
-        return ("crm.item.update", {"entityTypeId": 2, "id": deal_id,
+        return ("crm.item.update", {"entityTypeId": DEAL, "id": deal_id,
                                     "fields": {self.schema.parent_field: plan_id}})
 
     def link_deal(self, deal_id: int, plan_id: int) -> None:

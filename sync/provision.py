@@ -27,13 +27,13 @@ from b24app.db import file_lock, lock_dir
 from b24app.installations import Installation, InstallationStore, audit, now_iso
 from b24app.manifest import Manifest, SmartProcess, load_manifest
 from b24app.rest.errors import B24Error
+from b24app.schema import DEAL
 from sync.bindings import ensure_events, ensure_placements
 
 log = logging.getLogger(__name__)
 
 CREATED, FOUND, UPDATED, FAILED = "created", "found", "updated", "failed"
 REMOVED = "removed"  # a default stage of a smart process this run created, not in the manifest
-DEAL = 2
 
 #: Every method the app calls (lower case, as method.get wants it).
 REQUIRED_METHODS = (

@@ -21,12 +21,11 @@ import sqlite_utils
 
 from b24app import planmath
 from b24app.installations import Installation, audit, now_iso
+from b24app.schema import DEAL, deal_select, figures_select, parent_field
 
 log = logging.getLogger(__name__)
 
-DEALS = 2
 CHUNK = 50  # ids per crm.item.list filter: one page of results
-COMPUTED = tuple(planmath.FIGURE_SUFFIXES.values())
 
 
 class RecomputeError(RuntimeError):
@@ -44,20 +43,6 @@ class Outcome:
     failed: dict[int, str] = field(default_factory=dict)
     error: str | None = None  # the whole run failed (portal unreachable, tokens refused...)
     moved: dict[int, tuple[str, str]] = field(default_factory=dict)  # plan id -> (new status, title): stage written
-
-
-def parent_field(inst: Installation) -> str:
-    """The deal's link to its plan in ``crm.item`` notation (api-notes §5.6)."""
-    return f"parentId{inst.entity_type_id}"
-
-
-def plan_select(inst: Installation) -> list[str]:
-    fields = ["id", "title", "opportunity", "currencyId", "begindate", "closedate", "stageId"]
-    return fields + [inst.field_map[s] for s in ("PROBABILITY", *COMPUTED) if s in inst.field_map]
-
-
-def deal_select(inst: Installation) -> list[str]:
-    return ["id", "opportunity", "currencyId", "stageSemanticId", parent_field(inst), "categoryId"]
 
 
 def chunks(values: Sequence[int], size: int = CHUNK) -> list[list[int]]:
@@ -103,18 +88,18 @@ def read_plans_and_deals(client: Any, inst: Installation, plan_ids: Iterable[int
     """
     ids = sorted({int(i) for i in plan_ids if int(i) > 0})
     named = sorted({int(i) for i in deal_ids if int(i) > 0})
-    parent = parent_field(inst)
+    parent = parent_field(inst.entity_type_id)
     commands: dict[str, tuple[str, dict[str, Any]]] = {}
     if rates is None:
         commands["rates"] = ("crm.currency.list", {})
     id_chunks = chunks(ids)
     for n, chunk in enumerate(id_chunks):
         commands[f"p{n}"] = ("crm.item.list", _list_params(inst.entity_type_id or 0, {"@id": chunk},
-                                                            plan_select(inst)))
-        commands[f"d{n}"] = ("crm.item.list", _list_params(DEALS, {f"@{parent}": chunk}, deal_select(inst)))
+                                                            figures_select(inst)))
+        commands[f"d{n}"] = ("crm.item.list", _list_params(DEAL, {f"@{parent}": chunk}, deal_select(inst)))
     named_chunks = chunks(named)
     for n, chunk in enumerate(named_chunks):
-        commands[f"t{n}"] = ("crm.item.list", _list_params(DEALS, {"@id": chunk}, deal_select(inst)))
+        commands[f"t{n}"] = ("crm.item.list", _list_params(DEAL, {"@id": chunk}, deal_select(inst)))
     if not ids and not named:
         return {}, [], rates if rates is not None else read_rates(client), []
     result = client.batch_all(commands)
@@ -135,7 +120,7 @@ def read_plans_and_deals(client: Any, inst: Installation, plan_ids: Iterable[int
         for row in rows:
             deals[as_int(row.get("id"))] = dict(row)
     if overflow:
-        for row in client.list_all("crm.item.list", {"entityTypeId": DEALS, "filter": {f"@{parent}": overflow},
+        for row in client.list_all("crm.item.list", {"entityTypeId": DEAL, "filter": {f"@{parent}": overflow},
                                                      "select": deal_select(inst)}, items_key="items"):
             deals[as_int(row.get("id"))] = dict(row)
     touched = [row for n in range(len(named_chunks)) for row in _items(result.result.get(f"t{n}"))]
@@ -293,7 +278,7 @@ def recompute_plans(client: Any, db: sqlite_utils.Database, inst: Installation, 
     if not ids and not named:
         return Outcome()
     plans, deals, rates, touched = read_plans_and_deals(client, inst, ids, rates, named)
-    parent = parent_field(inst)
+    parent = parent_field(inst.entity_type_id)
     more = {as_int(d.get(parent)) for d in touched} - ids - {0}
     if more:
         extra_plans, extra_deals, rates, _ = read_plans_and_deals(client, inst, more, rates)

@@ -24,6 +24,7 @@ from typing import Any
 import sqlite_utils
 
 from b24app.installations import Installation, InstallationStore, audit
+from b24app.schema import DEAL, deal_select, figures_select, parent_field
 from sync import recompute
 
 log = logging.getLogger(__name__)
@@ -47,16 +48,16 @@ def read_open_plans(client: Any, inst: Installation, semantics: Iterable[str] = 
     if not stages:
         return {}
     rows = client.list_all("crm.item.list", {"entityTypeId": inst.entity_type_id, "filter": {"@stageId": stages},
-                                             "select": recompute.plan_select(inst)}, items_key="items",
+                                             "select": figures_select(inst)}, items_key="items",
                            estimate=estimate)
     return {recompute.as_int(row.get("id")): dict(row) for row in rows}
 
 
 def read_linked_deals(client: Any, inst: Installation, estimate: int | None = None) -> list[dict[str, Any]]:
     """Every deal linked to some plan (``>parentId{plansETI}``: 0), in fast mode."""
-    parent = recompute.parent_field(inst)
-    rows = client.list_all("crm.item.list", {"entityTypeId": recompute.DEALS, "filter": {f">{parent}": 0},
-                                             "select": recompute.deal_select(inst)}, items_key="items",
+    parent = parent_field(inst.entity_type_id)
+    rows = client.list_all("crm.item.list", {"entityTypeId": DEAL, "filter": {f">{parent}": 0},
+                                             "select": deal_select(inst)}, items_key="items",
                            estimate=estimate)
     return [dict(row) for row in rows]
 
@@ -80,7 +81,7 @@ def reconcile_installation(client: Any, db: sqlite_utils.Database, inst: Install
     plans = read_open_plans(client, inst, semantics, estimate=known_plans)
     step("deals", 0, 1)
     deals = read_linked_deals(client, inst, estimate=known_deals)
-    parent = recompute.parent_field(inst)
+    parent = parent_field(inst.entity_type_id)
     recompute.update_index(db, inst.member_id, deals, parent, plan_ids=None)
     grouped = recompute.group_deals(deals, parent)
 

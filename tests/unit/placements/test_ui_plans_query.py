@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from b24app.schema import PlanSchema
 from placements.plans_query import (
     ClientMatch,
     ListQuery,
-    PlanSchema,
     build_filter,
     build_order,
     month_label,

@@ -1,0 +1,99 @@
+"""The plan's schema in one place: CRM entity type ids, the plan's fields and the deal's link to its plan.
+
+A plan is an item of the app's smart process; its computed figures and the probability are user fields
+``UF_CRM_{typeId}_{SUFFIX}`` (``app.yaml`` ``smart_process.fields``), whose REST (camelCase) names the
+installer reads from ``crm.item.fields`` into ``Installation.field_map`` (suffix -> name). A deal points at
+its plan through ``parentId{plansEntityTypeId}`` (api-reference/crm/universal/crm-item-list.md).
+
+Pure: recompute, reconcile, the plan math and the frames all take their field names from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+DEAL = 2  # CRM entity type ids (api-reference/crm/data-types.md#object_type)
+CONTACT = 3
+COMPANY = 4
+
+PROBABILITY_SUFFIX = "PROBABILITY"
+#: manifest suffix of each computed figure (app.yaml smart_process.fields), by the figure's name
+FIGURE_SUFFIXES = {"won": "EXECUTED", "remainder": "REMAINDER", "execution": "EXECUTION", "probable": "PROBABLE"}
+#: every user field the app reads, by our key
+UF_SUFFIXES = {"probability": PROBABILITY_SUFFIX, **FIGURE_SUFFIXES}
+
+#: native plan fields a plan row needs (crm.item camelCase names)
+PLAN_FIELDS = ("id", "title", "companyId", "contactId", "begindate", "closedate", "assignedById",
+               "opportunity", "currencyId", "stageId")
+#: native plan fields the plan math needs
+FIGURE_PLAN_FIELDS = ("id", "title", "opportunity", "currencyId", "begindate", "closedate", "stageId")
+#: the deal fields the frames show
+DEAL_CARD_FIELDS = ("id", "title", "opportunity", "currencyId", "stageId", "stageSemanticId", "companyId",
+                    "contactId", "assignedById", "closedate")
+
+
+def parent_field(plans_entity_type_id: int | None) -> str:
+    """The deal's link to its plan in crm.item notation: ``parentId1030``."""
+    return f"parentId{int(plans_entity_type_id or 0)}"
+
+
+class Provisioned(Protocol):
+    """What an installation knows of the portal's smart process (``b24app.installations.Installation``)."""
+
+    @property
+    def entity_type_id(self) -> int | None: ...
+    @property
+    def field_map(self) -> dict[str, str]: ...
+    @property
+    def stage_map(self) -> dict[str, str]: ...
+    @property
+    def is_provisioned(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class PlanSchema:
+    """Where one portal keeps plans: the smart process' entityTypeId, user-field names and stage ids."""
+
+    entity_type_id: int
+    fields: Mapping[str, str]  # our key (probability, won, ...) -> REST camelCase name
+    stages: Mapping[str, str]  # semantics P/S/F -> stage id
+
+    @classmethod
+    def of(cls, inst: Provisioned) -> PlanSchema:
+        if not inst.is_provisioned:
+            raise ValueError("the installation has no smart process yet")
+        names = {key: inst.field_map[suffix] for key, suffix in UF_SUFFIXES.items() if suffix in inst.field_map}
+        return cls(int(inst.entity_type_id or 0), names, dict(inst.stage_map))
+
+    @property
+    def parent_field(self) -> str:
+        """The deal field that points at a plan of this portal."""
+        return parent_field(self.entity_type_id)
+
+    def semantics(self, stage_id: str | None) -> str:
+        for sem, sid in self.stages.items():
+            if sid == stage_id:
+                return sem
+        return "P"
+
+    def select(self) -> list[str]:
+        """A plan row as the frames show it."""
+        return [*PLAN_FIELDS, *self.fields.values()]
+
+    def totals_select(self) -> list[str]:
+        """The few fields the totals, the roll-up and the sorts by name need."""
+        return ["id", "title", "companyId", "contactId", "assignedById", "opportunity", "currencyId",
+                *(self.fields[k] for k in ("probability", "won", "remainder", "probable") if k in self.fields)]
+
+
+def figures_select(inst: Provisioned) -> list[str]:
+    """The plan fields recompute and reconcile read: the native ones the math needs, probability, figures."""
+    names = [inst.field_map[s] for s in (PROBABILITY_SUFFIX, *FIGURE_SUFFIXES.values()) if s in inst.field_map]
+    return [*FIGURE_PLAN_FIELDS, *names]
+
+
+def deal_select(inst: Provisioned) -> list[str]:
+    """The deal fields recompute and reconcile read."""
+    return ["id", "opportunity", "currencyId", "stageSemanticId", parent_field(inst.entity_type_id), "categoryId"]
