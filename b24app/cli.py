@@ -28,8 +28,9 @@ def serve(host: str, port: int) -> None:
 @click.option("--member-id", default=None, help="only this portal (default: every active installation)")
 def provision(member_id: str | None) -> None:
     """Re-run provisioning (smart process, fields, stages, tabs, events) with the stored admin tokens."""
+    from b24app.provisioning.provision import provision_all
+    from b24app.provisioning.report import CREATED, FAILED, UPDATED, ProvisionError
     from sync.commands import load_config
-    from sync.provision import CREATED, FAILED, UPDATED, ProvisionError, provision_all
 
     try:
         reports = provision_all(load_config(), member_id)

@@ -1,7 +1,7 @@
 """Installations keyed by ``member_id``: the installation store (save / find / delete).
 
 ``member_id`` never changes when a portal is renamed, so it is the key; the domain is data
-(api-notes §0). Tokens are never part of an Installation's repr.
+(a renamed portal keeps its member_id). Tokens are never part of an Installation's repr.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class InstallationStore:
     def save(self, inst: Installation) -> Installation:
         row = _to_row(inst)
         with self.db.conn:
-            self.db["installations"].upsert(row, pk="member_id")
+            self.db.table("installations").upsert(row, pk="member_id")
         return _from_row(row)
 
     def find(self, member_id: str) -> Installation | None:
@@ -125,6 +125,33 @@ class InstallationStore:
             self.db.execute(f"UPDATE installations SET status = ?, updated_at = ?{extra} WHERE member_id = ?",
                             [*args, member_id])
 
+    def save_provisioned(self, inst: Installation, *, type_id: int | None, entity_type_id: int | None,
+                         category_id: int | None, field_map: dict[str, str], stage_map: dict[str, str]) -> None:
+        """Keep the smart-process ids, touching nothing else of the row (the REST client may have rotated the
+        tokens meanwhile: a whole-row save of an older Installation would put a dead refresh token back)."""
+        with self.db.conn:
+            changed = self.db.execute(
+                "UPDATE installations SET type_id = ?, entity_type_id = ?, category_id = ?, field_map = ?, "
+                "stage_map = ?, updated_at = ? WHERE member_id = ?",
+                [type_id, entity_type_id, category_id, json.dumps(field_map, sort_keys=True),
+                 json.dumps(stage_map, sort_keys=True), now_iso(), inst.member_id],
+            ).rowcount
+        if not changed:  # not stored yet: nothing to clobber
+            self.save(inst.with_(type_id=type_id, entity_type_id=entity_type_id, category_id=category_id,
+                                 field_map=field_map, stage_map=stage_map))
+
+    def set_endpoint(self, member_id: str, client_endpoint: str) -> None:
+        """The portal answers at a new address (renamed portal)."""
+        with self.db.conn:
+            self.db.execute("UPDATE installations SET client_endpoint = ?, updated_at = ? WHERE member_id = ?",
+                            [client_endpoint, now_iso(), member_id])
+
+    def set_app_update(self, member_id: str, application_token: str, app_version: str) -> None:
+        """After ONAPPUPDATE: only these columns (the worker may be rotating the OAuth tokens right now)."""
+        with self.db.conn:
+            self.db.execute("UPDATE installations SET application_token = ?, app_version = ?, updated_at = ? "
+                            "WHERE member_id = ?", [application_token, app_version, now_iso(), member_id])
+
     def mark_uninstalled(self, member_id: str) -> None:
         """ONAPPUNINSTALL: drop the tokens, keep the portal's ids (its CRM data stays)."""
         with self.db.conn:
@@ -138,5 +165,5 @@ class InstallationStore:
 def audit(db: sqlite_utils.Database, member_id: str, action: str, actor: str = "app", **detail: Any) -> None:
     """Append to the audit log. Never pass tokens in ``detail``."""
     with db.conn:
-        db["audit_log"].insert({"member_id": member_id, "at": now_iso(), "actor": actor, "action": action,
+        db.table("audit_log").insert({"member_id": member_id, "at": now_iso(), "actor": actor, "action": action,
                                 "detail": json.dumps(detail, default=str, ensure_ascii=False)})

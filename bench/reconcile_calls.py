@@ -30,10 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from b24app.db import connect  # noqa: E402
 from b24app.installations import Installation, InstallationStore  # noqa: E402
+from b24app.provisioning import provision  # noqa: E402
 from b24app.rest import B24Client, listing  # noqa: E402
 from b24app.sandbox.server import SandboxServer  # noqa: E402
 from b24app.settings import load_settings  # noqa: E402
-from sync import provision, recompute, reconcile  # noqa: E402
+from sync import recompute, reconcile  # noqa: E402
 
 
 class Counter:
@@ -118,7 +119,7 @@ def main() -> None:
                             client_endpoint=sandbox.webhook_url)
         InstallationStore(db).save(inst)
         # A webhook may not call app.option.set (app-only); the ids are saved locally before that step.
-        logging.getLogger("sync.provision").setLevel(logging.ERROR)
+        logging.getLogger("b24app.provisioning.provision").setLevel(logging.ERROR)
         report = provision.provision(client, db, inst, {**config, "PUBLIC_URL": ""})
         inst = InstallationStore(db).find(inst.member_id)
         assert inst is not None and inst.is_provisioned, report.error

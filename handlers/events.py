@@ -29,7 +29,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from b24app import logsafe
-from b24app.installations import UNINSTALLED, Installation, InstallationStore, audit, now_iso
+from b24app.installations import UNINSTALLED, Installation, InstallationStore, audit
 from b24app.phpquery import unflatten
 from b24app.schema import DEAL
 from handlers import event_db
@@ -122,14 +122,14 @@ def _verified_new_token(inst: Installation, event: Event) -> bool:
     """ONAPPUPDATE with a changed token: the event's refresh token must belong to the same portal."""
     if not event.refresh_token:
         return False
-    from sync.installer import InstallRefused, exchange_refresh_token
+    from b24app.provisioning.installer import InstallRefused, exchange_refresh_token
 
     try:
         answer = exchange_refresh_token(current_app.config, event.refresh_token)
     except InstallRefused as exc:
         log.warning("portal %s: ONAPPUPDATE token check failed: %s", inst.member_id, exc.reason)
         return False
-    return str(answer.get("member_id")) == inst.member_id
+    return answer.member_id == inst.member_id
 
 
 def _app_update(store: InstallationStore, inst: Installation, event: Event, token_ok: bool) -> ResponseReturnValue:
@@ -141,9 +141,7 @@ def _app_update(store: InstallationStore, inst: Installation, event: Event, toke
             return _error(401, "invalid_application_token")
         token = event.application_token
     version = str(event.data.get("VERSION") or inst.app_version)
-    with db.conn:  # only these columns: the worker may be rotating the OAuth tokens right now
-        db.execute("UPDATE installations SET application_token = ?, app_version = ?, updated_at = ? "
-                   "WHERE member_id = ?", [token, version, now_iso(), inst.member_id])
+    store.set_app_update(inst.member_id, token, version)
     inbox.enqueue(db, inst.member_id, inbox.PROVISION, 0, 0,
                   {"VERSION": version, "PREVIOUS_VERSION": event.data.get("PREVIOUS_VERSION")}, event.ts)
     audit(db, inst.member_id, "app_update", version=version, token_changed=not token_ok)

@@ -2,7 +2,7 @@
 
 Bitrix24 POSTs here the first time an admin opens the app, and again on "Reinstall"
 (settings/app-installation/installation-finish.md). The view parses the POST, runs
-``sync.installer.install`` and renders what happened in the admin's language; only a complete install
+``b24app.provisioning.installer.install`` and renders what happened in the admin's language; only a complete install
 calls ``BX24.installFinish()``. A GET shows a short explanation (someone opened the URL by hand).
 """
 
@@ -16,8 +16,8 @@ from flask import Blueprint, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from b24app.db import get_db
-from sync.installer import InstallForm, InstallOutcome, InstallRefused, install
-from sync.provision import CREATED, FAILED, FOUND, REMOVED, UPDATED
+from b24app.provisioning.installer import InstallForm, InstallOutcome, InstallRefused, install
+from b24app.provisioning.report import CREATED, FAILED, FOUND, REMOVED, UPDATED
 
 log = logging.getLogger(__name__)
 bp = Blueprint("install", __name__, template_folder="templates")

@@ -26,6 +26,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from b24app.db import get_db
 from b24app.installations import Installation, InstallationStore
+from b24app.rest.clients import clients_for
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +106,7 @@ def check_frame_post(form: Any, store: InstallationStore,
 
 def portal_profile(inst: Installation, auth_id: str) -> dict[str, Any]:
     """``profile`` with the user's own token at the stored client_endpoint (api-reference/common/users/profile.md)."""
-    from b24app.rest import B24Client
-
-    with B24Client.for_user_token(inst, auth_id, current_app.config) as client:
+    with clients_for(current_app.config).user(inst, auth_id) as client:
         return client.call("profile")
 
 

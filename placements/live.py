@@ -15,6 +15,7 @@ from flask import current_app, g, jsonify, request
 
 from b24app.db import get_db
 from b24app.installations import Installation
+from b24app.rest.clients import clients_for
 from placements import web
 from placements.frames import frame_required
 
@@ -28,14 +29,13 @@ MAX_WATCHED = 100
 def recompute_now(inst: Installation, plan_id: int) -> None:
     """Recompute one plan through the worker's code (sync.recompute) with the installation's admin tokens,
     bounded (short read timeout, one retry). On failure only log: the worker catches up on the event."""
-    from b24app.rest import B24Client
     from sync import recompute
 
     config = dict(current_app.config)
     config["HTTP_READ_TIMEOUT"] = min(float(config.get("HTTP_READ_TIMEOUT") or 70), RECOMPUTE_READ_TIMEOUT)
     config["MAX_RETRIES"] = 1
     try:
-        with B24Client.for_installation(inst.member_id, config) as client:
+        with clients_for(config).admin(inst) as client:
             outcome = recompute.recompute_plans(client, get_db(), inst, [plan_id], actor="plan-form")
     except Exception as exc:  # noqa: BLE001 - never fail a save that the portal already accepted
         log.warning("portal %s plan %s: recompute after save failed (%s); the worker will catch up",

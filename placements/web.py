@@ -11,6 +11,7 @@ from flask_babel import gettext
 
 from b24app.db import get_db
 from b24app.installations import InstallationStore
+from b24app.rest.clients import clients_for
 from placements import frames
 from placements.i18n import DEFAULT_LOCALE, LOCALES, locale_for
 from placements.portal_data import PortalData
@@ -121,15 +122,12 @@ def furl(endpoint: str, **values: Any) -> str:
 
 def data() -> PortalData:
     """The portal, as the current frame user sees it."""
-    from b24app.rest import B24Client
-
     user: frames.FrameUser = g.frame_user
+    inst, clients = g.installation, clients_for(current_app.config)
     client = g.get("b24_client")
     if client is None:
-        client = g.b24_client = B24Client.for_user_token(g.installation, user.access_token, current_app.config)
-    member_id, config = g.installation.member_id, current_app.config
-    return PortalData(client, g.installation, user.user_id,
-                      admin_client=lambda: B24Client.for_installation(member_id, config))
+        client = g.b24_client = clients.user(inst, user.access_token)
+    return PortalData(client, inst, user.user_id, admin_client=lambda: clients.admin(inst))
 
 
 def notice() -> tuple[str, int]:

@@ -16,8 +16,8 @@ from sync import recompute, reconcile
 
 
 def close_periods(config: Mapping[str, Any], db: sqlite_utils.Database, today: date | None = None,
-                  member_id: str | None = None, progress: reconcile.Progress | None = None,
-                  client_factory: Any = None) -> dict[str, recompute.Outcome]:
+                  member_id: str | None = None, progress: reconcile.Progress | None = None
+                  ) -> dict[str, recompute.Outcome]:
     """Recompute every open plan as of ``today`` (default: the server's date); returns per-portal outcomes."""
     return reconcile.reconcile_all(config, db, member_id=member_id, today=today or date.today(),
-                                   progress=progress, actor="close_periods", client_factory=client_factory)
+                                   progress=progress, actor="close_periods")

@@ -24,6 +24,8 @@ from typing import Any
 import sqlite_utils
 
 from b24app.installations import Installation, InstallationStore, audit
+from b24app.rest import errors as rest_errors
+from b24app.rest.clients import RestClient, clients_for
 from b24app.schema import DEAL, deal_select, figures_select, parent_field
 from sync import recompute
 
@@ -41,7 +43,7 @@ def index_sizes(db: sqlite_utils.Database, member_id: str) -> tuple[int | None, 
     return (int(plans) or None, int(deals) or None)
 
 
-def read_open_plans(client: Any, inst: Installation, semantics: Iterable[str] = SWEPT,
+def read_open_plans(client: RestClient, inst: Installation, semantics: Iterable[str] = SWEPT,
                     estimate: int | None = None) -> dict[int, dict]:
     """Every plan in the stages of the given semantics (Activo and Cumplido by default), in fast mode."""
     stages = [inst.stage_map[s] for s in semantics if s in inst.stage_map]
@@ -53,7 +55,7 @@ def read_open_plans(client: Any, inst: Installation, semantics: Iterable[str] = 
     return {recompute.as_int(row.get("id")): dict(row) for row in rows}
 
 
-def read_linked_deals(client: Any, inst: Installation, estimate: int | None = None) -> list[dict[str, Any]]:
+def read_linked_deals(client: RestClient, inst: Installation, estimate: int | None = None) -> list[dict[str, Any]]:
     """Every deal linked to some plan (``>parentId{plansETI}``: 0), in fast mode."""
     parent = parent_field(inst.entity_type_id)
     rows = client.list_all("crm.item.list", {"entityTypeId": DEAL, "filter": {f">{parent}": 0},
@@ -62,7 +64,7 @@ def read_linked_deals(client: Any, inst: Installation, estimate: int | None = No
     return [dict(row) for row in rows]
 
 
-def reconcile_installation(client: Any, db: sqlite_utils.Database, inst: Installation,
+def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: Installation,
                            today: date | None = None, semantics: Iterable[str] = SWEPT,
                            actor: str = "reconcile", progress: Progress | None = None) -> recompute.Outcome:
     """Recompute one portal's Activo and Cumplido plans; rebuild its deal→plan index. Returns what changed."""
@@ -100,13 +102,9 @@ def reconcile_installation(client: Any, db: sqlite_utils.Database, inst: Install
 
 def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_id: str | None = None,
                   today: date | None = None, progress: Progress | None = None, actor: str = "reconcile",
-                  client_factory: Callable[[Installation, Mapping[str, Any]], Any] | None = None
                   ) -> dict[str, recompute.Outcome]:
     """Reconcile every active installation (or one); a portal that fails is logged, its Outcome has ``error``."""
-    from b24app.rest import errors as rest_errors
-    from sync.worker import closing_client, default_client
-
-    factory = client_factory or default_client
+    clients = clients_for(config)
     store = InstallationStore(db)
     if member_id:
         found = store.find(member_id)
@@ -121,7 +119,7 @@ def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_i
             log.warning("portal %s is %s: not reconciled", inst.member_id, inst.status)
             continue
         try:
-            with closing_client(factory(inst, config)) as client:
+            with clients.admin(inst) as client:
                 results[inst.member_id] = reconcile_installation(client, db, inst, today=today, actor=actor,
                                                                  progress=progress)
         except rest_errors.ReauthRequired:

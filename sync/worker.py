@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
 from b24app.installations import Installation, InstallationStore, audit
-from sync import inbox, recompute
+from b24app.provisioning import provision
+from b24app.rest import errors as rest_errors
+from b24app.rest.clients import RestClient, clients_for
+from sync import inbox, recompute, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +31,6 @@ ITEM_EVENTS = {"ONCRMDYNAMICITEMADD", "ONCRMDYNAMICITEMUPDATE", "ONCRMDYNAMICITE
 CURRENCY_EVENTS = {"ONCRMCURRENCYADD", "ONCRMCURRENCYUPDATE", "ONCRMCURRENCYDELETE"}
 PROVISION_EVENTS = {"ONAPPUPDATE", inbox.PROVISION}
 MAX_ATTEMPTS = 5
-
-ClientFactory = Callable[[Installation, Mapping[str, Any]], Any]
 
 
 @dataclass
@@ -94,42 +94,11 @@ def plan_work(inst: Installation, items: Iterable[inbox.InboxItem]) -> Work:
     return work
 
 
-def default_client(inst: Installation, config: Mapping[str, Any]) -> Any:
-    from b24app.rest import B24Client
-
-    return B24Client.for_installation(inst.member_id, config)
-
-
-@contextmanager
-def closing_client(client: Any) -> Iterator[Any]:
-    """Close the client's HTTP session after use (a drain runs every few seconds)."""
-    try:
-        yield client
-    finally:
-        close = getattr(client, "close", None)
-        if callable(close):
-            close()
-
-
-def _provision(client: Any, db: sqlite_utils.Database, inst: Installation, config: Mapping[str, Any]) -> None:
-    """Re-run provisioning after an app update, when the install code exposes it."""
-    try:
-        from sync import provision
-    except ImportError:
-        log.info("portal %s: app updated; provisioning module not available", inst.member_id)
-        return
-    runner = getattr(provision, "reprovision", None) or getattr(provision, "provision", None)
-    if runner is None:
-        log.info("portal %s: app updated; no provisioning entry point", inst.member_id)
-        return
-    runner(client, db, inst, config)
-
-
-def process(client: Any, db: sqlite_utils.Database, inst: Installation, work: Work,
+def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, work: Work,
             config: Mapping[str, Any]) -> recompute.Outcome:
     """Do one portal's work: provisioning, then one recompute of every affected plan."""
     if work.provision:
-        _provision(client, db, inst, config)
+        provision.reprovision(client, db, inst, config)
         inst = InstallationStore(db).find(inst.member_id) or inst
     if not inst.is_provisioned:
         log.info("portal %s: not provisioned yet; %s event(s) wait for reconcile", inst.member_id,
@@ -137,8 +106,6 @@ def process(client: Any, db: sqlite_utils.Database, inst: Installation, work: Wo
         return recompute.Outcome()
     swept = recompute.Outcome()
     if work.all_plans:  # rates changed: every open or fulfilled plan may move
-        from sync import reconcile
-
         swept = reconcile.reconcile_installation(client, db, inst, semantics=("P", "S"), actor="worker")
     plan_ids = set(work.plans)
     known = recompute.plans_of_deals(db, inst.member_id, work.deals | work.deleted_deals)
@@ -174,12 +141,11 @@ def _error_kind(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def drain_once(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int = 500,
-               client_factory: ClientFactory | None = None) -> DrainStats:
-    """Claim up to ``limit`` pending events, process them per portal, mark them done or failed."""
-    from b24app.rest import errors as rest_errors
+def drain_once(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int = 500) -> DrainStats:
+    """Claim up to ``limit`` pending events, process them per portal, mark them done or failed.
 
-    factory = client_factory or default_client
+    REST calls use ``clients_for(config).admin``: the installation's stored admin tokens."""
+    clients = clients_for(config)
     inbox.release_stale(db)
     items = inbox.claim_pending(db, limit)
     stats = DrainStats(claimed=len(items))
@@ -200,7 +166,7 @@ def drain_once(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int 
             continue
         try:
             work = plan_work(inst, portal_items)
-            with closing_client(factory(inst, config)) as client:
+            with clients.admin(inst) as client:
                 outcome = process(client, db, inst, work, config)
         except rest_errors.ReauthRequired:
             log.warning("portal %s needs an admin to open the app again (tokens refused): skipping %s event(s)",
@@ -228,12 +194,12 @@ def drain_once(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int 
 
 
 def run(config: Mapping[str, Any], db: sqlite_utils.Database, interval: float,
-        stop: threading.Event | None = None, client_factory: ClientFactory | None = None) -> None:
+        stop: threading.Event | None = None) -> None:
     """Drain the inbox every ``interval`` seconds until ``stop`` is set (or Ctrl-C)."""
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
-            stats = drain_once(config, db, client_factory=client_factory)
+            stats = drain_once(config, db)
             if stats.claimed:
                 log.info("drained %s event(s): %s done, %s failed, %s skipped, %s plan(s) updated",
                          stats.claimed, stats.done, stats.failed, stats.skipped, stats.plans_updated)

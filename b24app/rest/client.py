@@ -293,9 +293,7 @@ class B24Client:
             log.info("portal %s moved from %s to %s", self.member_id, old_host, new_host)
             database = open_db(self.database)
             try:
-                with database.conn:
-                    database.execute("UPDATE installations SET client_endpoint = ? WHERE member_id = ?",
-                                     [new_endpoint, self.member_id])
+                InstallationStore(database).set_endpoint(self.member_id, new_endpoint)
             finally:
                 database.conn.close()
 

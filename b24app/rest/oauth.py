@@ -1,6 +1,8 @@
 """OAuth token refresh through the OAuth server, one at a time per portal across threads and processes.
 
-Docs: ``settings/oauth/auto-renewal.md`` (api-notes §1.4). Refresh only after ``expired_token``; every
+Docs: ``settings/oauth/auto-renewal.md``. ``exchange_refresh_token`` is the one call to the OAuth server
+(``grant_type=refresh_token``): the installer uses it to learn which portal and user an install POST is for,
+the refresher to rotate stored tokens. Refresh only after ``expired_token``; every
 refresh rotates the refresh token, so the new pair is saved (atomically, in one UPDATE) before anyone uses
 it. A file lock beside the database makes the refresh single-flight; after taking it the installation is
 read again, and if another process already rotated the token that token is used as is.
@@ -33,6 +35,9 @@ class TokenSet:
     expires_at: int
     client_endpoint: str | None
     member_id: str | None
+    user_id: int | None = None
+    scope: str = ""
+    server_endpoint: str = ""
 
     def __repr__(self) -> str:
         return f"TokenSet(expires_at={self.expires_at}, client_endpoint={self.client_endpoint!r})"
@@ -55,7 +60,40 @@ def parse_token_response(status: int, payload: Any, now: float) -> TokenSet:
         expires_at = int(now + int(payload.get("expires_in") or 3600))
     endpoint = payload.get("client_endpoint")
     endpoint = endpoint if isinstance(endpoint, str) and is_rest_endpoint(endpoint) else None
-    return TokenSet(str(access), str(refresh), expires_at, endpoint, payload.get("member_id") or None)
+    user_id = str(payload.get("user_id") or "")
+    return TokenSet(str(access), str(refresh), expires_at, endpoint, str(payload.get("member_id") or "") or None,
+                    user_id=int(user_id) if user_id.isdigit() else None, scope=str(payload.get("scope") or ""),
+                    server_endpoint=str(payload.get("server_endpoint") or ""))
+
+
+def exchange_refresh_token(config: Mapping[str, Any], refresh_token: str, session: requests.Session | None = None,
+                           clock: Callable[[], float] = time.time) -> TokenSet:
+    """``grant_type=refresh_token`` at the configured OAuth server with our client id and secret.
+
+    Redirects are not followed (the secret goes only to the configured server). Raises TransportError
+    when the server cannot be reached, the error of its answer (``invalid_grant`` -> ReauthRequired), or
+    ServerError (code "") when it answers no token pair.
+    """
+    secret = str(config.get("CLIENT_SECRET") or "")
+    register_secret(secret, refresh_token)
+    params = {"grant_type": "refresh_token", "client_id": str(config.get("CLIENT_ID") or ""),
+              "client_secret": secret, "refresh_token": refresh_token}
+    timeout = (float(config.get("HTTP_CONNECT_TIMEOUT") or 5), float(config.get("HTTP_READ_TIMEOUT") or 70))
+    started = clock()
+    try:
+        get = session.get if session is not None else requests.get
+        response = get(str(config.get("OAUTH_URL") or DEFAULT_OAUTH_URL), params=params, timeout=timeout,
+                       allow_redirects=False, headers={"Accept": "application/json", "User-Agent": USER_AGENT})
+    except requests.RequestException as exc:
+        raise TransportError(0, "CONNECTION_ERROR", type(exc).__name__, "oauth.token") from None
+    log.debug("GET oauth.token -> HTTP %s in %.3fs", response.status_code, clock() - started)
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    tokens = parse_token_response(response.status_code, payload, clock())
+    register_secret(tokens.access_token, tokens.refresh_token)
+    return tokens
 
 
 class TokenRefresher:
@@ -63,14 +101,11 @@ class TokenRefresher:
 
     def __init__(self, config: Mapping[str, Any], session: requests.Session,
                  clock: Callable[[], float] = time.time):
+        self.config = config
         self.database = str(config.get("DATABASE") or ":memory:")
-        self.oauth_url = config.get("OAUTH_URL") or DEFAULT_OAUTH_URL
-        self.client_id = config.get("CLIENT_ID") or ""
-        self.client_secret = config.get("CLIENT_SECRET") or ""
-        self.timeout = (float(config.get("HTTP_CONNECT_TIMEOUT") or 5), float(config.get("HTTP_READ_TIMEOUT") or 70))
         self.session = session
         self.clock = clock
-        register_secret(self.client_secret)
+        register_secret(str(config.get("CLIENT_SECRET") or ""))
 
     def refresh(self, member_id: str, stale_access_token: str) -> Installation:
         """Return the installation with a working token pair (rotated here or by someone else)."""
@@ -87,7 +122,7 @@ class TokenRefresher:
             log.debug("token of %s already rotated by another worker", member_id)
             return inst
         try:
-            tokens = self._request(inst.refresh_token)
+            tokens = exchange_refresh_token(self.config, inst.refresh_token, self.session, self.clock)
         except ReauthRequired:
             again = _usable(store, member_id)
             if again.refresh_token != inst.refresh_token and again.access_token != stale:
@@ -100,30 +135,12 @@ class TokenRefresher:
             raise
         if tokens.member_id and tokens.member_id != member_id:
             raise AuthError(0, "MEMBER_MISMATCH", "the OAuth server answered for another portal", "oauth.token")
-        register_secret(tokens.access_token, tokens.refresh_token)
         store.save_tokens(member_id, tokens.access_token, tokens.refresh_token, tokens.expires_at,
                           client_endpoint=tokens.client_endpoint)
         log.info("refreshed tokens of %s (valid until %s)", member_id, tokens.expires_at)
         saved = store.find(member_id)
         assert saved is not None
         return saved
-
-    def _request(self, refresh_token: str) -> TokenSet:
-        params = {"grant_type": "refresh_token", "client_id": self.client_id,
-                  "client_secret": self.client_secret, "refresh_token": refresh_token}
-        started = self.clock()
-        try:
-            response = self.session.get(self.oauth_url, params=params, timeout=self.timeout,
-                                        headers={"Accept": "application/json", "User-Agent": USER_AGENT})
-        except requests.RequestException as exc:
-            raise TransportError(0, "CONNECTION_ERROR", type(exc).__name__, "oauth.token") from None
-        log.debug("GET oauth.token -> HTTP %s in %.3fs", response.status_code, self.clock() - started)
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        return parse_token_response(response.status_code, payload, self.clock())
-
 
 def require_active(inst: Installation | None, method: str = "") -> Installation:
     """A known installation whose tokens may be used: not uninstalled, not waiting for re-authorisation."""

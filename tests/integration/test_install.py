@@ -92,7 +92,8 @@ def test_installing_twice_creates_nothing_twice(installed, sandbox):
 
 
 def test_provision_command_finds_everything(installed, sandbox):
-    from sync.provision import CREATED, provision_all
+    from b24app.provisioning.provision import provision_all
+    from b24app.provisioning.report import CREATED
 
     before = snapshot(sandbox, installed)
     reports = provision_all(installed.live.config)
@@ -101,7 +102,8 @@ def test_provision_command_finds_everything(installed, sandbox):
 
 
 def test_provision_command_refreshes_expired_tokens(installed, sandbox):
-    from sync.provision import CREATED, provision_all
+    from b24app.provisioning.provision import provision_all
+    from b24app.provisioning.report import CREATED
 
     before = installed.installation
     sandbox.portal.set_faults({"expire_tokens": True})

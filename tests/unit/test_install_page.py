@@ -8,7 +8,7 @@ from test_provision import FakePortal
 
 from b24app.db import connect
 from b24app.installations import InstallationStore
-from sync import installer
+from b24app.rest.clients import ClientsFrom
 
 OAUTH = "http://oauth.test/oauth/token/"
 MEMBER = "a223c6b3710f85df22e9377d6c4f7553"
@@ -35,9 +35,9 @@ def app(app):
 
 
 @pytest.fixture
-def portal(monkeypatch):
+def portal(app):
     fake = FakePortal()
-    monkeypatch.setattr(installer, "default_client", lambda inst, config: fake)
+    app.config["CLIENTS"] = ClientsFrom(lambda inst: fake)
     return fake
 
 
@@ -122,9 +122,9 @@ def test_missing_fields_are_named(client, app, portal):
     assert "member_id, REFRESH_ID" in response.get_data(as_text=True)
 
 
-def test_only_an_admin_can_install(client, app, monkeypatch, oauth):
+def test_only_an_admin_can_install(client, app, oauth):
     fake = FakePortal(admin=False)
-    monkeypatch.setattr(installer, "default_client", lambda inst, config: fake)
+    app.config["CLIENTS"] = ClientsFrom(lambda inst: fake)
     response = install(client)
     assert response.status_code == 403
     assert "Solo un administrador" in response.get_data(as_text=True)
@@ -132,9 +132,9 @@ def test_only_an_admin_can_install(client, app, monkeypatch, oauth):
     assert inst is None and audit == ["install_refused"]
 
 
-def test_a_portal_without_the_needed_methods_is_told_what_it_lacks(client, app, monkeypatch, oauth):
+def test_a_portal_without_the_needed_methods_is_told_what_it_lacks(client, app, oauth):
     fake = FakePortal(missing=("crm.type.add", "userfieldconfig.add"))
-    monkeypatch.setattr(installer, "default_client", lambda inst, config: fake)
+    app.config["CLIENTS"] = ClientsFrom(lambda inst: fake)
     response = install(client, lang="en")
     html = response.get_data(as_text=True)
     assert response.status_code == 409

@@ -15,9 +15,11 @@ import pytest
 from b24app.db import connect
 from b24app.installations import Installation, InstallationStore
 from b24app.manifest import load_manifest
+from b24app.provisioning import provision as prov
+from b24app.provisioning import report as steps
+from b24app.rest.clients import ClientsFrom
 from b24app.rest.codec import BatchResult
 from b24app.rest.errors import B24Error, BadRequest, MethodNotFound
-from sync import provision as prov
 
 PUBLIC = "https://plans.example.com"
 CONFIG = {"PUBLIC_URL": PUBLIC}
@@ -53,6 +55,16 @@ class FakePortal:
             except B24Error as exc:
                 result.errors[key] = exc
         return result
+
+    # -- a client is a context manager that closes it
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> FakePortal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- methods
     def m_method_get(self, p):
@@ -228,7 +240,7 @@ def test_first_run_creates_everything_and_keeps_the_ids(db, inst):
     assert {e["handler"] for e in portal.events} == {PUBLIC + "/events"}
     assert portal.options["plans_entity_type_id"] == 1030
     assert json.loads(portal.options["plans_stage_map"])["S"] == "DT1030_11:SUCCESS"
-    assert report.count(prov.CREATED) >= 1 + 5 + 3 + len(MANIFEST.events)
+    assert report.count(steps.CREATED) >= 1 + 5 + 3 + len(MANIFEST.events)
     audit = [r["action"] for r in db.query("SELECT action FROM audit_log")]
     assert audit == ["provision"]
 
@@ -238,7 +250,7 @@ def test_a_second_run_creates_nothing_twice(db, inst):
     prov.provision(portal, db, inst, CONFIG, MANIFEST)
     created_once = {m: portal.calls[m] for m in CREATES}
     report = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
-    assert report.ok and report.count(prov.CREATED) == 0 and report.count(prov.UPDATED) == 0
+    assert report.ok and report.count(steps.CREATED) == 0 and report.count(steps.UPDATED) == 0
     assert {m: portal.calls[m] for m in CREATES} == created_once
     assert len(portal.types) == 1 and len(portal.fields) == 5 and len(portal.statuses) == 3
     assert len(portal.placements) == 3 and len(portal.events) == len(MANIFEST.events)
@@ -250,10 +262,10 @@ def test_lost_local_ids_are_found_through_app_option_then_by_title(db, inst):
     fresh = inst.with_(member_id="m2")  # a new local database: no ids kept here
     InstallationStore(db).save(fresh)
     report = prov.provision(portal, db, fresh, CONFIG, MANIFEST)
-    assert report.steps[0].outcome == prov.FOUND and "app.option" in report.steps[0].detail
+    assert report.steps[0].outcome == steps.FOUND and "app.option" in report.steps[0].detail
     portal.options.clear()  # uninstall removes app.option
     report = prov.provision(portal, db, fresh.with_(member_id="m3"), CONFIG, MANIFEST)
-    assert report.steps[0].outcome == prov.FOUND and "by title" in report.steps[0].detail
+    assert report.steps[0].outcome == steps.FOUND and "by title" in report.steps[0].detail
     assert len(portal.types) == 1
     assert InstallationStore(db).find("m3").entity_type_id == 1030
 
@@ -265,7 +277,7 @@ def test_a_missing_field_or_stage_is_added_back(db, inst):
     portal.statuses = [s for s in portal.statuses if not s["STATUS_ID"].endswith(":FAIL")]
     report = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
     assert report.ok
-    assert sorted((s.kind, s.outcome) for s in report.steps if s.outcome == prov.CREATED) == [
+    assert sorted((s.kind, s.outcome) for s in report.steps if s.outcome == steps.CREATED) == [
         ("field", "created"), ("stage", "created")]
     assert InstallationStore(db).find("m1").stage_map["F"] == "DT1030_11:FAIL"
 
@@ -284,7 +296,7 @@ def test_a_duplicate_event_bind_counts_as_success(db, inst):
     portal.events.append({"event": "ONCRMDEALADD", "handler": PUBLIC + "/events"})
     report = prov.provision(portal, db, inst, CONFIG, MANIFEST)
     assert report.ok
-    assert [s.outcome for s in report.steps if s.name == "ONCRMDEALADD"] == [prov.FOUND]
+    assert [s.outcome for s in report.steps if s.name == "ONCRMDEALADD"] == [steps.FOUND]
 
 
 def test_a_failed_step_is_reported_not_hidden(db, inst):
@@ -310,13 +322,13 @@ def test_missing_events_are_named_too():
 
 def test_provision_all_reruns_for_stored_installations(db, inst, tmp_path):
     portal = FakePortal()
-    config = {**CONFIG, "DATABASE": str(tmp_path / "app.db")}
-    reports = prov.provision_all(config, client_for=lambda i, c: portal)
+    config = {**CONFIG, "DATABASE": str(tmp_path / "app.db"), "CLIENTS": ClientsFrom(lambda inst: portal)}
+    reports = prov.provision_all(config)
     assert list(reports) == ["m1"] and reports["m1"].ok and len(portal.types) == 1
-    again = prov.provision_all(config, member_id="m1", client_for=lambda i, c: portal)
-    assert again["m1"].count(prov.CREATED) == 0
-    with pytest.raises(prov.ProvisionError, match="no active installation with member_id nobody"):
-        prov.provision_all(config, member_id="nobody", client_for=lambda i, c: portal)
+    again = prov.provision_all(config, member_id="m1")
+    assert again["m1"].count(steps.CREATED) == 0
+    with pytest.raises(steps.ProvisionError, match="no active installation with member_id nobody"):
+        prov.provision_all(config, member_id="nobody")
 
 
 def test_the_provision_command(db, inst, tmp_path, monkeypatch):
@@ -347,7 +359,7 @@ def test_a_found_type_gets_a_switched_off_flag_and_a_lost_deal_relation_back(db,
     type_["relations"] = {"parent": [], "child": []}
     report = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
     (step,) = [s for s in report.steps if s.kind == "smart_process"]
-    assert step.outcome == prov.UPDATED and step.detail == "isStagesEnabled, relations"
+    assert step.outcome == steps.UPDATED and step.detail == "isStagesEnabled, relations"
     assert type_["isStagesEnabled"] == "Y" and type_["relations"]["child"][0]["entityTypeId"] == 2
 
 
@@ -377,7 +389,7 @@ def test_two_installs_at_once_create_one_smart_process(tmp_path, inst):
     for t in threads:
         t.join()
     assert len(portal.types) == 1 and all(r.ok for r in reports)
-    assert sorted(r.steps[0].outcome for r in reports) == [prov.CREATED, prov.FOUND]
+    assert sorted(r.steps[0].outcome for r in reports) == [steps.CREATED, steps.FOUND]
 
 
 def test_tokens_rotated_during_provisioning_are_not_overwritten(db, inst):
@@ -412,7 +424,7 @@ def test_a_created_smart_process_keeps_only_the_manifest_stages(db, inst):
     report = prov.provision(portal, db, inst, CONFIG, MANIFEST)
     assert report.ok
     assert stage_names(portal) == ["Activo", "Cumplido", "No cumplido"]  # "Preparación" is gone
-    removed = [s for s in report.steps if s.outcome == prov.REMOVED]
+    removed = [s for s in report.steps if s.outcome == steps.REMOVED]
     assert [(s.kind, s.name) for s in removed] == [("stage", "Preparación")]
     assert report.summary()["removed"] == ["stage:Preparación"]
     again = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)

@@ -1,4 +1,4 @@
-"""Fixtures for the frame UI: a provisioned installation, a fake portal behind B24Client, a frame session."""
+"""Fixtures for the frame UI: a provisioned installation, a fake portal as the app's clients, a frame session."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 
 from b24app.db import connect
 from b24app.installations import Installation, InstallationStore
-from b24app.rest import B24Client, BatchResult
+from b24app.rest import BatchResult
+from b24app.rest.clients import ClientsFrom
 
 APP_TOKEN = "app-token-0123456789"
 USER_TOKEN = "user-token-abcdef123456"
@@ -125,11 +126,10 @@ def inst(app) -> Installation:
 
 
 @pytest.fixture
-def fake(monkeypatch) -> FakePortal:
+def fake(app) -> FakePortal:
     portal = FakePortal()
-    monkeypatch.setattr(B24Client, "for_user_token", classmethod(lambda cls, *a, **k: portal))
-    # the admin client (the recompute after a save, placements/live.py) never leaves the machine either
-    monkeypatch.setattr(B24Client, "for_installation", classmethod(lambda cls, *a, **k: portal))
+    # the frame user's client and the admin client (the recompute after a save) alike: nothing leaves
+    app.config["CLIENTS"] = ClientsFrom(lambda inst: portal)
     return portal
 
 

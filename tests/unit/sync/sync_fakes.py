@@ -39,6 +39,16 @@ class FakePortal:
         self.fail_updates: set[int] = set()
         self._next_id = 1
 
+    # a client is a context manager that closes it ---
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> FakePortal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # seeding -------------------------------------------------------------------------------------
     def add_plan(self, amount: str, currency: str = "USD", probability: float | None = 60,
                  closedate: str = "2099-12-31", stage: str = "P", **extra: Any) -> int:

@@ -6,13 +6,12 @@ from datetime import date
 
 from sync_fakes import FIELD_MAP, STAGE_MAP
 
+from b24app.rest.clients import ClientsFrom
 from sync import periods, recompute, reconcile
 
-CONFIG = {"DATABASE": ":memory:"}
 
-
-def factory(portal):
-    return lambda inst, config: portal
+def config(portal):
+    return {"DATABASE": ":memory:", "CLIENTS": ClientsFrom(lambda inst: portal)}
 
 
 def test_reconcile_fixes_every_open_plan_in_few_calls_and_rebuilds_the_index(portal, db, inst):
@@ -21,7 +20,7 @@ def test_reconcile_fixes_every_open_plan_in_few_calls_and_rebuilds_the_index(por
     closed = portal.add_plan("1000", stage="F", closedate="2020-01-31")
     portal.add_deal(closed, "999", won=True)
     db["deal_plan"].insert({"member_id": "m1", "deal_id": 99999, "plan_id": plans[0]})  # stale row
-    results = reconcile.reconcile_all(CONFIG, db, today=date(2026, 6, 1), client_factory=factory(portal))
+    results = reconcile.reconcile_all(config(portal), db, today=date(2026, 6, 1))
     outcome = results["m1"]
     assert sorted(outcome.updated) == plans  # the closed plan is not touched
     assert portal.plan(plans[0])[FIELD_MAP["EXECUTED"]] == 250
@@ -31,15 +30,15 @@ def test_reconcile_fixes_every_open_plan_in_few_calls_and_rebuilds_the_index(por
     index = recompute.plans_of_deals(db, "m1", [*deals, 99999])
     assert index == dict(zip(deals, plans, strict=True))
     portal.http_calls = 0
-    assert reconcile.reconcile_all(CONFIG, db, client_factory=factory(portal))["m1"].updated == []
+    assert reconcile.reconcile_all(config(portal), db)["m1"].updated == []
     assert portal.http_calls == 3  # nothing changed: nothing written
 
 
 def test_reconcile_one_portal_by_member_id(portal, db, inst):
     plan = portal.add_plan("1000")
-    assert reconcile.reconcile_all(CONFIG, db, member_id="other", client_factory=factory(portal)) == {}
+    assert reconcile.reconcile_all(config(portal), db, member_id="other") == {}
     assert portal.http_calls == 0
-    assert reconcile.reconcile_all(CONFIG, db, member_id="m1", client_factory=factory(portal))["m1"].updated \
+    assert reconcile.reconcile_all(config(portal), db, member_id="m1")["m1"].updated \
         == [plan]
 
 
@@ -48,7 +47,7 @@ def test_close_periods_moves_ended_unfulfilled_plans_to_no_cumplido(portal, db, 
     fulfilled = portal.add_plan("1000", closedate="2026-03-31")
     running = portal.add_plan("1000", closedate="2026-12-31")
     portal.add_deal(fulfilled, "1000", won=True)
-    periods.close_periods(CONFIG, db, today=date(2026, 4, 1), client_factory=factory(portal))
+    periods.close_periods(config(portal), db, today=date(2026, 4, 1))
     stages = {p: portal.plan(p)["stageId"] for p in (ended, fulfilled, running)}
     assert stages == {ended: STAGE_MAP["F"], fulfilled: STAGE_MAP["S"], running: STAGE_MAP["P"]}
 

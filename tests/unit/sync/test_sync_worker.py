@@ -6,14 +6,18 @@ import pytest
 from sync_fakes import ETI, FIELD_MAP, PARENT, STAGE_MAP
 
 from b24app.installations import InstallationStore
+from b24app.rest.clients import ClientsFrom
 from b24app.rest.errors import ReauthRequired, ServerError
 from sync import inbox, recompute, worker
 
-CONFIG = {"DATABASE": ":memory:"}
+
+def config(make):
+    """The worker's config with its clients made by ``make(inst)``."""
+    return {"DATABASE": ":memory:", "CLIENTS": ClientsFrom(make)}
 
 
 def drain(db, portal, **kwargs):
-    return worker.drain_once(CONFIG, db, client_factory=lambda inst, config: portal, **kwargs)
+    return worker.drain_once(config(lambda inst: portal), db, **kwargs)
 
 
 def won(portal, plan_id):
@@ -103,11 +107,11 @@ def test_an_uninstalled_portal_is_skipped_without_calls(portal, db, inst):
 
 
 def test_refused_tokens_are_skipped_with_a_clear_error(db, inst):
-    def factory(inst, config):
+    def factory(inst):
         raise ReauthRequired(400, "invalid_grant", "refresh token expired", "oauth")
 
     inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, 5)
-    stats = worker.drain_once(CONFIG, db, client_factory=factory)
+    stats = worker.drain_once(config(factory), db)
     assert stats.skipped == 1
     row = next(db.query("SELECT status, error FROM inbox"))
     assert row["status"] == "failed" and "admin must open the app" in row["error"]
@@ -120,29 +124,29 @@ def test_a_failure_is_retried_a_bounded_number_of_times(portal, db, inst, attemp
     inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, deal)
     failures = {"left": attempts_before_success}
 
-    def flaky(inst, config):
+    def flaky(inst):
         if failures["left"]:
             failures["left"] -= 1
             raise ServerError(500, "INTERNAL_SERVER_ERROR", "boom", "batch")
         return portal
 
     for _ in range(attempts_before_success):
-        stats = worker.drain_once(CONFIG, db, client_factory=flaky)
+        stats = worker.drain_once(config(flaky), db)
         assert stats.failed == 1
         row = next(db.query("SELECT status, error FROM inbox"))
         assert row["status"] == "pending" and "INTERNAL_SERVER_ERROR" in row["error"]
-    worker.drain_once(CONFIG, db, client_factory=flaky)
+    worker.drain_once(config(flaky), db)
     assert won(portal, plan) == 100
     assert statuses(db) == [("ONCRMDEALUPDATE", "done")]
 
 
 def test_a_permanent_failure_stops_after_the_maximum_attempts(db, inst):
-    def broken(inst, config):
+    def broken(inst):
         raise ServerError(500, "INTERNAL_SERVER_ERROR", "boom", "batch")
 
     inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, 5)
     for _ in range(worker.MAX_ATTEMPTS + 2):
-        worker.drain_once(CONFIG, db, client_factory=broken)
+        worker.drain_once(config(broken), db)
     row = next(db.query("SELECT status, attempts FROM inbox"))
     assert (row["status"], row["attempts"]) == ("failed", worker.MAX_ATTEMPTS)
 

@@ -7,15 +7,12 @@ api-reference/widgets/placement-get.md, api-reference/events/event-bind.md, api-
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from b24app.manifest import Manifest
+from b24app.provisioning.report import CREATED, FAILED, FOUND, ProvisionReport
+from b24app.rest.clients import RestClient
 from b24app.rest.errors import B24Error
-
-if TYPE_CHECKING:
-    from sync.provision import ProvisionReport
-
-CREATED, FOUND, FAILED = "created", "found", "failed"
 
 
 def _items(value: Any) -> list[dict[str, Any]]:
@@ -26,7 +23,7 @@ def _url(public_url: str, path: str) -> str:
     return public_url.rstrip("/") + path
 
 
-def ensure_placements(client: Any, manifest: Manifest, public_url: str, report: ProvisionReport) -> None:
+def ensure_placements(client: RestClient, manifest: Manifest, public_url: str, report: ProvisionReport) -> None:
     """placement.get first so nothing is bound twice; a binding to an old handler URL is replaced."""
     bound = _items(client.call("placement.get", {}))
     commands: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -59,7 +56,7 @@ def _already_bound(error: B24Error) -> bool:
     return "already" in text or "unable to set event handler" in text
 
 
-def ensure_events(client: Any, manifest: Manifest, public_url: str, report: ProvisionReport) -> None:
+def ensure_events(client: RestClient, manifest: Manifest, public_url: str, report: ProvisionReport) -> None:
     """event.get first; event.bind each missing manifest event; "already exists" counts as success."""
     handler = _url(public_url, manifest.handlers["events"])
     bound = _items(client.call("event.get", {}))

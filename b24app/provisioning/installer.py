@@ -10,20 +10,22 @@ settings/app-installation/installation-finish.md, api-reference/common/users/use
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 import sqlite_utils
 
 from b24app import logsafe
 from b24app.installations import ACTIVE, Installation, InstallationStore, audit, now_iso
 from b24app.manifest import Manifest
-from b24app.rest.errors import B24Error
-from sync.provision import ProvisionReport, missing_methods, provision
+from b24app.provisioning.provision import missing_methods, provision
+from b24app.provisioning.report import ProvisionReport
+from b24app.rest import oauth
+from b24app.rest.clients import RestClient, clients_for
+from b24app.rest.errors import B24Error, TransportError
+from b24app.rest.oauth import TokenSet
 
 log = logging.getLogger(__name__)
 
@@ -73,59 +75,39 @@ class InstallForm:
         return form
 
 
-def exchange_refresh_token(config: Mapping[str, Any], refresh_token: str) -> dict[str, Any]:
-    """grant_type=refresh_token at the configured OAuth server; the answer (new tokens, member_id...)."""
-    url = str(config.get("OAUTH_URL") or "https://oauth.bitrix.info/oauth/token/")
-    params = {"grant_type": "refresh_token", "client_id": config.get("CLIENT_ID") or "",
-              "client_secret": config.get("CLIENT_SECRET") or "", "refresh_token": refresh_token}
-    timeout = (float(config.get("HTTP_CONNECT_TIMEOUT") or 5), float(config.get("HTTP_READ_TIMEOUT") or 70))
+def exchange_refresh_token(config: Mapping[str, Any], refresh_token: str) -> TokenSet:
+    """The OAuth server's word on a posted ``REFRESH_ID`` (which portal, which user), or InstallRefused."""
     try:
-        response = requests.get(url, params=params, timeout=timeout, allow_redirects=False,
-                                headers={"Accept": "application/json"})
-    except requests.RequestException as exc:
-        raise InstallRefused("oauth_unreachable", type(exc).__name__, 502) from None
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict):
-        raise InstallRefused("oauth_failed", f"HTTP {response.status_code}, not JSON", 502)
-    if answer.get("error"):
-        raise InstallRefused("oauth_failed", str(answer.get("error")), 403)
-    for key in ("access_token", "refresh_token", "member_id", "client_endpoint"):
-        if not answer.get(key):
-            raise InstallRefused("oauth_failed", f"the OAuth answer has no {key}", 502)
-    logsafe.register_secret(answer["access_token"], answer["refresh_token"])
-    return answer
-
-
-def _endpoint(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+        tokens = oauth.exchange_refresh_token(config, refresh_token)
+    except TransportError as exc:
+        raise InstallRefused("oauth_unreachable", exc.description, 502) from None
+    except B24Error as exc:  # an error the server answered (403), or no usable answer (502)
+        raise InstallRefused("oauth_failed", exc.code or exc.description, 403 if exc.code else 502) from None
+    if not tokens.member_id:
+        raise InstallRefused("oauth_failed", "the OAuth answer has no member_id", 502)
+    if not tokens.client_endpoint:
         raise InstallRefused("oauth_failed", "the OAuth answer has no usable client_endpoint", 502)
-    return value if value.endswith("/") else value + "/"
+    return tokens
 
 
 def verified_installation(config: Mapping[str, Any], store: InstallationStore, form: InstallForm) -> Installation:
     """The installation as the OAuth server vouches for it, merged with what we kept of an earlier install."""
-    answer = exchange_refresh_token(config, form.refresh_id)
-    if str(answer["member_id"]) != form.member_id:
+    tokens = exchange_refresh_token(config, form.refresh_id)
+    if tokens.member_id != form.member_id:
         raise InstallRefused("member_mismatch", "the posted member_id is not the portal the token belongs to", 403)
-    client_endpoint = _endpoint(str(answer["client_endpoint"]))
-    expires = int(answer.get("expires") or 0) or int(time.time()) + int(answer.get("expires_in") or 3600)
-    user_id = answer.get("user_id")
+    client_endpoint = str(tokens.client_endpoint)
     existing = store.find(form.member_id)
     base = existing or Installation(member_id=form.member_id, domain="", client_endpoint=client_endpoint)
     return base.with_(
         domain=urlsplit(client_endpoint).netloc,
         client_endpoint=client_endpoint,
-        server_endpoint=str(answer.get("server_endpoint") or base.server_endpoint),
-        access_token=str(answer["access_token"]),
-        refresh_token=str(answer["refresh_token"]),
-        expires_at=expires,
+        server_endpoint=tokens.server_endpoint or base.server_endpoint,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_at=tokens.expires_at,
         application_token=form.application_token,
-        scopes=str(answer.get("scope") or form.scopes),
-        user_id=int(str(user_id)) if str(user_id or "").isdigit() else None,
+        scopes=tokens.scope or form.scopes,
+        user_id=tokens.user_id,
         lang=form.lang,
         status=ACTIVE,
         installed_at=(existing.installed_at if existing and existing.is_active else None) or now_iso(),
@@ -133,7 +115,7 @@ def verified_installation(config: Mapping[str, Any], store: InstallationStore, f
     )
 
 
-def is_admin(client: Any) -> bool:
+def is_admin(client: RestClient) -> bool:
     """user.admin (api-reference/common/users/user-admin.md); ``profile.ADMIN`` when user.admin is missing."""
     try:
         return client.call("user.admin", {}) in (True, "true", "Y", 1, "1")
@@ -143,7 +125,7 @@ def is_admin(client: Any) -> bool:
         return isinstance(profile, Mapping) and profile.get("ADMIN") in (True, "true", "Y", 1, "1")
 
 
-def app_version(client: Any) -> str:
+def app_version(client: RestClient) -> str:
     """The installed version from app.info (api-reference/common/system/app-info.md); "" when unknown."""
     try:
         info = client.call("app.info", {})
@@ -165,29 +147,19 @@ class InstallOutcome:
         return not self.missing and self.report is not None and self.report.ok
 
 
-def default_client(inst: Installation, config: Mapping[str, Any]) -> Any:
-    """A REST client with the installing admin's fresh access token (api-notes §1.3)."""
-    from b24app.rest import B24Client
+def install(config: Mapping[str, Any], db: sqlite_utils.Database, form: InstallForm,
+            manifest: Manifest) -> InstallOutcome:
+    """Verify, check that the user is an admin, keep the installation, check the portal's methods, provision.
 
-    return B24Client.for_user_token(inst, inst.access_token, config)
-
-
-def install(config: Mapping[str, Any], db: sqlite_utils.Database, form: InstallForm, manifest: Manifest,
-            client_for: Callable[[Installation, Mapping[str, Any]], Any] | None = None) -> InstallOutcome:
-    """Verify, check that the user is an admin, keep the installation, check the portal's methods, provision."""
+    The portal is called with the installing admin's fresh access token (``clients_for(config).user``)."""
     store = InstallationStore(db)
     first_time = store.find(form.member_id) is None
     inst = verified_installation(config, store, form)
-    client = (client_for or default_client)(inst, config)
-    try:
+    with clients_for(config).user(inst, inst.access_token) as client:
         return _install_with(client, config, db, store, inst, first_time, manifest)
-    finally:
-        close = getattr(client, "close", None)
-        if callable(close):
-            close()
 
 
-def _install_with(client: Any, config: Mapping[str, Any], db: sqlite_utils.Database, store: InstallationStore,
+def _install_with(client: RestClient, config: Mapping[str, Any], db: sqlite_utils.Database, store: InstallationStore,
                   inst: Installation, first_time: bool, manifest: Manifest) -> InstallOutcome:
     try:
         admin = is_admin(client)
