@@ -22,7 +22,7 @@ migrations = Migrations("b24plans")
 
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db["installations"].create(
+    db.table("installations").create(
         {
             "member_id": str, "domain": str, "client_endpoint": str, "server_endpoint": str,
             "access_token": str, "refresh_token": str, "expires_at": int, "application_token": str,
@@ -35,7 +35,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         not_null={"member_id", "client_endpoint", "status"},
         defaults={"status": "active"},
     )
-    db["inbox"].create(
+    db.table("inbox").create(
         {
             "id": int, "member_id": str, "event": str, "entity_type_id": int, "object_id": int,
             "data": str, "ts": int, "received_at": str,
@@ -50,42 +50,42 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         "CREATE UNIQUE INDEX inbox_pending ON inbox(member_id, event, entity_type_id, object_id) "
         "WHERE status = 'pending'"
     )
-    db["inbox"].create_index(["status", "id"])
-    db["deal_plan"].create(
+    db.table("inbox").create_index(["status", "id"])
+    db.table("deal_plan").create(
         {"member_id": str, "deal_id": int, "plan_id": int, "updated_at": str},
         pk=("member_id", "deal_id"),
     )
-    db["deal_plan"].create_index(["member_id", "plan_id"])
-    db["plan_snapshots"].create(
+    db.table("deal_plan").create_index(["member_id", "plan_id"])
+    db.table("plan_snapshots").create(
         {
             "id": int, "member_id": str, "plan_id": int, "taken_at": str, "amount": str, "currency": str,
             "won": str, "remainder": str, "execution": str, "probable": str, "status": str,
         },
         pk="id",
     )
-    db["plan_snapshots"].create_index(["member_id", "plan_id", "taken_at"])
-    db["audit_log"].create(
+    db.table("plan_snapshots").create_index(["member_id", "plan_id", "taken_at"])
+    db.table("audit_log").create(
         {"id": int, "member_id": str, "at": str, "actor": str, "action": str, "detail": str},
         pk="id",
     )
-    db["audit_log"].create_index(["member_id", "at"])
+    db.table("audit_log").create_index(["member_id", "at"])
     # REST client state shared by every process on the host (rate limiter, operating-time holds).
-    db["rate_buckets"].create({"portal": str, "level": float, "updated": float}, pk="portal")
-    db["method_holds"].create({"portal": str, "method": str, "until": float, "operating": float},
+    db.table("rate_buckets").create({"portal": str, "level": float, "updated": float}, pk="portal")
+    db.table("method_holds").create({"portal": str, "method": str, "until": float, "operating": float},
                               pk=("portal", "method"))
-    db["oauth_locks"].create({"portal": str, "holder": str, "until": float}, pk="portal")
+    db.table("oauth_locks").create({"portal": str, "holder": str, "until": float}, pk="portal")
 
 
 @migrations()
 def m002_frame_sessions(db: sqlite_utils.Database) -> None:
     """Server-side state of a verified frame user (placements/frames.py); the cookie holds only ``sid``."""
-    db["frame_sessions"].create(
+    db.table("frame_sessions").create(
         {"sid": str, "member_id": str, "user_id": int, "is_admin": int, "lang": str,
          "access_token": str, "created_at": float, "expires_at": float},
         pk="sid",
         not_null={"sid", "member_id"},
     )
-    db["frame_sessions"].create_index(["expires_at"])
+    db.table("frame_sessions").create_index(["expires_at"])
 
 
 def lock_dir(database: str | Path) -> Path:
@@ -107,28 +107,64 @@ def file_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def connect(path: str | Path) -> sqlite_utils.Database:
-    """Open the database (creating folders), in WAL mode, with all migrations applied.
+_migrated: set[tuple[str, int]] = set()  # (path, inode) of the files this process has migrated
+_migrated_lock = threading.Lock()
 
-    Processes that open a fresh database at the same moment would race on switching to WAL and on the
-    migrations ("database is locked"), so that part runs under a host-wide file lock.
-    """
-    memory = str(path) == ":memory:"
-    if not memory:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+
+def _file_id(path: str) -> int:
+    """The database file's inode: a file deleted and created again (a reset demo) is another database."""
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return 0
+
+
+def _open(path: str) -> sqlite_utils.Database:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute("PRAGMA foreign_keys = ON")
-    db = sqlite_utils.Database(conn)
-    if memory:
-        migrations.apply(db)
-        return db
-    with file_lock(lock_dir(path) / "migrate.lock"):
-        db.enable_wal()
-        migrations.apply(db)
     # WAL + NORMAL: a commit survives an app crash; only a power loss may drop the last commits.
     conn.execute("PRAGMA synchronous = NORMAL")
-    return db
+    return sqlite_utils.Database(conn)
+
+
+def migrate(path: str | Path) -> None:
+    """Create the database (and its folder) if needed, switch it to WAL and apply every migration.
+
+    Runs once per process and file: ``create_app`` calls it at start-up (so do the CLI commands, through
+    it). Processes that open a fresh database at the same moment would race on switching to WAL and on
+    the migrations ("database is locked"), so this runs under a host-wide file lock.
+    """
+    path = str(path)
+    with _migrated_lock:
+        if path == ":memory:" or (path, _file_id(path)) in _migrated:
+            return
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(lock_dir(path) / "migrate.lock"):
+            db = _open(path)
+            try:
+                db.enable_wal()
+                migrations.apply(db)
+            finally:
+                db.conn.close()
+        _migrated.add((path, _file_id(path)))
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """A connection to the app's database: opened and its pragmas set, nothing more.
+
+    The schema is in place once ``migrate`` ran in this process (a file not migrated yet, e.g. a test's
+    fresh database or a demo folder deleted meanwhile, is migrated first). ``:memory:`` is a new database
+    per connection, so it gets the migrations each time.
+    """
+    path = str(path)
+    if path == ":memory:":
+        db = _open(path)
+        migrations.apply(db)
+        return db
+    if (path, _file_id(path)) not in _migrated:
+        migrate(path)
+    return _open(path)
 
 
 class ThreadLocalDB:
@@ -160,5 +196,6 @@ def close_db(_exc: BaseException | None = None) -> None:
 
 
 def init_app(app: Flask) -> None:
+    """Apply migrations once at start-up; requests then only open connections."""
+    migrate(app.config["DATABASE"])
     app.teardown_appcontext(close_db)
-    connect(app.config["DATABASE"]).conn.close()  # apply migrations at start-up

@@ -1,7 +1,8 @@
 """``POST /events``: verify an event, put it in the inbox, answer at once.
 
 Bitrix24 never retries an event and slows down handlers that answer late (api-reference/events/index.md),
-so nothing slow happens here: one SQLite lookup, one insert, on a pooled connection (``event_db``).
+so nothing slow happens here: one SQLite lookup and one insert on the request's connection (migrations ran
+at start-up, so opening one takes no lock).
 The worker does the rest.
 
 Verification (api-reference/events/safe-event-handlers.md): ``auth[member_id]`` must be a known, not
@@ -29,10 +30,10 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from b24app import logsafe
+from b24app.db import get_db
 from b24app.installations import UNINSTALLED, Installation, InstallationStore, audit
 from b24app.phpquery import unflatten
 from b24app.schema import DEAL
-from handlers import event_db
 from sync import inbox
 
 log = logging.getLogger(__name__)
@@ -155,8 +156,7 @@ def receive() -> ResponseReturnValue:
         event = parse_event(unflatten(request.form.items(multi=True)))
     except BadEvent as exc:
         return _error(400, "malformed_event", str(exc))
-    with event_db.borrow(str(current_app.config["DATABASE"])) as db:
-        return _receive(db, event)
+    return _receive(get_db(), event)
 
 
 def _receive(db: sqlite_utils.Database, event: Event) -> ResponseReturnValue:

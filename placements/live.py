@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import current_app, g, jsonify, request
 
+from b24app import planstore
 from b24app.db import get_db
 from b24app.installations import Installation
 from b24app.rest.clients import clients_for
@@ -48,14 +49,11 @@ def recompute_now(inst: Installation, plan_id: int) -> None:
 
 def snapshot_cursor(member_id: str) -> int:
     """The newest ``plan_snapshots`` row of the portal: what a page saw when it was rendered."""
-    row = get_db().execute("SELECT MAX(id) FROM plan_snapshots WHERE member_id = ?", [member_id]).fetchone()
-    return int(row[0] or 0) if row else 0
+    return planstore.latest_snapshot(get_db(), member_id)
 
 
 def deal_index(member_id: str, deal_id: int) -> int:
-    row = get_db().execute("SELECT plan_id FROM deal_plan WHERE member_id = ? AND deal_id = ?",
-                           [member_id, deal_id]).fetchone()
-    return int(row[0] or 0) if row else 0
+    return planstore.plan_of_deal(get_db(), member_id, deal_id)
 
 
 def watch_url(plan_ids: Iterable[int], deal_id: int = 0) -> str:
@@ -82,13 +80,7 @@ def changes() -> Any:
     member_id = g.installation.member_id
     plans = _ints(request.args.get("plans", ""))
     after = int(request.args["after"]) if request.args.get("after", "").isdigit() else 0
-    changed = False
-    if plans:
-        marks = ",".join("?" * len(plans))
-        row = get_db().execute(
-            f"SELECT 1 FROM plan_snapshots WHERE member_id = ? AND id > ? AND plan_id IN ({marks}) LIMIT 1",
-            [member_id, after, *plans]).fetchone()
-        changed = row is not None
+    changed = planstore.changed_since(get_db(), member_id, after, plans)
     deal = request.args.get("deal", "")
     if not changed and deal.isdigit():
         shown = int(request.args["dp"]) if request.args.get("dp", "").isdigit() else 0

@@ -19,8 +19,9 @@ from typing import Any
 
 import sqlite_utils
 
-from b24app import planmath
-from b24app.installations import Installation, audit, now_iso
+from b24app import planmath, planstore
+from b24app.installations import Installation, audit
+from b24app.rest.clients import RestClient
 from b24app.schema import DEAL, deal_select, figures_select, parent_field
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def _items(value: Any) -> list[dict[str, Any]]:
     return [dict(row) for row in value or [] if isinstance(row, Mapping)]
 
 
-def read_plans_and_deals(client: Any, inst: Installation, plan_ids: Iterable[int],
+def read_plans_and_deals(client: RestClient, inst: Installation, plan_ids: Iterable[int],
                          rates: planmath.Rates | None = None, deal_ids: Iterable[int] = ()
                          ) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]], planmath.Rates,
                                     list[dict[str, Any]]]:
@@ -154,56 +155,17 @@ def changes(inst: Installation, row: Mapping[str, Any], figures: planmath.PlanFi
 
 # --- writing and local state --------------------------------------------------------------------------
 
-def update_index(db: sqlite_utils.Database, member_id: str, deals: Iterable[Mapping[str, Any]],
-                 parent: str, plan_ids: Iterable[int] | None = None) -> None:
-    """Keep ``deal_plan`` equal to what was read: the deals' plans; with ``plan_ids``, rows of those plans
-    whose deal was not among the deals read are dropped (the deal left the plan). ``plan_ids=None`` means
-    the read covered every linked deal of the portal (reconcile): the index is replaced."""
-    stamp = now_iso()
-    rows = [{"member_id": member_id, "deal_id": as_int(d.get("id")), "plan_id": as_int(d.get(parent)),
-             "updated_at": stamp} for d in deals if as_int(d.get(parent)) > 0]
-    with db.conn:
-        if plan_ids is None:
-            db.execute("DELETE FROM deal_plan WHERE member_id = ?", [member_id])
-        else:
-            ids = sorted({int(i) for i in plan_ids})
-            seen = [r["deal_id"] for r in rows]
-            for chunk in chunks(ids, 500):
-                marks = ",".join("?" * len(chunk))
-                db.execute(f"DELETE FROM deal_plan WHERE member_id = ? AND plan_id IN ({marks})",
-                           [member_id, *chunk])
-            for chunk in chunks(seen, 500):
-                marks = ",".join("?" * len(chunk))
-                db.execute(f"DELETE FROM deal_plan WHERE member_id = ? AND deal_id IN ({marks})",
-                           [member_id, *chunk])
-        if rows:
-            db["deal_plan"].insert_all(rows, pk=("member_id", "deal_id"), replace=True)
-
-
-def plans_of_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> dict[int, int]:
-    """deal id -> plan id, from the local index."""
-    found: dict[int, int] = {}
-    for chunk in chunks(sorted({int(i) for i in deal_ids}), 500):
-        marks = ",".join("?" * len(chunk))
-        for deal_id, plan_id in db.execute(
-                f"SELECT deal_id, plan_id FROM deal_plan WHERE member_id = ? AND deal_id IN ({marks})",
-                [member_id, *chunk]).fetchall():
-            found[int(deal_id)] = int(plan_id)
-    return found
-
-
 def _snapshot(db: sqlite_utils.Database, inst: Installation, row: Mapping[str, Any],
               figures: planmath.PlanFigures, decimals: int) -> None:
     shown = planmath.rounded(figures, decimals)
-    db["plan_snapshots"].insert({
-        "member_id": inst.member_id, "plan_id": as_int(row.get("id")), "taken_at": now_iso(),
-        "amount": str(planmath.to_decimal(row.get("opportunity"))), "currency": str(row.get("currencyId") or ""),
-        "won": str(shown.won), "remainder": str(shown.remainder), "execution": str(shown.execution),
-        "probable": str(shown.probable), "status": shown.status,
-    })
+    planstore.add_snapshot(db, inst.member_id, as_int(row.get("id")),
+                           amount=str(planmath.to_decimal(row.get("opportunity"))),
+                           currency=str(row.get("currencyId") or ""), won=str(shown.won),
+                           remainder=str(shown.remainder), execution=str(shown.execution),
+                           probable=str(shown.probable), status=shown.status)
 
 
-def apply(client: Any, db: sqlite_utils.Database, inst: Installation, plans: Mapping[int, Mapping[str, Any]],
+def apply(client: RestClient, db: sqlite_utils.Database, inst: Installation, plans: Mapping[int, Mapping[str, Any]],
           deals_by_plan: Mapping[int, Sequence[Mapping[str, Any]]], rates: planmath.Rates,
           today: date | None = None, actor: str = "worker", progress: Any = None) -> Outcome:
     """Compute every plan, write the changed ones (≤50 updates per batch), snapshot and audit them."""
@@ -239,8 +201,7 @@ def apply(client: Any, db: sqlite_utils.Database, inst: Installation, plans: Map
             outcome.updated.append(plan_id)
             if "stageId" in fields:
                 outcome.moved[plan_id] = (figures.status, str(plans[plan_id].get("title") or ""))
-            with db.conn:
-                _snapshot(db, inst, plans[plan_id], figures, currency_decimals(rates, plans[plan_id]))
+            _snapshot(db, inst, plans[plan_id], figures, currency_decimals(rates, plans[plan_id]))
             audit(db, inst.member_id, "plan.recomputed", actor=actor, plan_id=plan_id,
                   fields=sorted(fields), status=figures.status)
         if progress is not None:
@@ -264,7 +225,7 @@ def group_deals(deals: Iterable[Mapping[str, Any]], parent: str) -> dict[int, li
     return grouped
 
 
-def recompute_plans(client: Any, db: sqlite_utils.Database, inst: Installation, plan_ids: Iterable[int],
+def recompute_plans(client: RestClient, db: sqlite_utils.Database, inst: Installation, plan_ids: Iterable[int],
                     today: date | None = None, rates: planmath.Rates | None = None,
                     actor: str = "worker", deal_ids: Iterable[int] = ()) -> Outcome:
     """Recompute the given plans of one portal — plus the current plans of ``deal_ids`` — and write what
@@ -286,7 +247,7 @@ def recompute_plans(client: Any, db: sqlite_utils.Database, inst: Installation, 
         known = {as_int(d.get("id")) for d in deals}
         deals += [d for d in extra_deals if as_int(d.get("id")) not in known]
         ids |= more
-    update_index(db, inst.member_id, deals, parent, plan_ids=ids)
+    planstore.update_index(db, inst.member_id, deals, parent, plan_ids=ids)
     missing = ids - set(plans)
     if missing:  # deleted plans: nothing to write; their deals no longer point at them
         log.info("portal %s: plan(s) %s not found (deleted?)", inst.member_id, sorted(missing))

@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
+from b24app import planstore
 from b24app.installations import Installation, InstallationStore, audit
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
@@ -33,14 +34,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (step label, done, total)
 SWEPT = ("P", "S")  # Activo and Cumplido: a lost event may have left either wrong
-
-
-def index_sizes(db: sqlite_utils.Database, member_id: str) -> tuple[int | None, int | None]:
-    """(plans, linked deals) the deal→plan index knows: estimates that let a fast-mode read chain every
-    page it needs in its first HTTP call (None when the index is empty: the reader probes instead)."""
-    plans, deals = db.execute("SELECT count(DISTINCT plan_id), count(*) FROM deal_plan WHERE member_id = ?",
-                              [member_id]).fetchone()
-    return (int(plans) or None, int(deals) or None)
 
 
 def read_open_plans(client: RestClient, inst: Installation, semantics: Iterable[str] = SWEPT,
@@ -78,13 +71,13 @@ def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: 
 
     step("rates", 0, 1)
     rates = recompute.read_rates(client)
-    known_plans, known_deals = index_sizes(db, inst.member_id)
+    known_plans, known_deals = planstore.index_sizes(db, inst.member_id)
     step("plans", 0, 1)
     plans = read_open_plans(client, inst, semantics, estimate=known_plans)
     step("deals", 0, 1)
     deals = read_linked_deals(client, inst, estimate=known_deals)
     parent = parent_field(inst.entity_type_id)
-    recompute.update_index(db, inst.member_id, deals, parent, plan_ids=None)
+    planstore.update_index(db, inst.member_id, deals, parent, plan_ids=None)
     grouped = recompute.group_deals(deals, parent)
 
     def writes(done: int, total: int) -> None:

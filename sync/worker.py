@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
+from b24app import planstore
 from b24app.installations import Installation, InstallationStore, audit
 from b24app.provisioning import provision
 from b24app.rest import errors as rest_errors
@@ -108,12 +109,12 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
     if work.all_plans:  # rates changed: every open or fulfilled plan may move
         swept = reconcile.reconcile_installation(client, db, inst, semantics=("P", "S"), actor="worker")
     plan_ids = set(work.plans)
-    known = recompute.plans_of_deals(db, inst.member_id, work.deals | work.deleted_deals)
+    known = planstore.plans_of_deals(db, inst.member_id, work.deals | work.deleted_deals)
     plan_ids.update(known.values())  # the plan each deal was in before (left, deleted, moved)
     if work.deleted_deals:
-        _drop_deals(db, inst.member_id, work.deleted_deals)
+        planstore.drop_deals(db, inst.member_id, work.deleted_deals)
     if work.deleted_plans:
-        _drop_plans(db, inst.member_id, work.deleted_plans)
+        planstore.drop_plans(db, inst.member_id, work.deleted_plans)
         plan_ids -= work.deleted_plans
     # the deals named by events are read in the same batch; their current plans join the recompute
     outcome = recompute.recompute_plans(client, db, inst, plan_ids, actor="worker", deal_ids=work.deals)
@@ -121,20 +122,6 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
     outcome.failed = {**swept.failed, **outcome.failed}
     outcome.moved = {**swept.moved, **outcome.moved}
     return outcome
-
-
-def _drop_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> None:
-    with db.conn:
-        for chunk in recompute.chunks(sorted(deal_ids), 500):
-            marks = ",".join("?" * len(chunk))
-            db.execute(f"DELETE FROM deal_plan WHERE member_id = ? AND deal_id IN ({marks})", [member_id, *chunk])
-
-
-def _drop_plans(db: sqlite_utils.Database, member_id: str, plan_ids: Iterable[int]) -> None:
-    with db.conn:
-        for chunk in recompute.chunks(sorted(plan_ids), 500):
-            marks = ",".join("?" * len(chunk))
-            db.execute(f"DELETE FROM deal_plan WHERE member_id = ? AND plan_id IN ({marks})", [member_id, *chunk])
 
 
 def _error_kind(exc: BaseException) -> str:

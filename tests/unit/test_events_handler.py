@@ -170,8 +170,8 @@ def test_app_update_with_a_new_token_and_no_refresh_token_is_refused(client, db)
 
 
 def test_events_after_the_database_was_recreated_land_in_the_new_one(app, client, db):
-    """The handler reuses open connections; a database deleted and created again (a reset demo) must not
-    keep receiving events through a connection to the deleted file."""
+    """A database deleted and created again (a reset demo) must not keep receiving events through a
+    connection to the deleted file."""
     assert post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "1"}})).status_code == 200
     db.conn.close()
     path = app.config["DATABASE"]

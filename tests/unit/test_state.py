@@ -35,6 +35,24 @@ def test_migrations_create_every_table_in_wal_mode(db, tmp_path):
     assert len(list(again.query("SELECT * FROM _sqlite_migrations"))) == len(migrations._migrations)
 
 
+def test_migrations_run_once_per_process_and_file(tmp_path, monkeypatch):
+    """Requests and workers only open connections: after the first, no migration lock, no migration run."""
+    from b24app import db as appdb
+
+    runs = []
+    real_apply = appdb.migrations.apply
+    monkeypatch.setattr(appdb.migrations, "apply", lambda database: runs.append(1) or real_apply(database))
+    path = tmp_path / "once.db"
+    appdb.migrate(path)
+    appdb.migrate(path)
+    for _ in range(5):
+        appdb.connect(path).conn.close()
+    assert runs == [1]
+    for suffix in ("", "-wal", "-shm"):  # the file deleted and made again is another database: migrated again
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    assert "installations" in appdb.connect(path).table_names() and runs == [1, 1]
+
+
 def test_store_saves_finds_and_deletes_by_member_id(db):
     store = InstallationStore(db)
     store.save(make())

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sync_fakes import FIELD_MAP, PARENT, STAGE_MAP
 
+from b24app import planstore
 from sync import recompute
 
 TODAY = date(2026, 6, 1)
@@ -100,10 +101,10 @@ def test_index_and_snapshots_follow_what_was_read(portal, db, inst):
     b = portal.add_plan("1000")
     deal = portal.add_deal(a, "400", won=True)
     recompute.recompute_plans(portal, db, inst, [a, b], today=TODAY)
-    assert recompute.plans_of_deals(db, "m1", [deal]) == {deal: a}
+    assert planstore.plans_of_deals(db, "m1", [deal]) == {deal: a}
     portal.items[2][deal][PARENT] = b
     recompute.recompute_plans(portal, db, inst, [a, b], today=TODAY)
-    assert recompute.plans_of_deals(db, "m1", [deal]) == {deal: b}
+    assert planstore.plans_of_deals(db, "m1", [deal]) == {deal: b}
     assert figures(portal, a)["EXECUTED"] == 0 and figures(portal, b)["EXECUTED"] == 400
     snapshots = list(db.query("SELECT plan_id, won, status FROM plan_snapshots ORDER BY id"))
     assert [(s["plan_id"], s["won"]) for s in snapshots] == [(a, "400.00"), (b, "0.00"), (a, "0.00"),

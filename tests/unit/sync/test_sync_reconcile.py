@@ -6,8 +6,9 @@ from datetime import date
 
 from sync_fakes import FIELD_MAP, STAGE_MAP
 
+from b24app import planstore
 from b24app.rest.clients import ClientsFrom
-from sync import periods, recompute, reconcile
+from sync import periods, reconcile
 
 
 def config(portal):
@@ -27,7 +28,7 @@ def test_reconcile_fixes_every_open_plan_in_few_calls_and_rebuilds_the_index(por
     assert portal.plan(closed).get(FIELD_MAP["EXECUTED"]) is None
     # rates (1) + plans (1) + deals (1) + ⌈60/50⌉ write batches (2)
     assert portal.http_calls == 5
-    index = recompute.plans_of_deals(db, "m1", [*deals, 99999])
+    index = planstore.plans_of_deals(db, "m1", [*deals, 99999])
     assert index == dict(zip(deals, plans, strict=True))
     portal.http_calls = 0
     assert reconcile.reconcile_all(config(portal), db)["m1"].updated == []

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from sync_fakes import ETI, FIELD_MAP, PARENT, STAGE_MAP
 
+from b24app import planstore
 from b24app.installations import InstallationStore
 from b24app.rest.clients import ClientsFrom
 from b24app.rest.errors import ReauthRequired, ServerError
-from sync import inbox, recompute, worker
+from sync import inbox, worker
 
 
 def config(make):
@@ -59,7 +60,7 @@ def test_a_deal_moved_to_another_plan_recomputes_both(portal, db, inst):
     inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, deal)
     drain(db, portal)
     assert (won(portal, a), won(portal, b)) == (0, 400)
-    assert recompute.plans_of_deals(db, "m1", [deal]) == {deal: b}
+    assert planstore.plans_of_deals(db, "m1", [deal]) == {deal: b}
 
 
 def test_a_deleted_deal_recomputes_the_plan_it_was_in(portal, db, inst):
@@ -71,7 +72,7 @@ def test_a_deleted_deal_recomputes_the_plan_it_was_in(portal, db, inst):
     inbox.enqueue(db, "m1", "ONCRMDEALDELETE", 2, deal)
     drain(db, portal)
     assert won(portal, plan) == 0
-    assert recompute.plans_of_deals(db, "m1", [deal]) == {}
+    assert planstore.plans_of_deals(db, "m1", [deal]) == {}
 
 
 def test_plan_events_count_only_for_our_smart_process(portal, db, inst):

@@ -1,0 +1,128 @@
+"""What the app keeps locally about plans: the deal -> plan index and the plan snapshots. Owner of the
+``deal_plan`` and ``plan_snapshots`` tables: every read and write of them goes through here.
+
+- ``deal_plan`` says which plan each deal was linked to when the app last read it, so a deal deleted or
+  moved to another plan still recomputes the plan it left (a delete event names only the deal).
+- ``plan_snapshots`` holds a plan's figures each time the app wrote them; open pages poll it to learn
+  that a plan they show changed, without calling the portal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlite_utils
+
+from b24app.installations import now_iso
+
+_CHUNK = 500  # ids per SQL statement (SQLite allows 999 parameters by default)
+
+
+def _chunks(values: Iterable[int]) -> list[list[int]]:
+    ordered = sorted({int(v) for v in values})
+    return [ordered[i:i + _CHUNK] for i in range(0, len(ordered), _CHUNK)]
+
+
+def _as_int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _delete_where_in(db: sqlite_utils.Database, member_id: str, column: str, ids: Sequence[int]) -> None:
+    marks = ",".join("?" * len(ids))
+    db.execute(f"DELETE FROM deal_plan WHERE member_id = ? AND {column} IN ({marks})", [member_id, *ids])
+
+
+# --- the deal -> plan index ---------------------------------------------------------------------------
+
+def update_index(db: sqlite_utils.Database, member_id: str, deals: Iterable[Mapping[str, Any]],
+                 parent: str, plan_ids: Iterable[int] | None = None) -> None:
+    """Keep ``deal_plan`` equal to what was read: the deals' plans (``parent`` is the deal's plan field).
+
+    With ``plan_ids``, rows of those plans whose deal was not among the deals read are dropped (the deal
+    left the plan). ``plan_ids=None`` means the read covered every linked deal of the portal (reconcile):
+    the index is replaced.
+    """
+    stamp = now_iso()
+    rows = [{"member_id": member_id, "deal_id": _as_int(d.get("id")), "plan_id": _as_int(d.get(parent)),
+             "updated_at": stamp} for d in deals if _as_int(d.get(parent)) > 0]
+    with db.conn:
+        if plan_ids is None:
+            db.execute("DELETE FROM deal_plan WHERE member_id = ?", [member_id])
+        else:
+            for chunk in _chunks(plan_ids):
+                _delete_where_in(db, member_id, "plan_id", chunk)
+            for chunk in _chunks(r["deal_id"] for r in rows):
+                _delete_where_in(db, member_id, "deal_id", chunk)
+        if rows:
+            db.table("deal_plan").insert_all(rows, pk=("member_id", "deal_id"), replace=True)
+
+
+def plans_of_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> dict[int, int]:
+    """deal id -> plan id, from the local index."""
+    found: dict[int, int] = {}
+    for chunk in _chunks(deal_ids):
+        marks = ",".join("?" * len(chunk))
+        for deal_id, plan_id in db.execute(
+                f"SELECT deal_id, plan_id FROM deal_plan WHERE member_id = ? AND deal_id IN ({marks})",
+                [member_id, *chunk]).fetchall():
+            found[int(deal_id)] = int(plan_id)
+    return found
+
+
+def plan_of_deal(db: sqlite_utils.Database, member_id: str, deal_id: int) -> int:
+    """The plan the index has for one deal; 0 when none."""
+    return plans_of_deals(db, member_id, [deal_id]).get(int(deal_id), 0)
+
+
+def drop_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> None:
+    """Forget deleted deals."""
+    with db.conn:
+        for chunk in _chunks(deal_ids):
+            _delete_where_in(db, member_id, "deal_id", chunk)
+
+
+def drop_plans(db: sqlite_utils.Database, member_id: str, plan_ids: Iterable[int]) -> None:
+    """Forget the links of deleted plans."""
+    with db.conn:
+        for chunk in _chunks(plan_ids):
+            _delete_where_in(db, member_id, "plan_id", chunk)
+
+
+def index_sizes(db: sqlite_utils.Database, member_id: str) -> tuple[int | None, int | None]:
+    """(plans, linked deals) the index knows; None for an empty index."""
+    plans, deals = db.execute("SELECT count(DISTINCT plan_id), count(*) FROM deal_plan WHERE member_id = ?",
+                              [member_id]).fetchone()
+    return (int(plans) or None, int(deals) or None)
+
+
+# --- snapshots ----------------------------------------------------------------------------------------
+
+def add_snapshot(db: sqlite_utils.Database, member_id: str, plan_id: int, *, amount: str, currency: str,
+                 won: str, remainder: str, execution: str, probable: str, status: str) -> None:
+    """Record the figures just written for a plan (money as decimal strings, as shown)."""
+    with db.conn:
+        db.table("plan_snapshots").insert({
+            "member_id": member_id, "plan_id": int(plan_id), "taken_at": now_iso(), "amount": amount,
+            "currency": currency, "won": won, "remainder": remainder, "execution": execution,
+            "probable": probable, "status": status})
+
+
+def latest_snapshot(db: sqlite_utils.Database, member_id: str) -> int:
+    """The newest snapshot row of the portal: what a page saw when it was rendered."""
+    row = db.execute("SELECT MAX(id) FROM plan_snapshots WHERE member_id = ?", [member_id]).fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def changed_since(db: sqlite_utils.Database, member_id: str, after: int, plan_ids: Sequence[int]) -> bool:
+    """Whether any of ``plan_ids`` got a snapshot newer than row ``after``."""
+    if not plan_ids:
+        return False
+    marks = ",".join("?" * len(plan_ids))
+    row = db.execute(
+        f"SELECT 1 FROM plan_snapshots WHERE member_id = ? AND id > ? AND plan_id IN ({marks}) LIMIT 1",
+        [member_id, int(after), *plan_ids]).fetchone()
+    return row is not None
