@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: demo test lint venv chromium clean
+.PHONY: demo test lint typecheck venv chromium clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -30,7 +30,12 @@ chromium:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) chromium lint
+# Every production package; the pure core (plan math, plan schema) strictly.
+typecheck: $(STAMP)
+	$(BIN)/mypy -p b24app -p handlers -p sync -p placements
+	$(BIN)/mypy --strict --follow-imports=silent -m b24app.planmath -m b24app.schema
+
+test: $(STAMP) chromium lint typecheck
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)

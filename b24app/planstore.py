@@ -47,8 +47,9 @@ def update_index(db: sqlite_utils.Database, member_id: str, deals: Iterable[Mapp
     the index is replaced.
     """
     stamp = now_iso()
-    rows = [{"member_id": member_id, "deal_id": _as_int(d.get("id")), "plan_id": _as_int(d.get(parent)),
-             "updated_at": stamp} for d in deals if _as_int(d.get(parent)) > 0]
+    rows: list[dict[str, Any]] = [
+        {"member_id": member_id, "deal_id": _as_int(d.get("id")), "plan_id": _as_int(d.get(parent)),
+         "updated_at": stamp} for d in deals if _as_int(d.get(parent)) > 0]
     with db.conn:
         if plan_ids is None:
             db.execute("DELETE FROM deal_plan WHERE member_id = ?", [member_id])

@@ -123,7 +123,7 @@ def start_session(inst: Installation, profile: dict[str, Any], auth_id: str, lan
         db.execute("UPDATE frame_sessions SET access_token = '' WHERE expires_at < ? AND access_token != ''",
                    [now])
         db.execute("DELETE FROM frame_sessions WHERE expires_at < ?", [now - STALE_KEEP_SECONDS])
-        db["frame_sessions"].insert({"sid": sid, "member_id": user.member_id, "user_id": user.user_id,
+        db.table("frame_sessions").insert({"sid": sid, "member_id": user.member_id, "user_id": user.user_id,
                                      "is_admin": int(user.is_admin), "lang": lang, "access_token": auth_id,
                                      "created_at": now, "expires_at": now + SESSION_SECONDS})
     session.clear()

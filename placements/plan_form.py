@@ -8,6 +8,7 @@ to the portal only when the list is empty.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -49,7 +50,7 @@ class Client:
 class FieldError:
     field: str
     code: str
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)

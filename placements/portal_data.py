@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from b24app.installations import Installation
+from b24app.rest.clients import RestClient
 from b24app.rest.errors import AccessDenied
 from b24app.schema import COMPANY, CONTACT, DEAL, DEAL_CARD_FIELDS, PlanSchema
 from placements.plan_form import Client, PlanInput
@@ -108,8 +109,8 @@ def _items(value: Any) -> list[dict[str, Any]]:
 class PortalData:
     """Reads and writes for one frame user of one installation."""
 
-    def __init__(self, client: Any, inst: Installation, user_id: int,
-                 admin_client: Callable[[], Any] | None = None):
+    def __init__(self, client: RestClient, inst: Installation, user_id: int,
+                 admin_client: Callable[[], RestClient] | None = None):
         self.client = client
         self.admin_client = admin_client
         self.inst = inst
@@ -141,7 +142,8 @@ class PortalData:
         key = ("users", self.inst.member_id)
         found = cache.get(key)
         if found is None:
-            found, start = [], 0
+            found = []
+            start: int | None = 0
             while start is not None and start < 500:
                 resp = self.client.call_raw("user.get", {"FILTER": {"ACTIVE": True}, "start": start})
                 found += [User(int(u["ID"]), _person(u) or f"#{u['ID']}", u.get("PERSONAL_PHOTO") or "")

@@ -12,7 +12,7 @@ api-reference/crm/currency/crm-currency-list.md, settings/how-to-call-rest-api/b
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -60,7 +60,7 @@ def as_int(value: Any) -> int:
 
 # --- reading -------------------------------------------------------------------------------------------
 
-def read_rates(client: Any) -> planmath.Rates:
+def read_rates(client: RestClient) -> planmath.Rates:
     """The portal's currencies (one call): rates against the base currency and decimals."""
     return planmath.Rates.from_rest(client.call("crm.currency.list", {}) or [])
 
@@ -166,8 +166,8 @@ def _snapshot(db: sqlite_utils.Database, inst: Installation, row: Mapping[str, A
 
 
 def apply(client: RestClient, db: sqlite_utils.Database, inst: Installation, plans: Mapping[int, Mapping[str, Any]],
-          deals_by_plan: Mapping[int, Sequence[Mapping[str, Any]]], rates: planmath.Rates,
-          today: date | None = None, actor: str = "worker", progress: Any = None) -> Outcome:
+          deals_by_plan: Mapping[int, Sequence[Mapping[str, Any]]], rates: planmath.Rates, today: date | None = None,
+          actor: str = "worker", progress: Callable[[int, int], None] | None = None) -> Outcome:
     """Compute every plan, write the changed ones (≤50 updates per batch), snapshot and audit them."""
     today = today or date.today()
     outcome = Outcome(plans=len(plans), deals=sum(len(v) for v in deals_by_plan.values()))

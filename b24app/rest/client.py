@@ -20,7 +20,7 @@ import requests
 
 from b24app.installations import Installation, InstallationStore
 from b24app.logsafe import RedactingFilter, register_secret
-from b24app.rest import codec
+from b24app.rest import codec, listing
 from b24app.rest.codec import BatchResult, Command, Response
 from b24app.rest.errors import (
     AuthError,
@@ -178,16 +178,12 @@ class B24Client:
     def list_all(self, method: str, params: Mapping[str, Any] | None = None, items_key: str | None = "auto",
                  id_field: str | None = None, estimate: int | None = None) -> list[dict[str, Any]]:
         """Every row of a list method in the fast mode, up to 2,500 rows per HTTP call (see listing)."""
-        from b24app.rest.listing import list_all
-
-        return list_all(self, method, params, items_key=items_key, id_field=id_field, estimate=estimate)
+        return listing.list_all(self, method, params, items_key=items_key, id_field=id_field, estimate=estimate)
 
     def get_many(self, entity_type_id: int, ids: Iterable[int],
                  select: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """``crm.item.list`` rows for the given ids (``@id``, 50 per command, 50 commands per batch)."""
-        from b24app.rest.listing import get_many
-
-        return get_many(self, entity_type_id, ids, select)
+        return listing.get_many(self, entity_type_id, ids, select)
 
     # ------------------------------------------------------------ the loop
 

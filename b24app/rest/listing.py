@@ -13,13 +13,20 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from b24app.rest.codec import MAX_BATCH, PAGE_SIZE, Command
+from b24app.rest.codec import MAX_BATCH, PAGE_SIZE, BatchResult, Command
 
-if TYPE_CHECKING:
-    from b24app.rest.client import B24Client
+
+class Batching(Protocol):
+    """What reading lists needs of a client (``B24Client``): its endpoint and batch calls."""
+
+    endpoint: str
+
+    def batch(self, commands: Mapping[str, Command], halt: bool = False) -> BatchResult: ...
+
+    def batch_all(self, commands: Mapping[str, Command], halt: bool = False) -> BatchResult: ...
 
 AUTO = "auto"
 _last_counts: dict[tuple[str, str, str], int] = {}  # previous runs' row counts, per portal/method/filter
@@ -123,7 +130,7 @@ class ChainPlan:
                 self.top_density = len(ids) / (self.max_id - min(ids) + 1)
 
 
-def list_all(client: B24Client, method: str, params: Mapping[str, Any] | None = None,
+def list_all(client: Batching, method: str, params: Mapping[str, Any] | None = None,
              items_key: str | None = AUTO, id_field: str | None = None,
              estimate: int | None = None) -> list[dict[str, Any]]:
     """Every row matching ``params["filter"]``, in id order (a ``>id`` already in the filter is the start)."""
@@ -182,7 +189,7 @@ def _unique(rows: list[dict[str, Any]], id_field: str) -> list[dict[str, Any]]:
     return out
 
 
-def get_many(client: B24Client, entity_type_id: int, ids: Iterable[int],
+def get_many(client: Batching, entity_type_id: int, ids: Iterable[int],
              select: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """``crm.item.list`` with ``@id`` filters: 50 ids per command, 50 commands per batch; input order kept,
     ids that do not exist are skipped."""
