@@ -11,8 +11,9 @@ from flask import Flask
 from b24app import db, logsafe
 from b24app.manifest import load_manifest
 from b24app.settings import check_required, load_settings
+from b24app.version import __version__
 
-__version__ = "0.1.0"
+__all__ = ["__version__", "create_app"]
 log = logging.getLogger(__name__)
 
 

@@ -38,7 +38,6 @@ DEMO_ENV = INSTANCE / "demo.env"
 SANDBOX_PORT = 5050
 APP_PORT = 5000
 HOST = "127.0.0.1"
-APP_TITLE = "Planes de ventas"
 
 
 # --- the demo's settings file ----------------------------------------------------------------------------
@@ -113,7 +112,7 @@ def ensure_registered(portal: Any, previous: Mapping[str, str], base: str) -> tu
     registered = portal.register_app(
         handler_url=base + manifest.handlers.get("index", "/"),
         install_url=base + manifest.handlers.get("install", "/install"),
-        scopes=list(manifest.scopes), title=APP_TITLE,
+        scopes=list(manifest.scopes), title=manifest.name,
         client_id=client_id or None, client_secret=secret or None,
     )
     return registered["client_id"], registered["client_secret"]

@@ -78,14 +78,11 @@ class SmartProcess:
 @dataclass(frozen=True)
 class Manifest:
     name: str
-    code: str
-    version: str
     scopes: tuple[str, ...]
     handlers: dict[str, str]
     placements: tuple[Placement, ...]
     events: tuple[str, ...]
     smart_process: SmartProcess
-    schedules: dict[str, dict[str, int]]
 
 
 def _require(data: Any, key: str, kind: type | tuple[type, ...], path: str) -> Any:
@@ -177,17 +174,8 @@ def parse_manifest(data: Any) -> Manifest:
     if sorted(s.semantics for s in stages) != ["F", "P", "S"]:
         raise ManifestError("smart_process.stages", "needs exactly one stage each with semantics P, S and F")
 
-    schedules = _require(data, "schedules", dict, "")
-    for job in ("worker", "reconcile", "close_periods"):
-        spec = _require(schedules, job, dict, "schedules.")
-        for unit, value in spec.items():
-            if unit not in ("seconds", "minutes", "hour", "minute") or not isinstance(value, int) or value < 0:
-                raise ManifestError(f"schedules.{job}.{unit}", "must be seconds/minutes/hour/minute: a whole number")
-
     return Manifest(
         name=_require(data, "name", str, ""),
-        code=_require(data, "code", str, ""),
-        version=str(_require(data, "version", (str, int, float), "")),
         scopes=tuple(_require(data, "scopes", list, "")),
         handlers=dict(handlers),
         placements=tuple(placements),
@@ -199,7 +187,6 @@ def parse_manifest(data: Any) -> Manifest:
             fields=tuple(fields),
             stages=tuple(stages),
         ),
-        schedules={k: dict(v) for k, v in schedules.items()},
     )
 
 

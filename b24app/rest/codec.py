@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from b24app import __version__
 from b24app.phpquery import flatten
 from b24app.rest.errors import B24Error, ServerError, error_for
+from b24app.version import __version__
 
 USER_AGENT = f"b24plans/{__version__}"
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from b24app import phpquery
+from b24app.manifest import load_manifest
 from b24app.sandbox.installer import install_app
 
 pytestmark = pytest.mark.integration
@@ -61,17 +62,16 @@ def test_install_provisions_the_portal(installed, sandbox):
     assert inst.client_endpoint == sandbox.url + "/rest/" and inst.user_id == 1 and inst.lang == "la"
     seen = snapshot(sandbox, installed)
     assert seen["types"] == [inst.type_id]
-    assert seen["fields"] == sorted(f"UF_CRM_{inst.type_id}_{s}" for s in
-                                    ("PROBABILITY", "EXECUTED", "REMAINDER", "EXECUTION", "PROBABLE"))
+    declared = load_manifest()  # what app.yaml declares is what the portal must have
+    assert seen["fields"] == sorted(uf.field_name(inst.type_id) for uf in declared.smart_process.fields)
     names = {status_id: name for status_id, name in seen["stages"]}
     assert names[inst.stage_map["P"]] == "Activo"
     assert names[inst.stage_map["S"]] == "Cumplido"
     assert names[inst.stage_map["F"]] == "No cumplido"
     url = installed.live.url
+    assert {(p.code, url + p.handler) for p in declared.placements} <= set(seen["placements"])
     assert ("CRM_DEAL_DETAIL_TAB", url + "/placements/deal") in seen["placements"]
-    assert ("CRM_COMPANY_DETAIL_TAB", url + "/placements/client") in seen["placements"]
-    assert ("CRM_CONTACT_DETAIL_TAB", url + "/placements/client") in seen["placements"]
-    assert {e for e, _ in seen["events"]} >= {"ONCRMDEALUPDATE", "ONAPPUNINSTALL", "ONAPPUPDATE"}
+    assert {e for e, _ in seen["events"]} >= set(declared.events) | {"ONAPPUNINSTALL", "ONAPPUPDATE"}
     assert {h for _, h in seen["events"]} == {url + "/events"}
     options = app_call(sandbox, installed, "app.option.get")
     assert int(options["plans_entity_type_id"]) == inst.entity_type_id

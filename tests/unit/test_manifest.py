@@ -59,7 +59,6 @@ def _break(data, path, value):
         (("placements", 2, "title", "la"), "", "placements[2].title.la"),
         (("events", 3), "onCrmDealUpdate", "events[3]"),
         (("handlers", "events"), KeyError, "handlers.events"),
-        (("schedules", "reconcile", "minutes"), -5, "schedules.reconcile.minutes"),
     ],
 )
 def test_a_broken_manifest_names_the_key(raw, path, value, key):
@@ -95,3 +94,22 @@ def test_the_app_refuses_to_start_with_a_broken_manifest(tmp_path, raw):
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(ManifestError, match=r"smart_process\.stages\[0\]\.semantics"):
         create_app({"ENV": "test", "MANIFEST": str(path), "DATABASE": str(tmp_path / "a.db"), "SCHEDULER": False})
+
+
+def test_nothing_in_app_yaml_goes_unread():
+    """Each key app.yaml declares is used by production code (one source of truth: nothing decorative)."""
+    import dataclasses
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    source = "\n".join(p.read_text(encoding="utf-8") for package in ("b24app", "handlers", "sync", "placements",
+                                                                     "b24sandbox")
+                       for p in (root / package).rglob("*.py") if p.name != "manifest.py")
+    manifest = load_manifest()
+    unread = [f.name for f in dataclasses.fields(manifest) if not re.search(rf"manifest\.{f.name}\b", source)]
+    unread += [f"smart_process.{f.name}" for f in dataclasses.fields(manifest.smart_process)
+               if not re.search(rf"\bsp\.{f.name}\b|smart_process\.{f.name}\b", source)]
+    raw = yaml.safe_load((root / "app.yaml").read_text(encoding="utf-8"))
+    assert set(raw) == {f.name for f in dataclasses.fields(manifest)}  # every top-level key is parsed
+    assert unread == []
