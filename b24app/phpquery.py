@@ -2,7 +2,7 @@
 
 ``encode({"filter": {">id": 5, "opened": True}})`` → ``filter%5B%3Eid%5D=5&filter%5Bopened%5D=Y``.
 Booleans become ``Y``/``N`` and ``None`` an empty string, never ``True``/``None``
-(rest-performance.md A5.4; settings/how-to-call-rest-api/data-encoding.md).
+(settings/how-to-call-rest-api/data-encoding.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The plan math (design §3): won, remainder, execution %, probable amount and status of a plan.
+"""The plan math (ARCHITECTURE.md §3): won, remainder, execution %, probable amount and status of a plan.
 
 Pure: no Flask, requests or SQLite. All money is ``Decimal``; nothing is rounded until ``rounded`` /
 ``to_fields`` prepares the write-back.
@@ -225,7 +225,7 @@ class PlanFigures:
 
 
 def compute(plan: Plan, deals: Iterable[Deal], rates: Rates, today: date) -> PlanFigures:
-    """The plan's figures from its deals (design §3). Deals linked to other plans are ignored.
+    """The plan's figures from its deals (ARCHITECTURE.md §3). Deals linked to other plans are ignored.
 
     A deal without a currency counts in the base currency (what the portal gives such objects).
     Raises UnknownCurrency when a won deal or the plan uses a currency the portal does not list.

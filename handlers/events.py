@@ -11,7 +11,7 @@ uninstalled installation and ``auth[application_token]`` must equal the stored o
 - ``ONAPPUNINSTALL`` (verified by its application_token only — it carries no OAuth tokens) drops the
   stored tokens; the portal's CRM data stays.
 - ``ONAPPUPDATE`` is accepted when its application_token equals the stored one. When the update brought a
-  *new* token (api-notes §1.5), the old one cannot vouch for it, so the event's ``auth[refresh_token]``
+  *new* token, the old one cannot vouch for it, so the event's ``auth[refresh_token]``
   is exchanged once at the configured OAuth server: only if that answer names the same ``member_id`` is
   the new token stored. (The one outbound call here; ONAPPUPDATE comes once per version.) Without a
   refresh token a changed token is refused and the next install POST ("Reinstall") adopts it.

@@ -134,7 +134,7 @@ def explain() -> ResponseReturnValue:
 
 @bp.post("/install")
 def run() -> ResponseReturnValue:
-    """Verify the POST through OAuth, check the portal, provision, report (api-notes §1.2)."""
+    """Verify the POST through OAuth, check the portal, provision, report (ARCHITECTURE.md F1)."""
     lang = ui_lang(request.values.get("LANG"))
     try:
         form = InstallForm.parse(request.values)

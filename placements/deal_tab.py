@@ -1,7 +1,7 @@
 """The deal card's tab (``CRM_DEAL_DETAIL_TAB``): the deal's plan, its responsible, the client's people.
 
 ``PLACEMENT_OPTIONS`` = ``{"ID":"8061", ...}`` names the deal (api-reference/widgets/crm/detail-tab.md).
-A deal belongs to a plan through its ``parentId{plansEntityTypeId}`` field (api-notes §5.6).
+A deal belongs to a plan through its ``parentId{plansEntityTypeId}`` field (ARCHITECTURE.md F7).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every frame POST carries ``member_id``, ``APPLICATION_TOKEN`` and the user's ``AUTH_ID``
 (api-reference/widgets/_includes/widget_data.md). We check the first two against the stored installation
 (constant time) and the token by calling ``profile`` at the STORED ``client_endpoint`` — never at the posted
-``DOMAIN`` (api-reference/common/users/profile.md; api-notes §1.6).
+``DOMAIN`` (api-reference/common/users/profile.md; ARCHITECTURE.md F3).
 
 The user's token stays server-side in ``frame_sessions``; the Flask session cookie and the signed ``_s``
 fallback (for browsers that drop third-party cookies inside frames) both carry only the session id.

@@ -1,6 +1,6 @@
 """What the frames read from and write to the portal, always with the CURRENT USER's token.
 
-Bitrix24 applies the user's CRM permissions to every call made with their ``AUTH_ID`` (api-notes §10), so
+Bitrix24 applies the user's CRM permissions to every call made with their ``AUTH_ID`` (ARCHITECTURE.md F10), so
 a manager sees and edits exactly the plans, deals and clients the portal lets them.
 Docs: api-reference/crm/universal/crm-item-{list,get,add,update}.md, api-reference/user/user-get.md,
 api-reference/crm/currency/crm-currency-list.md, api-reference/crm/companies/contacts/crm-company-contact-items-get.md.
@@ -127,7 +127,7 @@ class PortalData:
             try:
                 rows = self.client.call("crm.currency.list", params) or []
             except AccessDenied:
-                # documented as "access to CRM settings" (api-notes §7): the codes are not secret, so read
+                # documented as "access to CRM settings" (ARCHITECTURE.md F9): the codes are not secret, so read
                 # them with the installing admin's token when the user may not
                 if self.admin_client is None:
                     raise
@@ -372,7 +372,7 @@ class PortalData:
         }
         if "probability" in self.schema.fields:
             fields[self.schema.fields["probability"]] = float(data.probability)
-        if self.inst.category_id:  # an update without categoryId may move the item (api-notes §5.4)
+        if self.inst.category_id:  # an update without categoryId may move the item (ARCHITECTURE.md F7)
             fields["categoryId"] = self.inst.category_id
         if plan_id is None:
             fields["stageId"] = self.schema.stages.get("P")

@@ -66,7 +66,7 @@ def read_rates(client: RestClient) -> planmath.Rates:
 
 
 def _list_params(entity_type_id: int, filter_: Mapping[str, Any], select: list[str]) -> dict[str, Any]:
-    # Fast mode (no count): order by id, start=-1 (rest-performance §D4).
+    # Fast mode (no count): order by id, start=-1 (ARCHITECTURE.md F8).
     return {"entityTypeId": entity_type_id, "filter": dict(filter_), "select": select,
             "order": {"id": "ASC"}, "start": -1}
 

@@ -9,7 +9,7 @@ No cumplido (F) plans are left alone: a plan in F before its period ended was cl
 (``planmath.closed_by_hand``; the app never sets F before the end), and the portal does not say who set
 the stage of one whose period ended. A person reopens a plan (back to Activo) to have it followed again.
 
-Cost (rest-performance §C): ⌈plans/2500⌉ + ⌈linked deals/2500⌉ + 1 (rates) +
+Cost (ARCHITECTURE.md F8): ⌈plans/2500⌉ + ⌈linked deals/2500⌉ + 1 (rates) +
 ⌈changed plans/50⌉ HTTP calls — plans and deals are read in fast mode (``>id`` cursor chained inside a
 batch) and grouped in memory; only changed plans are written. It also rebuilds the ``deal_plan`` index.
 """

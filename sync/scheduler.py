@@ -66,7 +66,7 @@ def build(config: Mapping[str, Any]) -> BackgroundScheduler:
                                                                 "misfire_grace_time": 60})
     scheduler.add_job(drain, "interval", seconds=float(settings.get("WORKER_INTERVAL") or 2.0),
                       id="worker", name="drain the event inbox")
-    # the first sweep soon after start: events sent while the app was down were lost (rest-performance §D8)
+    # the first sweep soon after start: events sent while the app was down were lost (ARCHITECTURE.md F5)
     scheduler.add_job(sweep, "interval", minutes=int(settings.get("RECONCILE_MINUTES") or 15),
                       id="reconcile", name="reconcile every active plan",
                       next_run_time=datetime.now(UTC) + timedelta(seconds=STARTUP_RECONCILE_DELAY))

@@ -1,6 +1,6 @@
 """The REST client's exception tree: HTTP status, Bitrix24 error code, description and method.
 
-Codes and statuses: ``_includes/system-errors.md``, ``settings/oauth/error-codes.md`` (api-notes §9.3).
+Codes and statuses: ``_includes/system-errors.md``, ``settings/oauth/error-codes.md``.
 Messages never carry tokens: descriptions pass through :func:`b24app.logsafe.redact` and no request
 parameter, URL or token is ever part of an error.
 """

@@ -1,4 +1,4 @@
-"""The plan math, as tables of cases (design §3)."""
+"""The plan math, as tables of cases (ARCHITECTURE.md §3)."""
 
 from __future__ import annotations
 

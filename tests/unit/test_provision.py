@@ -1,7 +1,8 @@
 """Provisioning against an in-memory portal: creates once, finds on every re-run, names what a portal lacks.
 
-The fake below answers the documented shapes of each method (api-notes §3.1, §4.1, §5); the integration
-tests (tests/integration/test_install.py) repeat the important cases against the sandbox over HTTP.
+The fake below answers the documented shapes of each method (api-reference/crm/universal/..., api-reference/widgets/
+placement-bind.md, api-reference/events/event-bind.md); the integration tests (tests/integration/test_install.py)
+repeat the important cases against the sandbox over HTTP.
 """
 
 from __future__ import annotations
