@@ -1,7 +1,12 @@
 """Keep tokens and secrets out of logs.
 
 Two layers: code never passes a token to a logger, and this filter masks anything that still looks like
-one (``auth=…``, ``access_token…``, ``AUTH_ID=…``) or equals a secret the process registered.
+one (``auth=…``, ``access_token…``, ``AUTH_ID=…``) or equals a secret the process registered. Only
+verified secrets are registered (stored tokens, tokens of a verified call), at most ``MAX_SECRETS`` of them,
+each at least ``MIN_SECRET`` characters long: a value someone posted cannot censor later lines.
+
+Values logged as arguments (``log.info("event %s", name)``) are escaped: a newline or another control
+character in something a caller sent cannot forge a log line.
 """
 
 from __future__ import annotations
@@ -21,16 +26,35 @@ _PATTERN = re.compile(
     r"(?P<key>(?:" + _KEYS + "|" + _SESSION_PARAM + r")['\"]?\s*[:=]\s*['\"]?)(?P<value>[^&'\"\s,}]+)",
     re.IGNORECASE,
 )
-_known: set[str] = set()
+MIN_SECRET = 10  # the shortest real secret is a webhook code (16); nothing this short is a secret
+MAX_SECRETS = 10_000  # the oldest are forgotten first (rotated tokens, long-ended sessions)
+_known: dict[str, None] = {}  # insertion-ordered set
 _lock = threading.Lock()
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
 def register_secret(*values: str | None) -> None:
     """Remember secret values so they are masked wherever they would appear."""
     with _lock:
         for value in values:
-            if value and len(value) >= 6:
-                _known.add(value)
+            if value and len(value) >= MIN_SECRET:
+                _known.pop(value, None)
+                _known[value] = None
+        while len(_known) > MAX_SECRETS:
+            del _known[next(iter(_known))]
+
+
+def secrets_count() -> int:
+    """How many secrets are registered (tests: the set never grows from unverified input)."""
+    with _lock:
+        return len(_known)
+
+
+def escape(value: object) -> object:
+    """A logged argument with control characters (CR, LF, ...) shown as escapes; other types unchanged."""
+    if isinstance(value, str) and _CONTROL.search(value):
+        return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), value)
+    return value
 
 
 def redact(text: str) -> str:
@@ -45,6 +69,10 @@ def redact(text: str) -> str:
 
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(escape(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: escape(arg) for key, arg in record.args.items()}
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format must not break logging

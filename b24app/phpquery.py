@@ -58,18 +58,27 @@ _KEY_RE = re.compile(r"^([^\[\]]*)((?:\[[^\[\]]*\])*)$")
 _PART_RE = re.compile(r"\[([^\[\]]*)\]")
 
 
-def _insert(target: dict[str, Any], key: str, value: str) -> None:
+class TooDeep(ValueError):
+    """A key with more levels of brackets than the caller allows."""
+
+
+def _insert(target: dict[str, Any], key: str, value: str, appends: dict[int, int], max_depth: int) -> None:
+    """Put one ``a[b][]`` pair into ``target``. ``appends`` holds each dict's next ``[]`` index (PHP: the largest
+    integer key + 1), so a thousand appends cost a thousand steps, not a million."""
     match = _KEY_RE.match(key)
     if not match or not match.group(1):
         target[key] = value
         return
     parts = [match.group(1), *_PART_RE.findall(match.group(2))]
+    if len(parts) > max_depth:
+        raise TooDeep(f"{len(parts)} levels")
     node: dict[str, Any] = target
     for i, part in enumerate(parts):
-        last = i == len(parts) - 1
         if part == "":
-            part = str(sum(1 for k in node if k.isdigit()))  # PHP's a[]=x appends
-        if last:
+            part = str(appends.get(id(node), 0))
+        if part.isdigit():
+            appends[id(node)] = max(appends.get(id(node), 0), int(part) + 1)
+        if i == len(parts) - 1:
             node[part] = value
         else:
             child = node.get(part)
@@ -91,11 +100,12 @@ def _listify(value: Any) -> Any:
     return converted
 
 
-def unflatten(pairs: Iterable[tuple[str, str]], listify: bool = True) -> dict[str, Any]:
-    """``[("data[FIELDS][ID]", "5")]`` → ``{"data": {"FIELDS": {"ID": "5"}}}``."""
+def unflatten(pairs: Iterable[tuple[str, str]], listify: bool = True, max_depth: int = 32) -> dict[str, Any]:
+    """``[("data[FIELDS][ID]", "5")]`` → ``{"data": {"FIELDS": {"ID": "5"}}}``; TooDeep past ``max_depth``."""
     result: dict[str, Any] = {}
+    appends: dict[int, int] = {}
     for key, value in pairs:
-        _insert(result, key, value)
+        _insert(result, key, value, appends, max_depth)
     if not listify:
         return result
     return {k: _listify(v) for k, v in result.items()}

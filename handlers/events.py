@@ -1,21 +1,20 @@
 """``POST /events``: verify an event, put it in the inbox, answer at once.
 
-Bitrix24 never retries an event and slows down handlers that answer late (api-reference/events/index.md),
-so nothing slow happens here: one SQLite lookup and one insert on the request's connection (migrations ran
-at start-up, so opening one takes no lock).
-The worker does the rest.
+Bitrix24 never retries an event and slows down handlers that answer late (ARCHITECTURE.md F5), so nothing slow
+happens here: one SQLite lookup and one insert on the request's connection (migrations ran at start-up, so
+opening one takes no lock). The worker does the rest.
 
-Verification (api-reference/events/safe-event-handlers.md): ``auth[member_id]`` must be a known, not
-uninstalled installation and ``auth[application_token]`` must equal the stored one (constant time).
+Everyone who can open the app knows its ``application_token`` (every frame POST carries it, F3), so the token
+proves an event is *for this app*, not that the portal sent it. Hence:
 
-- ``ONAPPUNINSTALL`` (verified by its application_token only — it carries no OAuth tokens) drops the
-  stored tokens; the portal's CRM data stays.
-- ``ONAPPUPDATE`` is accepted when its application_token equals the stored one. When the update brought a
-  *new* token, the old one cannot vouch for it, so the event's ``auth[refresh_token]``
-  is exchanged once at the configured OAuth server: only if that answer names the same ``member_id`` is
-  the new token stored. (The one outbound call here; ONAPPUPDATE comes once per version.) Without a
-  refresh token a changed token is refused and the next install POST ("Reinstall") adopts it.
-  Either way the version is stored and an ``APP.PROVISION`` inbox row asks the worker to re-provision.
+- The body is bounded before it is parsed: at most ``MAX_BYTES``, ``MAX_FIELDS`` fields, ``MAX_DEPTH`` levels of
+  brackets (an event is well under a KiB). Anything else is refused with 413 or 400 in milliseconds.
+- ``auth[member_id]`` must be a known, not uninstalled installation and ``auth[application_token]`` must equal
+  the stored one (constant time, F4). Nothing from the body is registered as a log secret before that.
+- ``ONAPPUPDATE`` records the version and asks for a re-provision; it never adopts a token. An update that
+  brought a new token is refused: the admin-checked install POST ("Reinstall") is where a new token comes from.
+- ``ONAPPUNINSTALL`` changes nothing here: it is queued, and the worker acts on it only once the portal confirms
+  it (the stored admin token no longer works; sync/worker.py). A forged or replayed uninstall is then ignored.
 """
 
 from __future__ import annotations
@@ -24,25 +23,35 @@ import hmac
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import sqlite_utils
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from b24app import logsafe
 from b24app.db import get_db
 from b24app.installations import UNINSTALLED, Installation, InstallationStore, audit
-from b24app.phpquery import unflatten
+from b24app.phpquery import TooDeep, unflatten
 from b24app.schema import DEAL
 from sync import inbox
 
 log = logging.getLogger(__name__)
 bp = Blueprint("events", __name__)
 
+MAX_BYTES = 64 * 1024
+MAX_FIELDS = 200
+MAX_DEPTH = 6  # data[FIELDS][ID] is 3 levels
+UNINSTALL = "ONAPPUNINSTALL"
+
 
 
 class BadEvent(ValueError):
     """The payload is not an event we can read; the message names what is wrong."""
+
+
+class PayloadTooLarge(BadEvent):
+    """The body is larger than any event."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,7 @@ class Event:
     application_token: str = field(repr=False)
     data: dict[str, Any]
     ts: int | None
-    refresh_token: str = field(default="", repr=False)
+    user_tokens: tuple[str, ...] = field(default=(), repr=False)  # auth[access_token], auth[refresh_token]
 
     def fields(self) -> dict[str, Any]:
         value = self.data.get("FIELDS")
@@ -73,7 +82,6 @@ def parse_event(payload: dict[str, Any]) -> Event:
         raise BadEvent("missing auth[member_id]")
     if not isinstance(token, str) or not token:
         raise BadEvent("missing auth[application_token]")
-    logsafe.register_secret(token, auth.get("access_token"), auth.get("refresh_token"))
     data = payload.get("data")
     if data in (None, ""):
         data = {}
@@ -82,10 +90,9 @@ def parse_event(payload: dict[str, Any]) -> Event:
     raw_ts = payload.get("ts")
     if raw_ts not in (None, "") and not str(raw_ts).isdigit():
         raise BadEvent("ts must be a unix time")
-    refresh = auth.get("refresh_token")
+    tokens = tuple(str(auth.get(key) or "") for key in ("access_token", "refresh_token"))
     return Event(name=name.strip().upper(), member_id=member_id, application_token=token, data=data,
-                 ts=int(str(raw_ts)) if raw_ts not in (None, "") else None,
-                 refresh_token=refresh if isinstance(refresh, str) else "")
+                 ts=int(str(raw_ts)) if raw_ts not in (None, "") else None, user_tokens=tokens)
 
 
 def _int_field(event: Event, key: str) -> int:
@@ -119,41 +126,39 @@ def _ok(**extra: Any) -> ResponseReturnValue:
     return jsonify({"status": "ok", **extra}), 200
 
 
-def _verified_new_token(inst: Installation, event: Event) -> bool:
-    """ONAPPUPDATE with a changed token: the event's refresh token must belong to the same portal."""
-    if not event.refresh_token:
-        return False
-    from b24app.provisioning.installer import InstallRefused, exchange_refresh_token
-
-    try:
-        answer = exchange_refresh_token(current_app.config, event.refresh_token)
-    except InstallRefused as exc:
-        log.warning("portal %s: ONAPPUPDATE token check failed: %s", inst.member_id, exc.reason)
-        return False
-    return answer.member_id == inst.member_id
-
-
-def _app_update(store: InstallationStore, inst: Installation, event: Event, token_ok: bool) -> ResponseReturnValue:
-    db = store.db
-    token = inst.application_token
-    if not token_ok:
-        if not _verified_new_token(inst, event):
-            audit(db, inst.member_id, "app_update_refused", reason="unverified application_token")
-            return _error(401, "invalid_application_token")
-        token = event.application_token
+def _app_update(store: InstallationStore, inst: Installation, event: Event) -> ResponseReturnValue:
+    """A verified ONAPPUPDATE: keep the version (only that column), ask the worker to re-provision."""
     version = str(event.data.get("VERSION") or inst.app_version)
-    store.set_app_update(inst.member_id, token, version)
-    inbox.enqueue(db, inst.member_id, inbox.PROVISION, 0, 0,
+    store.set_app_update(inst.member_id, inst.application_token, version)
+    inbox.enqueue(store.db, inst.member_id, inbox.PROVISION, 0, 0,
                   {"VERSION": version, "PREVIOUS_VERSION": event.data.get("PREVIOUS_VERSION")}, event.ts)
-    audit(db, inst.member_id, "app_update", version=version, token_changed=not token_ok)
+    audit(store.db, inst.member_id, "app_update", version=version)
     return _ok(queued=True)
+
+
+def read_form() -> list[tuple[str, str]]:
+    """The body's fields, bounded before anything is parsed; raises BadEvent or PayloadTooLarge."""
+    if request.content_length is not None and request.content_length > MAX_BYTES:
+        raise PayloadTooLarge()
+    body = request.stream.read(MAX_BYTES + 1)
+    if len(body) > MAX_BYTES:
+        raise PayloadTooLarge()
+    try:
+        return parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True,
+                         max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise BadEvent(f"more than {MAX_FIELDS} fields") from None
 
 
 @bp.post("/events")
 def receive() -> ResponseReturnValue:
     """Verify, enqueue, answer 200 (api-reference/events/index.md)."""
     try:
-        event = parse_event(unflatten(request.form.items(multi=True)))
+        event = parse_event(unflatten(read_form(), max_depth=MAX_DEPTH))
+    except PayloadTooLarge:
+        return _error(413, "payload_too_large", f"an event is at most {MAX_BYTES // 1024} KiB")
+    except TooDeep:
+        return _error(400, "malformed_event", f"more than {MAX_DEPTH} levels of brackets")
     except BadEvent as exc:
         return _error(400, "malformed_event", str(exc))
     return _receive(get_db(), event)
@@ -163,18 +168,20 @@ def _receive(db: sqlite_utils.Database, event: Event) -> ResponseReturnValue:
     store = InstallationStore(db)
     inst = store.find(event.member_id)
     if inst is None or inst.status == UNINSTALLED:
-        log.info("event %s for an unknown or uninstalled portal refused", event.name)
+        log.info("event %s for an unknown or uninstalled portal refused", event.name[:64])
         return _error(401, "invalid_application_token")
-    token_ok = _tokens_equal(inst.application_token, event.application_token)
-    if event.name == "ONAPPUPDATE":
-        return _app_update(store, inst, event, token_ok)
-    if not token_ok:
+    if not _tokens_equal(inst.application_token, event.application_token):
         log.warning("portal %s: event %s with a wrong application_token refused", inst.member_id, event.name)
+        if event.name == "ONAPPUPDATE":
+            audit(db, inst.member_id, "app_update_refused", reason="application_token differs from the stored one")
         return _error(401, "invalid_application_token")
-    if event.name == "ONAPPUNINSTALL":
-        store.mark_uninstalled(inst.member_id)
-        audit(db, inst.member_id, "uninstall", clean=event.data.get("CLEAN"))
-        return _ok()
+    logsafe.register_secret(*event.user_tokens)  # verified: these may now be masked wherever they appear
+    if event.name == "ONAPPUPDATE":
+        return _app_update(store, inst, event)
+    if event.name == UNINSTALL:  # acted on once the portal confirms it (sync/worker.py)
+        queued = inbox.enqueue(db, inst.member_id, UNINSTALL, 0, 0, event.data, event.ts)
+        audit(db, inst.member_id, "uninstall_received", clean=event.data.get("CLEAN"))
+        return _ok(queued=queued)
     try:
         entity_type_id, object_id = inbox_key(event)
     except BadEvent as exc:

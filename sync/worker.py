@@ -31,6 +31,7 @@ DEAL_EVENTS = {"ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE", "ONCRMDEALM
 ITEM_EVENTS = {"ONCRMDYNAMICITEMADD", "ONCRMDYNAMICITEMUPDATE", "ONCRMDYNAMICITEMDELETE"}
 CURRENCY_EVENTS = {"ONCRMCURRENCYADD", "ONCRMCURRENCYUPDATE", "ONCRMCURRENCYDELETE"}
 PROVISION_EVENTS = {"ONAPPUPDATE", inbox.PROVISION}
+UNINSTALL = "ONAPPUNINSTALL"
 MAX_ATTEMPTS = 5
 
 
@@ -44,6 +45,7 @@ class Work:
     deleted_plans: set[int] = field(default_factory=set)
     all_plans: bool = False
     provision: bool = False
+    uninstall: bool = False  # an ONAPPUNINSTALL to confirm with the portal before acting on it
     ignored: int = 0
 
 
@@ -90,6 +92,8 @@ def plan_work(inst: Installation, items: Iterable[inbox.InboxItem]) -> Work:
             work.all_plans = True
         elif event in PROVISION_EVENTS:
             work.provision = True
+        elif event == UNINSTALL:
+            work.uninstall = True
         else:
             work.ignored += 1
     return work
@@ -124,6 +128,34 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
     return outcome
 
 
+def uninstall_confirmed(client: RestClient) -> bool:
+    """Whether the portal confirms the app is gone: its stored admin token is refused (``app.info``).
+
+    Anyone who can open the app knows its application_token, so an ONAPPUNINSTALL alone proves nothing; a
+    real uninstall revokes the app's tokens at once (api-reference/common/events/on-app-uninstall.md). An
+    answer other than "refused" (the portal down, 5xx, a rate limit) raises, and the event is retried.
+    """
+    try:
+        client.call("app.info", {})
+    except rest_errors.AuthError:  # refused, or the refresh was refused (invalid_grant)
+        return True
+    return False
+
+
+def _uninstall(db: sqlite_utils.Database, store: InstallationStore, inst: Installation,
+               items: list[inbox.InboxItem], stats: DrainStats) -> None:
+    """A confirmed uninstall: drop the tokens (they no longer work), keep the ids; the other events are moot."""
+    store.mark_uninstalled(inst.member_id)
+    events = [i for i in items if i.event.upper() == UNINSTALL]
+    audit(db, inst.member_id, "uninstall", clean=events[-1].data.get("CLEAN") if events else None)
+    log.info("portal %s: the app was uninstalled (confirmed by the portal)", inst.member_id)
+    inbox.mark_done(db, [i.id for i in events])
+    rest = [i.id for i in items if i.event.upper() != UNINSTALL]
+    inbox.mark_failed(db, rest, "skipped: portal uninstalled")
+    stats.done += len(events)
+    stats.skipped += len(rest)
+
+
 def _error_kind(exc: BaseException) -> str:
     return type(exc).__name__
 
@@ -154,6 +186,13 @@ def drain_once(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int 
         try:
             work = plan_work(inst, portal_items)
             with clients.admin(inst) as client:
+                if work.uninstall and uninstall_confirmed(client):
+                    _uninstall(db, store, inst, portal_items, stats)
+                    continue
+                if work.uninstall:
+                    log.warning("portal %s: ONAPPUNINSTALL ignored: the portal still accepts the app's token "
+                                "(forged or replayed)", member_id)
+                    audit(db, member_id, "uninstall_refused", reason="the portal still accepts the app's token")
                 outcome = process(client, db, inst, work, config)
         except rest_errors.ReauthRequired:
             log.warning("portal %s needs an admin to open the app again (tokens refused): skipping %s event(s)",

@@ -146,33 +146,80 @@ def test_a_deal_changed_in_the_portal_reaches_the_inbox(installed, sandbox):
     assert "application_token" not in rows[0]["data"] and "access_token" not in rows[0]["data"]
 
 
-def test_an_app_update_with_a_new_token_is_adopted_and_reprovisioning_queued(installed, sandbox):
-    old = installed.installation.application_token
-    sandbox.portal.update_app(installed.live.client_id, 2)
-    inst = wait_for(lambda: (i := installed.installation) and i.app_version == "2" and i)
-    assert inst.application_token != old
-    assert [r["event"] for r in installed.live.rows("SELECT event FROM inbox")] == ["APP.PROVISION"]
-    assert post_event(installed.live, deal_event(installed.member_id, old)).status_code == 401
-    assert post_event(installed.live, deal_event(installed.member_id, inst.application_token)).status_code == 200
-    # The worker re-runs provisioning for the new version: it finds everything, creates nothing.
+def drain(installed):
     from sync.worker import drain_once
 
-    before = snapshot(sandbox, installed)
     db = installed.live.db()
     try:
-        drain_once(installed.live.config, db)
+        return drain_once(installed.live.config, db)
     finally:
         db.conn.close()
+
+
+def test_an_app_update_queues_reprovisioning(installed, sandbox):
+    sandbox.portal.update_app(installed.live.client_id, 2, rotate_token=False)
+    inst = wait_for(lambda: (i := installed.installation) and i.app_version == "2" and i)
+    assert inst
+    assert [r["event"] for r in installed.live.rows("SELECT event FROM inbox")] == ["APP.PROVISION"]
+    # The worker re-runs provisioning for the new version: it finds everything, creates nothing.
+    before = snapshot(sandbox, installed)
+    drain(installed)
     assert installed.live.rows("SELECT status FROM inbox WHERE event = 'APP.PROVISION'") == [{"status": "done"}]
     audits = installed.live.rows("SELECT detail FROM audit_log WHERE action = 'provision' ORDER BY id")
     assert len(audits) == 2 and json.loads(audits[-1]["detail"])["created"] == []
     assert snapshot(sandbox, installed) == before
 
 
+def test_a_new_application_token_is_adopted_only_from_the_admins_reinstall(installed, sandbox):
+    """An update event cannot vouch for a new token (anyone who opens the app knows the old one and has a
+    refresh token of this portal); the admin-checked install POST can."""
+    old = installed.installation.application_token
+    sandbox.portal.update_app(installed.live.client_id, 2)  # rotates the token
+    assert sandbox.portal.dispatcher.wait_idle(10)
+    inst = installed.installation
+    assert inst.application_token == old and inst.app_version != "2"
+    assert [d["status"] for d in sandbox.portal.deliveries if d["event"] == "ONAPPUPDATE"] == [401]
+    new = sandbox.portal.app(installed.live.client_id)["application_token"]
+    assert post_event(installed.live, deal_event(installed.member_id, new)).status_code == 401
+    assert install_app(sandbox.portal, installed.live.client_id, user_id=1).installed  # "Reinstall"
+    assert installed.installation.application_token == new
+    assert post_event(installed.live, deal_event(installed.member_id, new)).status_code == 200
+    assert post_event(installed.live, deal_event(installed.member_id, old)).status_code == 401
+
+
+def test_an_ordinary_users_forged_update_and_uninstall_change_nothing(installed, sandbox):
+    """Luis (no CRM rights) has what every frame POST gives him: the app's token and his own REFRESH_ID."""
+    frame = sandbox.portal.frame_fields(installed.live.client_id, user_id=2)
+    token, his_refresh = frame.form["APPLICATION_TOKEN"], frame.form["REFRESH_ID"]
+    before = installed.installation
+    forged_update = phpquery.encode({"event": "ONAPPUPDATE", "data": {"VERSION": "9"}, "ts": "1", "auth": {
+        "member_id": installed.member_id, "application_token": "f" * 32, "refresh_token": his_refresh}})
+    assert post_event(installed.live, forged_update).status_code == 401
+    forged_uninstall = phpquery.encode({"event": "ONAPPUNINSTALL", "data": {"CLEAN": "1"}, "ts": "1", "auth": {
+        "member_id": installed.member_id, "application_token": token}})
+    assert post_event(installed.live, forged_uninstall).status_code == 200  # queued: the portal will say
+    drain(installed)
+    after = installed.installation
+    assert after.is_active and after.application_token == before.application_token
+    assert after.refresh_token and after.app_version == before.app_version
+    assert "uninstall_refused" in [r["action"] for r in installed.live.rows("SELECT action FROM audit_log")]
+    # the admin's frames still open and genuine events still flow
+    admin = sandbox.portal.frame_fields(installed.live.client_id, user_id=1)
+    page = requests.post(admin.url, data=admin.form, params=admin.query, allow_redirects=False, timeout=30)
+    assert page.status_code == 303
+    deal = portal_call(sandbox, "crm.item.add", {"entityTypeId": 2, "fields": {"title": "Sigue", "opportunity": 10}})
+    assert wait_for(lambda: installed.live.rows("SELECT 1 FROM inbox WHERE object_id = ? AND event = 'ONCRMDEALADD'",
+                                                [deal["item"]["id"]]))
+
+
 def test_uninstall_drops_the_tokens(installed, sandbox):
     token = installed.installation.application_token
     sandbox.portal.uninstall_app(installed.live.client_id, clean=False)
-    inst = wait_for(lambda: (i := installed.live.installation()) and i.status == "uninstalled" and i)
+    assert sandbox.portal.dispatcher.wait_idle(10)
+    assert installed.installation.is_active  # queued until the portal confirms it
+    assert drain(installed).done == 1
+    inst = installed.live.installation()
+    assert inst.status == "uninstalled"
     assert inst and inst.access_token == "" and inst.refresh_token == ""
     assert inst.entity_type_id  # our ids stay: a reinstall finds the same smart process
     assert post_event(installed.live, deal_event(installed.member_id, token)).status_code == 401

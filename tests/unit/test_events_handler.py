@@ -111,23 +111,26 @@ def test_portal_wide_events_are_queued_once(client, db):
         ("ONCRMCURRENCYUPDATE", 0, 0)]
 
 
-def test_uninstall_drops_the_tokens_and_later_events_are_refused(client, db):
+def test_an_uninstall_is_only_queued_for_the_portal_to_confirm(client, db):
+    """The application token proves nothing about who sent it (every frame POST carries it): the handler
+    changes nothing; the worker acts once the portal confirms (tests/unit/sync/test_sync_worker.py)."""
     body = phpquery.encode({"event": "ONAPPUNINSTALL", "data": {"LANGUAGE_ID": "la", "CLEAN": "0"},
                             "ts": "1", "auth": {"domain": "portal.test", "member_id": MEMBER,
                                                 "application_token": TOKEN}})
     assert post(client, body).status_code == 200
     inst = InstallationStore(db).find(MEMBER)
-    assert inst.status == "uninstalled" and inst.access_token == "" and inst.refresh_token == ""
-    assert inst.entity_type_id == 1030  # the portal's CRM data and our ids stay
-    assert post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "1"}})).status_code == 401
-    assert inbox_rows(db) == []
-    assert [r["action"] for r in db.query("SELECT action FROM audit_log")] == ["uninstall"]
+    assert inst.status == "active" and inst.access_token == "admin-access-token"
+    assert inst.refresh_token == "admin-refresh-token"
+    assert [(r["event"], r["status"]) for r in inbox_rows(db)] == [("ONAPPUNINSTALL", "pending")]
+    assert post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "1"}})).status_code == 200  # still installed
+    assert [r["action"] for r in db.query("SELECT action FROM audit_log")] == ["uninstall_received"]
 
 
 def test_a_forged_uninstall_changes_nothing(client, db):
     body = phpquery.encode({"event": "ONAPPUNINSTALL", "auth": {"member_id": MEMBER, "application_token": "x" * 32}})
     assert post(client, body).status_code == 401
     assert InstallationStore(db).find(MEMBER).refresh_token == "admin-refresh-token"
+    assert inbox_rows(db) == []
 
 
 def test_app_update_with_the_known_token_stores_the_version_and_asks_for_provisioning(client, db):
@@ -139,27 +142,19 @@ def test_app_update_with_the_known_token_stores_the_version_and_asks_for_provisi
 
 
 @responses.activate
-def test_app_update_with_a_new_token_is_verified_at_the_oauth_server(client, db):
-    responses.get(OAUTH, json={"access_token": "new-access", "refresh_token": "new-refresh", "member_id": MEMBER,
-                               "client_endpoint": "https://portal.test/rest/", "expires_in": 3600})
+def test_an_app_update_never_adopts_a_new_token(client, db):
+    """Any user's frame REFRESH_ID exchanges to this portal's member_id, so it cannot vouch for a token: an
+    ONAPPUPDATE with another token is refused, asks the OAuth server nothing, and changes nothing."""
     new = "c" * 32
-    response = post(client, event("ONAPPUPDATE", {"VERSION": "3"}, token=new, refresh_token="event-refresh"))
-    assert response.status_code == 200
-    assert "refresh_token=event-refresh" in responses.calls[0].request.url
-    inst = InstallationStore(db).find(MEMBER)
-    assert (inst.application_token, inst.app_version) == (new, "3")
-    assert inst.refresh_token == "admin-refresh-token"  # the admin's background tokens are untouched
-    assert post(client, event("ONCRMDEALADD", {"FIELDS": {"ID": "9"}}, token=new)).status_code == 200
-
-
-@responses.activate
-def test_app_update_with_a_new_token_for_another_portal_is_refused(client, db):
-    responses.get(OAUTH, json={"access_token": "a", "refresh_token": "b", "member_id": "other",
-                               "client_endpoint": "https://other.test/rest/"})
-    response = post(client, event("ONAPPUPDATE", {"VERSION": "3"}, token="c" * 32, refresh_token="r"))
+    response = post(client, event("ONAPPUPDATE", {"VERSION": "3"}, token=new, refresh_token="any-users-refresh"))
     assert response.status_code == 401
-    assert InstallationStore(db).find(MEMBER).application_token == TOKEN
+    assert len(responses.calls) == 0
+    inst = InstallationStore(db).find(MEMBER)
+    assert (inst.application_token, inst.app_version) == (TOKEN, "")
     assert inbox_rows(db) == []
+    assert post(client, event("ONCRMDEALADD", {"FIELDS": {"ID": "9"}}, token=new)).status_code == 401
+    assert post(client, event("ONCRMDEALADD", {"FIELDS": {"ID": "9"}})).status_code == 200  # the real one still works
+    assert [r["action"] for r in db.query("SELECT action FROM audit_log")] == ["app_update_refused"]
 
 
 def test_app_update_with_a_new_token_and_no_refresh_token_is_refused(client, db):
@@ -186,3 +181,48 @@ def test_events_after_the_database_was_recreated_land_in_the_new_one(app, client
         assert [r["object_id"] for r in inbox_rows(fresh)] == [2]
     finally:
         fresh.conn.close()
+
+
+@pytest.mark.parametrize("body, status", [
+    ("data[a][]=1&" * 20_000, 413),  # 20,000 appends: 240 KB
+    ("a&" * 20_000, 400),  # 20,000 fields in 40 KB
+    ("x=" + "a" * (1024 * 1024), 413),  # 1 MiB
+    ("data" + "[a]" * 20_000 + "=1", 400),  # 20,000 levels
+    ("data" + "[a]" * 7 + "=1&event=ONCRMDEALADD&auth[member_id]=" + MEMBER + "&auth[application_token]=" + TOKEN,
+     400),
+])
+def test_oversized_or_deep_bodies_are_refused_before_parsing(client, db, body, status):
+    from time import perf_counter
+
+    started = perf_counter()
+    response = post(client, body)
+    assert response.status_code == status
+    assert perf_counter() - started < 1.0  # milliseconds in practice; seconds of CPU before the bound
+    assert inbox_rows(db) == []
+    assert post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "4"}})).status_code == 200  # genuine ones flow
+
+
+def test_log_masking_never_grows_from_unverified_input(client, db):
+    from b24app import logsafe
+
+    before = logsafe.secrets_count()
+    for n in range(40):
+        post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "1"}}, token=f"forged-token-{n:04d}-xxxxxxxx",
+                           refresh_token=f"127.0.0.1-{n:04d}-refresh"))
+    assert logsafe.secrets_count() == before
+    assert logsafe.redact("from 127.0.0.1") == "from 127.0.0.1"
+
+
+def test_a_newline_in_an_event_name_cannot_forge_a_log_line(client, db, caplog):
+    import logging
+
+    from b24app import logsafe
+
+    caplog.set_level(logging.INFO)
+    name = "ONCRMDEALUPDATE\n2026-12-01 00:00:00 WARNING b24app: admin token rotated"
+    post(client, event(name, {"FIELDS": {"ID": "1"}}, member_id="nobody"))
+    handler_logs = [r for r in caplog.records if r.name == "handlers.events"]
+    assert handler_logs
+    for record in handler_logs:
+        logsafe.RedactingFilter().filter(record)
+        assert "\n" not in record.getMessage()

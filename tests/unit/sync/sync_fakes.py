@@ -1,7 +1,7 @@
 """A tiny in-memory portal behind the REST client's interface, counting HTTP calls like the real client.
 
 Only what sync/ uses: crm.item.list (filters ``@field``, ``>field``, ``field``), crm.item.update,
-crm.currency.list; ``batch`` (one HTTP call per 50 commands) and ``list_all`` (one call per 2,500 rows).
+crm.currency.list, app.info; ``batch`` (one HTTP call per 50 commands) and ``list_all`` (one call per 2,500 rows).
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from b24app.rest.errors import AuthError
 
 ETI = 1040
 FIELD_MAP = {s: f"ufCrm7{s.capitalize()}" for s in ("PROBABILITY", "EXECUTED", "REMAINDER", "EXECUTION",
@@ -37,6 +39,7 @@ class FakePortal:
         self.http_calls = 0
         self.updates: list[tuple[int, dict[str, Any]]] = []
         self.fail_updates: set[int] = set()
+        self.app_gone = False  # after a real uninstall the portal refuses the app's tokens
         self._next_id = 1
 
     # a client is a context manager that closes it ---
@@ -72,6 +75,10 @@ class FakePortal:
 
     # REST ----------------------------------------------------------------------------------------
     def _run(self, method: str, params: dict[str, Any]) -> Any:
+        if self.app_gone:
+            raise AuthError(401, "NO_AUTH_FOUND", "Wrong authorization data", method)
+        if method == "app.info":
+            return {"ID": 7, "CODE": "local.test", "VERSION": 1, "STATUS": "L", "INSTALLED": True}
         if method == "crm.currency.list":
             return [dict(c) for c in self.currencies]
         if method == "crm.item.update":

@@ -160,3 +160,42 @@ def test_a_currency_event_does_not_swallow_deal_events_of_the_same_drain(portal,
     stats = drain(db, portal)
     assert stats.done == 2
     assert portal.plan(closed)["stageId"] == STAGE_MAP["S"]  # fulfilled wins over closed by hand
+
+
+def test_an_uninstall_the_portal_confirms_drops_the_tokens_and_skips_the_rest(portal, db, inst):
+    plan = portal.add_plan("1000")
+    deal = portal.add_deal(plan, "100", won=True)
+    inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, deal)
+    inbox.enqueue(db, "m1", "ONAPPUNINSTALL", 0, 0, {"CLEAN": "0"})
+    portal.app_gone = True  # a real uninstall: the app's tokens are refused
+    stats = drain(db, portal)
+    assert (stats.done, stats.skipped) == (1, 1)
+    stored = InstallationStore(db).find("m1")
+    assert stored.status == "uninstalled" and stored.access_token == "" and stored.refresh_token == ""
+    assert stored.entity_type_id == ETI  # our ids stay: a reinstall finds the same smart process
+    assert statuses(db) == [("ONCRMDEALUPDATE", "failed"), ("ONAPPUNINSTALL", "done")]
+    assert [r["action"] for r in db.query("SELECT action FROM audit_log")] == ["uninstall"]
+
+
+def test_a_forged_or_replayed_uninstall_changes_nothing(portal, db, inst):
+    plan = portal.add_plan("1000")
+    deal = portal.add_deal(plan, "100", won=True)
+    inbox.enqueue(db, "m1", "ONAPPUNINSTALL", 0, 0, {"CLEAN": "1"})
+    inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, deal)
+    stats = drain(db, portal)  # the portal still answers the app's token: the app is installed
+    assert stats.done == 2
+    stored = InstallationStore(db).find("m1")
+    assert stored.is_active and stored.refresh_token == "r" * 20
+    assert won(portal, plan) == 100  # the deal event of the same drain is processed as usual
+    assert "uninstall_refused" in [r["action"] for r in db.query("SELECT action FROM audit_log")]
+
+
+def test_an_uninstall_the_portal_cannot_confirm_yet_is_retried(portal, db, inst):
+    inbox.enqueue(db, "m1", "ONAPPUNINSTALL", 0, 0, {})
+
+    def unreachable(inst):
+        raise ServerError(503, "", "the portal is down", "app.info")
+
+    stats = worker.drain_once(config(unreachable), db)
+    assert stats.failed == 1 and InstallationStore(db).find("m1").is_active
+    assert statuses(db) == [("ONAPPUNINSTALL", "pending")]
