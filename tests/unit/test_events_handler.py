@@ -192,12 +192,9 @@ def test_events_after_the_database_was_recreated_land_in_the_new_one(app, client
      400),
 ])
 def test_oversized_or_deep_bodies_are_refused_before_parsing(client, db, body, status):
-    from time import perf_counter
-
-    started = perf_counter()
+    """bench/events_hostile.py measures how fast (milliseconds; the unbounded parse took seconds)."""
     response = post(client, body)
     assert response.status_code == status
-    assert perf_counter() - started < 1.0  # milliseconds in practice; seconds of CPU before the bound
     assert inbox_rows(db) == []
     assert post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "4"}})).status_code == 200  # genuine ones flow
 

@@ -280,15 +280,11 @@ def test_json_body_puts_auth_in_body_and_money_as_text():
     assert body == {"fields": {"opportunity": "10.50"}, "auth": "tok"}
 
 
-def test_phpquery_appends_like_php_in_linear_time():
-    import time
-
+def test_phpquery_appends_like_php():
     assert phpquery.decode("a[]=1&a[]=2") == {"a": ["1", "2"]}
     assert phpquery.decode("a[5]=x&a[]=y") == {"a": {"5": "x", "6": "y"}}  # PHP: the largest index + 1
     pairs = [("data[a][]", "1")] * 20_000
-    started = time.perf_counter()
-    assert len(phpquery.unflatten(pairs)["data"]["a"]) == 20_000
-    assert time.perf_counter() - started < 2.0  # a quadratic walk took 18 s of CPU here
+    assert len(phpquery.unflatten(pairs)["data"]["a"]) == 20_000  # bench/events_hostile.py times it
 
 
 def test_phpquery_refuses_keys_deeper_than_asked():
