@@ -11,6 +11,7 @@ from flask_babel import gettext
 
 from b24app.db import get_db
 from b24app.installations import InstallationStore
+from b24app.rest.errors import AccessDenied, AuthError, B24Error, NotFound
 from placements import frames
 from placements.i18n import DEFAULT_LOCALE, LOCALES, locale_for
 from placements.portal_data import PortalData
@@ -19,13 +20,15 @@ log = logging.getLogger(__name__)
 
 
 def blueprint(name: str) -> Blueprint:
-    """A frame blueprint: user locale before, frame headers after, quiet 401/403 pages."""
+    """A frame blueprint: user locale before, frame headers after, quiet 401/403 pages, and a notice for
+    a portal call that failed (a view lets ``B24Error`` through unless it answers otherwise)."""
     bp = Blueprint(name, __name__, template_folder="templates")
     bp.before_request(_set_locale)
     bp.after_request(frames.frame_headers)
     bp.teardown_request(_close_client)
     for status in (400, 401, 403, 404):
         bp.register_error_handler(status, _refused)
+    bp.register_error_handler(B24Error, portal_error)
     return bp
 
 
@@ -84,6 +87,27 @@ def _frame_expired_page() -> None:
         g.frame_origin = frames.portal_origin(inst.client_endpoint)
     else:
         g.frame_anywhere = True
+
+
+def portal_error(exc: B24Error) -> tuple[str, int]:
+    """The portal refused or failed: say so in the user's language, without technical details."""
+    log.warning("portal call failed for a frame: %s", exc)
+    if isinstance(exc, AuthError):
+        return refusal(401)
+    if isinstance(exc, AccessDenied):
+        return render("placements/notice.html", message=gettext(
+            "Bitrix24 does not allow you to see this. Ask your administrator for access to the sales plans.")), 403
+    if isinstance(exc, NotFound):
+        return render("placements/notice.html", message=gettext(
+            "This item no longer exists in Bitrix24 (it may have been deleted).")), 404
+    return render("placements/notice.html", message=gettext(
+        "Bitrix24 did not answer in time. Please try again in a moment.")), 502
+
+
+def not_ready() -> str:
+    """The installation has not finished provisioning the smart process in this portal."""
+    return render("placements/notice.html", message=gettext(
+        "The app is still being set up in this portal. An administrator must open it once to finish."))
 
 
 def enter_frame() -> frames.FrameUser | tuple[str, int]:
