@@ -13,7 +13,7 @@ from typing import Any
 from flask import abort, g, request
 from flask_babel import gettext
 
-from placements import web
+from placements import live, web
 from placements.frames import FrameUser, frame_required
 from placements.i18n import compact_money, nice_ceiling, period_label
 from placements.plan_form import Client
@@ -93,4 +93,4 @@ def show(kind: str, client_id: int) -> Any:
 
     return web.render("placements/client_tab.html", client=client, client_name=name, rows=rows,
                       chart=chart(rows, money), eti=g.installation.entity_type_id,
-                      title=gettext("Sales plans"))
+                      title=gettext("Sales plans"), **live.watch(row.id for row in rows))

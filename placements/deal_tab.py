@@ -14,13 +14,19 @@ from typing import Any
 from flask import abort, g, request
 from flask_babel import gettext
 
-from placements import web
+from placements import live, web
 from placements.frames import FrameUser, frame_required
 from placements.plans_query import PlanRow, client_of, dec
 from placements.portal_data import Contact, PortalData, User
 
 log = logging.getLogger(__name__)
 bp = web.blueprint("deal_tab")
+
+
+@web.notice_flag("unlinked")
+def _unlinked_notice(value: str | None) -> dict[str, str]:
+    """``unlinked=1`` after a deal left its plan (see ``unlink``)."""
+    return {"notice": gettext("The deal was removed from the plan.")} if value == "1" else {}
 
 
 @dataclass
@@ -74,7 +80,8 @@ def show(deal_id: int) -> Any:
         return web.not_ready()
     view = deal_view(web.data(), deal_id)
     return web.render("placements/deal_tab.html", view=view, deal_id=deal_id, dec=dec,
-                      eti=g.installation.entity_type_id, title=gettext("Sales plan"))
+                      eti=g.installation.entity_type_id, title=gettext("Sales plan"),
+                      **live.watch([view.plan.id] if view.plan else [], deal_id))
 
 
 @bp.post("/placements/deal/<int:deal_id>/link")

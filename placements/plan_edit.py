@@ -26,9 +26,17 @@ log = logging.getLogger(__name__)
 bp = web.blueprint("plan_edit")
 
 
+@web.notice_flag("saved")
+def _saved_notice(value: str | None) -> dict[str, Any]:
+    """``saved=<plan id>`` after the form (see ``back_url``): the page says so and highlights the plan."""
+    if value and value.isdigit():
+        return {"notice": gettext("Plan saved."), "saved_id": int(value)}
+    return {"saved_id": 0}
+
+
 def back_url(back: str, **extra: Any) -> str:
     """Where the form returns: ``plans``, ``deal:<id>`` or ``client:CO_5`` (``extra``: URL flags such as
-    ``saved=<plan id>``, which the page turns into a notice, see ``web.notice``)."""
+    ``saved=<plan id>``, which the page it lands on turns into a notice: ``_saved_notice``)."""
     kind, _, value = (back or "plans").partition(":")
     if kind == "deal" and value.isdigit():
         return web.furl("deal_tab.show", deal_id=int(value), **extra)
@@ -121,7 +129,7 @@ def save() -> Any:
     linked_before = [int(d["id"]) for d in portal.plan_deals(plan_id)] if plan_id else []
     new_id = portal.save_plan(data, names.get(data.client, ""), plan_id, linked_before)
     log.info("plan %s saved by user %s of %s", new_id, g.frame_user.user_id, g.installation.member_id)
-    live.recompute_now(g.installation, new_id)  # the page we return to shows consistent figures (F22)
+    live.recompute_now(g.installation, new_id)  # the page we return to shows consistent figures
     return back_to(values["back"], saved=new_id)
 
 

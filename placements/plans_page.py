@@ -14,7 +14,7 @@ from flask import Response, abort, g, request
 from flask_babel import gettext
 
 from b24app.rest.errors import B24Error
-from placements import export, web
+from placements import export, live, web
 from placements.frames import frame_required
 from placements.plans_query import PAGE_SIZE, ListQuery, Totals, sort_rows
 from placements.portal_data import PortalData
@@ -67,7 +67,7 @@ def index() -> Any:
     pages = max(1, -(-total // PAGE_SIZE))
     return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages,
                       page_numbers=page_numbers(query.page, pages), users=users, currencies=currencies,
-                      columns=columns(), eti=portal.eti, **extra)
+                      columns=columns(), eti=portal.eti, **extra, **live.watch(row.id for row in rows))
 
 
 def totals_context(portal: PortalData, sums: Totals) -> dict[str, Any]:

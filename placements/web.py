@@ -1,9 +1,16 @@
-"""Plumbing shared by the frame blueprints: entering a frame, rendering, links that carry the session."""
+"""Plumbing shared by the frame blueprints: entering a frame, rendering, links that carry the session, the
+pages for refusals and failed portal calls.
+
+It knows no feature: a view passes everything its template shows (what the page watches for changes comes
+from ``placements.live.watch``), and a blueprint whose redirects carry a confirmation registers its URL
+flag with ``notice_flag``.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
@@ -44,7 +51,7 @@ def _set_locale() -> None:
     if not lang and user is None:
         stale = frames.stale_session()
         lang = stale[1] if stale else None
-        if not lang:  # no portal told us the user's language: the browser's (F19: the app's own address)
+        if not lang:  # no portal told us the user's language (the app's own address): the browser's
             g.ui_locale = request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
             return
     g.ui_locale = locale_for(lang)
@@ -156,43 +163,35 @@ def data() -> PortalData:
                       admin_client=lambda: B24Client.for_installation(member_id, config))
 
 
-def notice() -> tuple[str, int]:
-    """The confirmation a redirect asked for with a URL flag (no tokens, nothing secret): ``saved=<plan id>``
-    after the plan form, ``unlinked=1`` after a deal left its plan. Returns (text, plan id to highlight)."""
-    saved = request.args.get("saved", "")
-    if saved.isdigit():
-        return gettext("Plan saved."), int(saved)
-    if request.args.get("unlinked") == "1":
-        return gettext("The deal was removed from the plan."), 0
-    return "", 0
+NoticeFlag = Callable[[str | None], dict[str, Any]]
+_notice_flags: dict[str, NoticeFlag] = {}
 
 
-def live_context(context: dict[str, Any]) -> dict[str, str]:
-    """Open pages that show plans poll for their changes (placements/live.py, F21): the poll URL and the
-    GET URL that re-renders this page with a fresh session token (notice flags dropped)."""
-    from placements import live
+def notice_flag(name: str) -> Callable[[NoticeFlag], NoticeFlag]:
+    """Register a URL flag that a redirect sets for the page it lands on (``saved=<plan id>``): the
+    function gets the flag's value (None when absent) and returns template variables, ``notice`` being
+    the confirmation shown. Flags carry no tokens and nothing secret; a redirect sets one of them."""
 
-    if request.method != "GET" or g.get("installation") is None or not request.endpoint:
-        return {}
-    view = context.get("view")
-    plan = getattr(view, "plan", None)
-    deal_id = int(context.get("deal_id") or 0) if view is not None else 0
-    ids = [row.id for row in context.get("rows") or [] if getattr(row, "id", None)]
-    ids += [plan.id] if plan is not None else []
-    src = live.watch_url(ids, deal_id)
-    if not src:
-        return {}
-    args = {k: v for k, v in request.args.items() if k not in (frames.SESSION_PARAM, "saved", "unlinked")}
-    return {"live_src": src, "live_reload": furl(request.endpoint, **(request.view_args or {}), **args)}
+    def register(function: NoticeFlag) -> NoticeFlag:
+        _notice_flags[name] = function
+        return function
+
+    return register
+
+
+def notice_flags() -> tuple[str, ...]:
+    """The registered flags: a page's reload URL drops them so the confirmation is not shown twice."""
+    return tuple(_notice_flags)
 
 
 def render(template: str, **context: Any) -> str:
+    """A frame page: the view's context, the session's tokens and links, the notices of the URL flags."""
     user = g.get("frame_user")
-    if user is not None and "live_src" not in context:
-        context.update(live_context(context))
     context.setdefault("title", gettext("Sales plans"))
-    context.setdefault("notice", notice()[0])
-    context.setdefault("saved_id", notice()[1])
+    for name, flag in _notice_flags.items():
+        for key, value in flag(request.args.get(name)).items():
+            context.setdefault(key, value)
+    context.setdefault("notice", "")
     return render_template(
         template, user=user, furl=furl, locale=g.get("ui_locale", "es"),
         session_token=frames.session_token(user) if user else "",
