@@ -17,7 +17,8 @@ from flask_babel import gettext
 from placements import live, web
 from placements.frames import FrameUser, frame_required
 from placements.plans_query import PlanRow, client_of, dec
-from placements.portal_data import Contact, PortalData, User
+from placements.portal_data import PortalData
+from placements.reference_data import Contact, User
 
 log = logging.getLogger(__name__)
 bp = web.blueprint("deal_tab")
