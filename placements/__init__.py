@@ -4,7 +4,7 @@ from flask import Blueprint, Flask
 
 
 def register(app: Flask) -> None:
-    """Register this package's blueprints, catalogs and session cookie settings on the app."""
+    """Register this package's blueprints, template helpers and session cookie settings on the app."""
     from placements import changes, client_tab, deal_tab, i18n, plan_edit, plans_page
 
     i18n.init_app(app)

@@ -17,10 +17,10 @@ from flask import Blueprint, Response, current_app, g, redirect, render_template
 from flask_babel import gettext
 
 from b24app.db import get_db
+from b24app.i18n import DEFAULT_LOCALE, LOCALES, locale_for
 from b24app.installations import InstallationStore
 from b24app.rest.errors import AccessDenied, AuthError, B24Error, NotFound
 from placements import frames
-from placements.i18n import DEFAULT_LOCALE, LOCALES, locale_for
 from placements.portal_data import PortalData
 
 log = logging.getLogger(__name__)
