@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from b24app import db, logsafe
+from b24app import db, i18n, logsafe
 from b24app.manifest import load_manifest
 from b24app.settings import check_required, load_settings
 from b24app.version import __version__
@@ -36,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["b24_manifest"] = load_manifest(app.config.get("MANIFEST"))
 
     db.init_app(app)
+    i18n.init_app(app)  # one LANG map and one set of catalogs for every page
 
     import handlers
     import placements

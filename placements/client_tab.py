@@ -13,12 +13,10 @@ from typing import Any
 from flask import abort, g, request
 from flask_babel import gettext
 
-from b24app.rest.errors import B24Error
-from placements import web
+from placements import live, web
 from placements.frames import FrameUser, frame_required
 from placements.i18n import compact_money, nice_ceiling, period_label
 from placements.plan_form import Client
-from placements.plans_page import not_ready, portal_error
 from placements.plans_query import PlanRow
 
 bp = web.blueprint("client_tab")
@@ -86,16 +84,13 @@ def show(kind: str, client_id: int) -> Any:
     if kind not in ("company", "contact"):
         abort(404)
     if not g.installation.is_provisioned:
-        return not_ready()
+        return web.not_ready()
     client = Client(kind, client_id)
     portal = web.data()
-    try:
-        name = portal.client_names([client]).get(client, "")
-        rows = portal.client_plans(client)
-    except B24Error as exc:
-        return portal_error(exc)
+    name = portal.client_names([client]).get(client, "")
+    rows = portal.client_plans(client)
     from placements.i18n import money
 
     return web.render("placements/client_tab.html", client=client, client_name=name, rows=rows,
                       chart=chart(rows, money), eti=g.installation.entity_type_id,
-                      title=gettext("Sales plans"))
+                      title=gettext("Sales plans"), **live.watch(row.id for row in rows))

@@ -13,15 +13,20 @@ from typing import Any
 from flask import abort, g, request
 from flask_babel import gettext
 
-from b24app.rest.errors import B24Error
-from placements import web
+from placements import live, web
 from placements.frames import FrameUser, frame_required
-from placements.plans_page import not_ready, portal_error
 from placements.plans_query import PlanRow, client_of, dec
-from placements.portal_data import Contact, PortalData, User
+from placements.portal_data import PortalData
+from placements.reference_data import Contact, User
 
 log = logging.getLogger(__name__)
 bp = web.blueprint("deal_tab")
+
+
+@web.notice_flag("unlinked")
+def _unlinked_notice(value: str | None) -> dict[str, str]:
+    """``unlinked=1`` after a deal left its plan (see ``unlink``)."""
+    return {"notice": gettext("The deal was removed from the plan.")} if value == "1" else {}
 
 
 @dataclass
@@ -72,13 +77,11 @@ def enter() -> Any:
 @frame_required
 def show(deal_id: int) -> Any:
     if not g.installation.is_provisioned:
-        return not_ready()
-    try:
-        view = deal_view(web.data(), deal_id)
-    except B24Error as exc:
-        return portal_error(exc)
+        return web.not_ready()
+    view = deal_view(web.data(), deal_id)
     return web.render("placements/deal_tab.html", view=view, deal_id=deal_id, dec=dec,
-                      eti=g.installation.entity_type_id, title=gettext("Sales plan"))
+                      eti=g.installation.entity_type_id, title=gettext("Sales plan"),
+                      **live.watch([view.plan.id] if view.plan else [], deal_id))
 
 
 @bp.post("/placements/deal/<int:deal_id>/link")
@@ -89,15 +92,12 @@ def link(deal_id: int) -> Any:
     if not plan_id.isdigit():
         abort(400)
     portal = web.data()
-    try:
-        deal, plan = portal.deal(deal_id), portal.plan(int(plan_id))
-        if client_of(deal) is None or client_of(deal) != plan.client:
-            return web.render("placements/notice.html", message=gettext(
-                "Deal %(deal)s belongs to another client.", deal=deal_id),
-                back_url=web.furl("deal_tab.show", deal_id=deal_id)), 400
-        portal.link_deal(deal_id, int(plan_id))
-    except B24Error as exc:
-        return portal_error(exc)
+    deal, plan = portal.deal(deal_id), portal.plan(int(plan_id))
+    if client_of(deal) is None or client_of(deal) != plan.client:
+        return web.render("placements/notice.html", message=gettext(
+            "Deal %(deal)s belongs to another client.", deal=deal_id),
+            back_url=web.furl("deal_tab.show", deal_id=deal_id)), 400
+    portal.link_deal(deal_id, int(plan_id))
     log.info("deal %s linked to plan %s by user %s", deal_id, plan_id, g.frame_user.user_id)
     return web.go("deal_tab.show", deal_id=deal_id)
 
@@ -105,9 +105,6 @@ def link(deal_id: int) -> Any:
 @bp.post("/placements/deal/<int:deal_id>/unlink")
 @frame_required
 def unlink(deal_id: int) -> Any:
-    try:
-        web.data().link_deal(deal_id, 0)
-    except B24Error as exc:
-        return portal_error(exc)
+    web.data().link_deal(deal_id, 0)
     log.info("deal %s unlinked by user %s", deal_id, g.frame_user.user_id)
     return web.go("deal_tab.show", deal_id=deal_id, unlinked=1)

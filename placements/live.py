@@ -1,5 +1,5 @@
-"""Pages that follow the worker: figures recomputed right after a save (F22) and a cheap "did my plans
-change?" poll for open pages (F21).
+"""Pages that follow the worker: figures recomputed right after a save, and what an open page watches so it
+can ask cheaply whether its plans changed (the poll itself: placements/changes.py).
 
 The poll answers from the app's own SQLite only (``plan_snapshots`` and ``deal_plan``, written by the
 worker in sync/recompute.py): it costs no portal REST call, whatever the number of open frames.
@@ -11,17 +11,15 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, request
 
 from b24app import planstore
 from b24app.db import get_db
 from b24app.installations import Installation
 from b24app.rest.clients import clients_for
-from placements import web
-from placements.frames import frame_required
+from placements import frames, web
 
 log = logging.getLogger(__name__)
-bp = web.blueprint("live")
 
 RECOMPUTE_READ_TIMEOUT = 10.0  # seconds: the save's redirect must not wait long for the portal
 MAX_WATCHED = 100
@@ -65,26 +63,24 @@ def watch_url(plan_ids: Iterable[int], deal_id: int = 0) -> str:
     values: dict[str, Any] = {"plans": ",".join(map(str, ids)), "after": snapshot_cursor(member_id)}
     if deal_id:
         values.update(deal=deal_id, dp=deal_index(member_id, deal_id))
-    return web.furl("live.changes", **values)
+    return web.furl("changes.poll", **values)
 
 
-def _ints(value: str) -> list[int]:
-    return [int(v) for v in value.split(",") if v.strip().isdigit()][:MAX_WATCHED]
+def plans_changed(member_id: str, plan_ids: list[int], after: int) -> bool:
+    """Whether the worker wrote a snapshot of one of ``plan_ids`` after snapshot ``after``."""
+    return planstore.changed_since(get_db(), member_id, after, plan_ids)
 
 
-@bp.get("/api/changes")
-@frame_required
-def changes() -> Any:
-    """``{"changed": true}`` when the worker recomputed one of ``plans`` after snapshot ``after``, or the
-    deal's plan in the local index is no longer ``dp``. SQLite only."""
-    member_id = g.installation.member_id
-    plans = _ints(request.args.get("plans", ""))
-    after = int(request.args["after"]) if request.args.get("after", "").isdigit() else 0
-    changed = planstore.changed_since(get_db(), member_id, after, plans)
-    deal = request.args.get("deal", "")
-    if not changed and deal.isdigit():
-        shown = int(request.args["dp"]) if request.args.get("dp", "").isdigit() else 0
-        changed = deal_index(member_id, int(deal)) != shown
-    response = jsonify({"changed": changed})
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def watch(plan_ids: Iterable[int], deal_id: int = 0) -> dict[str, str]:
+    """The template context of a page that shows ``plan_ids`` (and, on a deal tab, ``deal_id``): the poll
+    URL and the GET URL that re-renders the page with a fresh session token (notice flags dropped);
+    nothing when there is nothing to watch."""
+    if request.method != "GET" or g.get("frame_user") is None or g.get("installation") is None \
+            or not request.endpoint:
+        return {}
+    src = watch_url([i for i in plan_ids if i], deal_id)
+    if not src:
+        return {}
+    dropped = (frames.SESSION_PARAM, *web.notice_flags())
+    args = {k: v for k, v in request.args.items() if k not in dropped}
+    return {"live_src": src, "live_reload": web.furl(request.endpoint, **(request.view_args or {}), **args)}

@@ -20,16 +20,23 @@ from placements.frames import frame_required
 from placements.i18n import money
 from placements.messages import errors_by_field
 from placements.plan_form import Client, FieldError, FormContext, period_for, validate
-from placements.plans_page import not_ready, portal_error
 from placements.portal_data import PortalData
 
 log = logging.getLogger(__name__)
 bp = web.blueprint("plan_edit")
 
 
+@web.notice_flag("saved")
+def _saved_notice(value: str | None) -> dict[str, Any]:
+    """``saved=<plan id>`` after the form (see ``back_url``): the page says so and highlights the plan."""
+    if value and value.isdigit():
+        return {"notice": gettext("Plan saved."), "saved_id": int(value)}
+    return {"saved_id": 0}
+
+
 def back_url(back: str, **extra: Any) -> str:
     """Where the form returns: ``plans``, ``deal:<id>`` or ``client:CO_5`` (``extra``: URL flags such as
-    ``saved=<plan id>``, which the page turns into a notice, see ``web.notice``)."""
+    ``saved=<plan id>``, which the page it lands on turns into a notice: ``_saved_notice``)."""
     kind, _, value = (back or "plans").partition(":")
     if kind == "deal" and value.isdigit():
         return web.furl("deal_tab.show", deal_id=int(value), **extra)
@@ -72,37 +79,31 @@ def render_form(portal: PortalData, values: dict[str, Any], plan_id: int | None,
 @frame_required
 def new() -> Any:
     if not g.installation.is_provisioned:
-        return not_ready()
+        return web.not_ready()
     portal = web.data()
     begin, end = period_for("month", date.today())
-    try:
-        currencies = portal.currencies()
-        values = {"client": request.args.get("client", ""), "period": "month", "begindate": begin.isoformat(),
-                  "closedate": end.isoformat(), "amount": "", "currency": currencies[0] if currencies else "",
-                  "probability": "50", "assigned_by_id": str(g.frame_user.user_id), "title": "",
-                  "deals": _deal_ids(request.args.getlist("deal")), "back": request.args.get("back", "plans")}
-        return render_form(portal, values, None)
-    except B24Error as exc:
-        return portal_error(exc)
+    currencies = portal.currencies()
+    values = {"client": request.args.get("client", ""), "period": "month", "begindate": begin.isoformat(),
+              "closedate": end.isoformat(), "amount": "", "currency": currencies[0] if currencies else "",
+              "probability": "50", "assigned_by_id": str(g.frame_user.user_id), "title": "",
+              "deals": _deal_ids(request.args.getlist("deal")), "back": request.args.get("back", "plans")}
+    return render_form(portal, values, None)
 
 
 @bp.get("/plans/<int:plan_id>/edit")
 @frame_required
 def edit(plan_id: int) -> Any:
     portal = web.data()
-    try:
-        plan = portal.plan(plan_id)
-        linked = [int(d["id"]) for d in portal.plan_deals(plan_id)]
-        values = {"client": plan.client.code if plan.client else "", "period": "custom",
-                  "begindate": plan.begindate.isoformat() if plan.begindate else "",
-                  "closedate": plan.closedate.isoformat() if plan.closedate else "",
-                  "amount": plain(plan.amount), "currency": plan.currency,
-                  "probability": plain(plan.probability), "title": plan.title,
-                  "assigned_by_id": str(plan.assigned_by_id or ""), "deals": linked,
-                  "back": request.args.get("back", "plans")}
-        return render_form(portal, values, plan_id, status=plan.status)
-    except B24Error as exc:
-        return portal_error(exc)
+    plan = portal.plan(plan_id)
+    linked = [int(d["id"]) for d in portal.plan_deals(plan_id)]
+    values = {"client": plan.client.code if plan.client else "", "period": "custom",
+              "begindate": plan.begindate.isoformat() if plan.begindate else "",
+              "closedate": plan.closedate.isoformat() if plan.closedate else "",
+              "amount": plain(plan.amount), "currency": plan.currency,
+              "probability": plain(plan.probability), "title": plan.title,
+              "assigned_by_id": str(plan.assigned_by_id or ""), "deals": linked,
+              "back": request.args.get("back", "plans")}
+    return render_form(portal, values, plan_id, status=plan.status)
 
 
 @bp.post("/plans/save")
@@ -116,22 +117,19 @@ def save() -> Any:
                                                           "amount", "currency", "probability",
                                                           "assigned_by_id", "title", "back")}
     values["deals"] = _deal_ids(deal_values)
-    try:
-        client = Client.parse(form.get("client"))
-        names = portal.client_names([client]) if client else {}
-        ctx = FormContext(currencies=frozenset(portal.currencies()),
-                          users=frozenset(u.id for u in portal.users()),
-                          deal_clients=portal.deal_clients(values["deals"]),
-                          known_clients=frozenset(names))
-        data, errors = validate(form, deal_values, ctx, date.today())
-        if errors or data is None:
-            return render_form(portal, values, plan_id, errors)
-        linked_before = [int(d["id"]) for d in portal.plan_deals(plan_id)] if plan_id else []
-        new_id = portal.save_plan(data, names.get(data.client, ""), plan_id, linked_before)
-        log.info("plan %s saved by user %s of %s", new_id, g.frame_user.user_id, g.installation.member_id)
-    except B24Error as exc:
-        return portal_error(exc)
-    live.recompute_now(g.installation, new_id)  # the page we return to shows consistent figures (F22)
+    client = Client.parse(form.get("client"))
+    names = portal.client_names([client]) if client else {}
+    ctx = FormContext(currencies=frozenset(portal.currencies()),
+                      users=frozenset(u.id for u in portal.users()),
+                      deal_clients=portal.deal_clients(values["deals"]),
+                      known_clients=frozenset(names))
+    data, errors = validate(form, deal_values, ctx, date.today())
+    if errors or data is None:
+        return render_form(portal, values, plan_id, errors)
+    linked_before = [int(d["id"]) for d in portal.plan_deals(plan_id)] if plan_id else []
+    new_id = portal.save_plan(data, names.get(data.client, ""), plan_id, linked_before)
+    log.info("plan %s saved by user %s of %s", new_id, g.frame_user.user_id, g.installation.member_id)
+    live.recompute_now(g.installation, new_id)  # the page we return to shows consistent figures
     return back_to(values["back"], saved=new_id)
 
 
@@ -141,10 +139,7 @@ def set_status(plan_id: int) -> Any:
     status = request.form.get("status", "")
     if status not in ("P", "F"):  # Cumplido (S) follows the won deals; the worker sets it
         abort(400)
-    try:
-        web.data().set_status(plan_id, status)
-    except B24Error as exc:
-        return portal_error(exc)
+    web.data().set_status(plan_id, status)
     return back_to(request.form.get("back", "plans"))
 
 

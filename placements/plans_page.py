@@ -13,8 +13,8 @@ from typing import Any
 from flask import Response, abort, g, request
 from flask_babel import gettext
 
-from b24app.rest.errors import AccessDenied, AuthError, B24Error, NotFound
-from placements import export, web
+from b24app.rest.errors import B24Error
+from placements import export, live, web
 from placements.frames import frame_required
 from placements.plans_query import PAGE_SIZE, ListQuery, Totals, sort_rows
 from placements.portal_data import PortalData
@@ -43,11 +43,6 @@ def page_numbers(page: int, pages: int) -> list[int]:
     return out
 
 
-def not_ready() -> str:
-    return web.render("placements/notice.html", message=gettext(
-        "The app is still being set up in this portal. An administrator must open it once to finish."))
-
-
 @bp.post("/")
 def enter() -> Any:
     user = web.enter_frame()
@@ -62,20 +57,17 @@ def enter() -> Any:
 @frame_required
 def index() -> Any:
     if not g.installation.is_provisioned:
-        return not_ready()
+        return web.not_ready()
     query = ListQuery.from_args(request.args)
     portal = web.data()
-    try:
-        rows, total, flt = portal.page(query, date.today())
-        users, currencies = portal.users(), portal.currencies()
-        sums = portal.cached_totals(flt)  # when not cached, the page loads them with a second request
-        extra = totals_context(portal, sums) if sums is not None else {"totals": None}
-    except B24Error as exc:
-        return portal_error(exc)
+    rows, total, flt = portal.page(query, date.today())
+    users, currencies = portal.users(), portal.currencies()
+    sums = portal.cached_totals(flt)  # when not cached, the page loads them with a second request
+    extra = totals_context(portal, sums) if sums is not None else {"totals": None}
     pages = max(1, -(-total // PAGE_SIZE))
     return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages,
                       page_numbers=page_numbers(query.page, pages), users=users, currencies=currencies,
-                      columns=columns(), eti=portal.eti, **extra)
+                      columns=columns(), eti=portal.eti, **extra, **live.watch(row.id for row in rows))
 
 
 def totals_context(portal: PortalData, sums: Totals) -> dict[str, Any]:
@@ -111,11 +103,7 @@ def export_plans(fmt: str) -> Any:
     if fmt not in ("xlsx", "csv") or not g.installation.is_provisioned:
         abort(404)
     query = ListQuery.from_args(request.args)
-    try:
-        rows = web.data().all_rows(query, date.today())
-    except B24Error as exc:
-        return portal_error(exc)
-    rows = sort_rows(rows, query)
+    rows = sort_rows(web.data().all_rows(query, date.today()), query)
     body, mimetype = (export.to_xlsx(rows, columns(), g.ui_locale) if fmt == "xlsx"
                       else export.to_csv(rows, columns(), g.ui_locale))
     stem = gettext("sales-plans")
@@ -132,18 +120,3 @@ def settings() -> Any:
         abort(403)
     inst = g.installation
     return web.render("placements/settings.html", inst=inst, title=gettext("Settings"))
-
-
-def portal_error(exc: B24Error) -> tuple[str, int]:
-    """The portal refused or failed: say so in the user's language, without technical details."""
-    log.warning("portal call failed for a frame: %s", exc)
-    if isinstance(exc, AuthError):
-        return web.refusal(401)
-    if isinstance(exc, AccessDenied):
-        return web.render("placements/notice.html", message=gettext(
-            "Bitrix24 does not allow you to see this. Ask your administrator for access to the sales plans.")), 403
-    if isinstance(exc, NotFound):
-        return web.render("placements/notice.html", message=gettext(
-            "This item no longer exists in Bitrix24 (it may have been deleted).")), 404
-    return web.render("placements/notice.html", message=gettext(
-        "Bitrix24 did not answer in time. Please try again in a moment.")), 502

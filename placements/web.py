@@ -1,32 +1,42 @@
-"""Plumbing shared by the frame blueprints: entering a frame, rendering, links that carry the session."""
+"""Plumbing shared by the frame blueprints: entering a frame, rendering, links that carry the session, the
+pages for refusals and failed portal calls.
+
+It knows no feature: a view passes everything its template shows (what the page watches for changes comes
+from ``placements.live.watch``), and a blueprint whose redirects carry a confirmation registers its URL
+flag with ``notice_flag``.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from b24app.db import get_db
+from b24app.i18n import DEFAULT_LOCALE, LOCALES, locale_for
 from b24app.installations import InstallationStore
 from b24app.rest.clients import clients_for
+from b24app.rest.errors import AccessDenied, AuthError, B24Error, NotFound
 from placements import frames
-from placements.i18n import DEFAULT_LOCALE, LOCALES, locale_for
 from placements.portal_data import PortalData
 
 log = logging.getLogger(__name__)
 
 
 def blueprint(name: str) -> Blueprint:
-    """A frame blueprint: user locale before, frame headers after, quiet 401/403 pages."""
+    """A frame blueprint: user locale before, frame headers after, quiet 401/403 pages, and a notice for
+    a portal call that failed (a view lets ``B24Error`` through unless it answers otherwise)."""
     bp = Blueprint(name, __name__, template_folder="templates")
     bp.before_request(_set_locale)
     bp.after_request(frames.frame_headers)
     bp.teardown_request(_close_client)
     for status in (400, 401, 403, 404):
         bp.register_error_handler(status, _refused)
+    bp.register_error_handler(B24Error, portal_error)
     return bp
 
 
@@ -42,7 +52,7 @@ def _set_locale() -> None:
     if not lang and user is None:
         stale = frames.stale_session()
         lang = stale[1] if stale else None
-        if not lang:  # no portal told us the user's language: the browser's (F19: the app's own address)
+        if not lang:  # no portal told us the user's language (the app's own address): the browser's
             g.ui_locale = request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
             return
     g.ui_locale = locale_for(lang)
@@ -85,6 +95,27 @@ def _frame_expired_page() -> None:
         g.frame_origin = frames.portal_origin(inst.client_endpoint)
     else:
         g.frame_anywhere = True
+
+
+def portal_error(exc: B24Error) -> tuple[str, int]:
+    """The portal refused or failed: say so in the user's language, without technical details."""
+    log.warning("portal call failed for a frame: %s", exc)
+    if isinstance(exc, AuthError):
+        return refusal(401)
+    if isinstance(exc, AccessDenied):
+        return render("placements/notice.html", message=gettext(
+            "Bitrix24 does not allow you to see this. Ask your administrator for access to the sales plans.")), 403
+    if isinstance(exc, NotFound):
+        return render("placements/notice.html", message=gettext(
+            "This item no longer exists in Bitrix24 (it may have been deleted).")), 404
+    return render("placements/notice.html", message=gettext(
+        "Bitrix24 did not answer in time. Please try again in a moment.")), 502
+
+
+def not_ready() -> str:
+    """The installation has not finished provisioning the smart process in this portal."""
+    return render("placements/notice.html", message=gettext(
+        "The app is still being set up in this portal. An administrator must open it once to finish."))
 
 
 def enter_frame() -> frames.FrameUser | tuple[str, int]:
@@ -130,43 +161,35 @@ def data() -> PortalData:
     return PortalData(client, inst, user.user_id, admin_client=lambda: clients.admin(inst))
 
 
-def notice() -> tuple[str, int]:
-    """The confirmation a redirect asked for with a URL flag (no tokens, nothing secret): ``saved=<plan id>``
-    after the plan form, ``unlinked=1`` after a deal left its plan. Returns (text, plan id to highlight)."""
-    saved = request.args.get("saved", "")
-    if saved.isdigit():
-        return gettext("Plan saved."), int(saved)
-    if request.args.get("unlinked") == "1":
-        return gettext("The deal was removed from the plan."), 0
-    return "", 0
+NoticeFlag = Callable[[str | None], dict[str, Any]]
+_notice_flags: dict[str, NoticeFlag] = {}
 
 
-def live_context(context: dict[str, Any]) -> dict[str, str]:
-    """Open pages that show plans poll for their changes (placements/live.py, F21): the poll URL and the
-    GET URL that re-renders this page with a fresh session token (notice flags dropped)."""
-    from placements import live
+def notice_flag(name: str) -> Callable[[NoticeFlag], NoticeFlag]:
+    """Register a URL flag that a redirect sets for the page it lands on (``saved=<plan id>``): the
+    function gets the flag's value (None when absent) and returns template variables, ``notice`` being
+    the confirmation shown. Flags carry no tokens and nothing secret; a redirect sets one of them."""
 
-    if request.method != "GET" or g.get("installation") is None or not request.endpoint:
-        return {}
-    view = context.get("view")
-    plan = getattr(view, "plan", None)
-    deal_id = int(context.get("deal_id") or 0) if view is not None else 0
-    ids = [row.id for row in context.get("rows") or [] if getattr(row, "id", None)]
-    ids += [plan.id] if plan is not None else []
-    src = live.watch_url(ids, deal_id)
-    if not src:
-        return {}
-    args = {k: v for k, v in request.args.items() if k not in (frames.SESSION_PARAM, "saved", "unlinked")}
-    return {"live_src": src, "live_reload": furl(request.endpoint, **(request.view_args or {}), **args)}
+    def register(function: NoticeFlag) -> NoticeFlag:
+        _notice_flags[name] = function
+        return function
+
+    return register
+
+
+def notice_flags() -> tuple[str, ...]:
+    """The registered flags: a page's reload URL drops them so the confirmation is not shown twice."""
+    return tuple(_notice_flags)
 
 
 def render(template: str, **context: Any) -> str:
+    """A frame page: the view's context, the session's tokens and links, the notices of the URL flags."""
     user = g.get("frame_user")
-    if user is not None and "live_src" not in context:
-        context.update(live_context(context))
     context.setdefault("title", gettext("Sales plans"))
-    context.setdefault("notice", notice()[0])
-    context.setdefault("saved_id", notice()[1])
+    for name, flag in _notice_flags.items():
+        for key, value in flag(request.args.get(name)).items():
+            context.setdefault(key, value)
+    context.setdefault("notice", "")
     return render_template(
         template, user=user, furl=furl, locale=g.get("ui_locale", "es"),
         session_token=frames.session_token(user) if user else "",

@@ -7,6 +7,7 @@ import io
 import json
 import re
 
+import pytest
 from openpyxl import load_workbook
 
 from tests.unit.placements.conftest import ETI, frame_form
@@ -274,3 +275,36 @@ def test_a_saved_plan_outside_the_page_shown_gets_a_link(frame, fake):
     filtered = frame.client.get(f"/?saved=2&currency=USD&_s={frame.s}").get_data(as_text=True)  # plan 2 is EUR
     assert "Plan guardado." in filtered and "El plan guardado no está en esta página." in filtered
     assert re.search(r'<a href="/plans/2/edit\?back=plans&amp;_s=[^"]+">Abrirlo</a>', filtered)
+
+
+PORTAL_FAILURES = [("AuthError", 401, "Su sesión ha caducado o no se pudo verificar."),
+                   ("AccessDenied", 403, "Bitrix24 no le permite ver esto."),
+                   ("NotFound", 404, "Este elemento ya no existe en Bitrix24"),
+                   ("ServerError", 502, "Bitrix24 no respondió a tiempo.")]
+
+
+@pytest.mark.parametrize(("error", "status", "text"), PORTAL_FAILURES)
+def test_a_failed_portal_call_says_so_on_every_frame_page(frame, fake, monkeypatch, error, status, text):
+    from b24app.rest import errors
+
+    add_plan(fake)
+    fake.deals[11][f"parentId{ETI}"] = 1
+    read, post = (lambda path: frame.client.get(f"{path}?_s={frame.s}"),
+                  lambda path, **data: frame.client.post(path, data={"csrf_token": frame.csrf, "_s": frame.s, **data}))
+    original = fake.call
+
+    def failing(method, params=None):
+        if method.startswith("crm.item."):
+            raise getattr(errors, error)(status, "SOME_CODE", "the portal says no", method)
+        return original(method, params)
+
+    monkeypatch.setattr(fake, "call", failing)
+    answers = {"plans": read("/"), "export": read("/plans/export.csv"), "deal tab": read("/placements/deal/11"),
+               "client tab": read("/placements/client/company/5"), "edit": read("/plans/1/edit"),
+               "save": post("/plans/save", **GOOD), "status": post("/plans/1/status", status="F"),
+               "link": post("/placements/deal/11/link", plan_id="1"), "unlink": post("/placements/deal/11/unlink")}
+    for view, response in answers.items():
+        page = response.get_data(as_text=True)
+        assert (view, response.status_code) == (view, status)
+        assert text in page, view
+        assert "the portal says no" not in page and "SOME_CODE" not in page, view

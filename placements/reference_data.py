@@ -1,0 +1,205 @@
+"""Reference data the frames show beside the plans: the portal's currencies, its employees, client names and
+people, read with the CURRENT USER's token and kept a short while in a per-process cache.
+
+Docs: api-reference/crm/currency/crm-currency-list.md, api-reference/user/user-get.md,
+api-reference/crm/universal/crm-item-list.md, api-reference/crm/companies/contacts/crm-company-contact-items-get.md.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from b24app.installations import Installation
+from b24app.rest.clients import RestClient
+from b24app.rest.errors import AccessDenied
+from b24app.schema import COMPANY, CONTACT
+from placements.plan_form import Client
+from placements.plans_query import ClientMatch, PlanRow
+
+CACHE_SECONDS = 60.0
+
+
+class _TTLCache:
+    """A tiny per-process cache (totals, users, currencies); entries expire after ``CACHE_SECONDS``."""
+
+    def __init__(self) -> None:
+        self._data: dict[tuple, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit and hit[0] > time.monotonic():
+                return hit[1]
+            self._data.pop(key, None)
+            return None
+
+    def put(self, key: tuple, value: Any, seconds: float = CACHE_SECONDS) -> None:
+        with self._lock:
+            if len(self._data) > 2000:
+                self._data.clear()
+            self._data[key] = (time.monotonic() + seconds, value)
+
+    def drop(self, member_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._data if k[1] == member_id]:
+                del self._data[key]
+
+
+cache = _TTLCache()
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    photo: str = ""
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    name: str
+    post: str
+    phones: tuple[str, ...]
+    emails: tuple[str, ...]
+
+
+def _person(item: dict[str, Any]) -> str:
+    parts = [item.get("name") or item.get("NAME"), item.get("lastName") or item.get("LAST_NAME")]
+    return " ".join(str(p) for p in parts if p).strip()
+
+
+def items_of(value: Any) -> list[dict[str, Any]]:
+    """The items of a ``crm.item.list`` answer (``{"items": [...]}``, or a batch's list)."""
+    if isinstance(value, dict):
+        value = value.get("items", [])
+    return [v for v in value or [] if isinstance(v, dict)]
+
+
+class ReferenceData:
+    """Currencies, employees, client names and people for one frame user of one installation."""
+
+    def __init__(self, client: RestClient, inst: Installation, user_id: int,
+                 admin_client: Callable[[], RestClient] | None = None):
+        self.client = client
+        self.admin_client = admin_client
+        self.inst = inst
+        self.user_id = user_id
+
+    def currencies(self) -> list[str]:
+        key = ("currencies", self.inst.member_id)
+        found = cache.get(key)
+        if found is None:
+            params = {"order": {"SORT": "asc"}}
+            try:
+                rows = self.client.call("crm.currency.list", params) or []
+            except AccessDenied:
+                # the method needs access to the CRM settings (api-reference/crm/currency/crm-currency-list.md):
+                # the codes are not secret, so read them with the installing admin's token when the user may not
+                if self.admin_client is None:
+                    raise
+                with self.admin_client() as admin:
+                    rows = admin.call("crm.currency.list", params) or []
+            found = [str(r["CURRENCY"]) for r in rows if r.get("CURRENCY")]
+            cache.put(key, found, 300)
+        return found
+
+    def users(self) -> list[User]:
+        """Active employees, for the responsible pickers (at most 500)."""
+        key = ("users", self.inst.member_id)
+        found = cache.get(key)
+        if found is None:
+            found = []
+            start: int | None = 0
+            while start is not None and start < 500:
+                resp = self.client.call_raw("user.get", {"FILTER": {"ACTIVE": True}, "start": start})
+                found += [User(int(u["ID"]), _person(u) or f"#{u['ID']}", u.get("PERSONAL_PHOTO") or "")
+                          for u in resp.result or []]
+                start = resp.next
+            cache.put(key, found, 300)
+        return found
+
+    def users_by_id(self, ids: Iterable[int]) -> dict[int, User]:
+        wanted = {i for i in ids if i}
+        known = {u.id: u for u in self.users() if u.id in wanted}
+        missing = wanted - set(known)
+        if missing:
+            for u in self.client.call("user.get", {"FILTER": {"ID": sorted(missing)}}) or []:
+                known[int(u["ID"])] = User(int(u["ID"]), _person(u), u.get("PERSONAL_PHOTO") or "")
+        return known
+
+    def client_names(self, clients: Iterable[Client]) -> dict[Client, str]:
+        clients = list(clients)  # read twice below (a generator would leave the contacts out)
+        companies = sorted({c.id for c in clients if c.kind == "company"})
+        contacts = sorted({c.id for c in clients if c.kind == "contact"})
+        names: dict[Client, str] = {}
+        if companies:
+            for item in self.client.get_many(COMPANY, companies, select=["id", "title"]):
+                names[Client("company", int(item["id"]))] = str(item.get("title") or "")
+        if contacts:
+            for item in self.client.get_many(CONTACT, contacts, select=["id", "name", "lastName"]):
+                names[Client("contact", int(item["id"]))] = _person(item)
+        return names
+
+    def fill_names(self, rows: list[PlanRow]) -> list[PlanRow]:
+        names = self.client_names(r.client for r in rows if r.client)
+        users = self.users_by_id(r.assigned_by_id for r in rows if r.assigned_by_id)
+        for row in rows:
+            row.client_name = names.get(row.client, "") if row.client else ""
+            user = users.get(row.assigned_by_id or 0)
+            row.responsible_name = user.name if user else ""
+            row.responsible_photo = user.photo if user else ""
+        return rows
+
+    def search_clients(self, text: str, limit: int = 20) -> list[dict[str, str]]:
+        """Companies and contacts whose name contains ``text`` (``%`` LIKE filter), for the client picker."""
+        text = text.strip()
+        if len(text) < 2:
+            return []
+        result = self.client.batch({
+            "co": ("crm.item.list", {"entityTypeId": COMPANY, "select": ["id", "title"], "filter": {"%title": text}}),
+            "cn": ("crm.item.list", {"entityTypeId": CONTACT, "select": ["id", "name", "lastName"],
+                                     "filter": {"%name": text}}),
+            "cl": ("crm.item.list", {"entityTypeId": CONTACT, "select": ["id", "name", "lastName"],
+                                     "filter": {"%lastName": text}}),
+        }).result
+        out: dict[str, dict[str, str]] = {}
+        for item in items_of(result.get("co")):
+            code = Client("company", int(item["id"])).code
+            out[code] = {"id": code, "kind": "company", "name": str(item.get("title") or "")}
+        for item in items_of(result.get("cn")) + items_of(result.get("cl")):
+            code = Client("contact", int(item["id"])).code
+            out[code] = {"id": code, "kind": "contact", "name": _person(item)}
+        return sorted(out.values(), key=lambda c: c["name"].lower())[:limit]
+
+    def match_clients(self, text: str) -> ClientMatch:
+        found = self.search_clients(text, limit=150)
+        return ClientMatch(
+            tuple(Client.parse(c["id"]).id for c in found if c["kind"] == "company"),  # type: ignore[union-attr]
+            tuple(Client.parse(c["id"]).id for c in found if c["kind"] == "contact"),  # type: ignore[union-attr]
+        )
+
+    def contacts_of(self, client: Client) -> list[Contact]:
+        """The client's people: a company's contacts, or the contact itself, with phones and e-mails."""
+        if client.kind == "company":
+            links = self.client.call("crm.company.contact.items.get", {"id": client.id}) or []
+            ids = [int(link["CONTACT_ID"]) for link in links if link.get("CONTACT_ID")]
+        else:
+            ids = [client.id]
+        if not ids:
+            return []
+        items = items_of(self.client.call("crm.item.list", {"entityTypeId": CONTACT, "filter": {"@id": ids},
+                                                          "select": ["*"]}))
+        out = []
+        for item in items:
+            fm = item.get("fm") or []
+            phones = tuple(str(f["value"]) for f in fm if f.get("typeId") == "PHONE" and f.get("value"))
+            emails = tuple(str(f["value"]) for f in fm if f.get("typeId") == "EMAIL" and f.get("value"))
+            out.append(Contact(int(item["id"]), _person(item), str(item.get("post") or ""), phones, emails))
+        order = {cid: n for n, cid in enumerate(ids)}
+        return sorted(out, key=lambda c: order.get(c.id, 0))
