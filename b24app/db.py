@@ -88,10 +88,17 @@ def m002_frame_sessions(db: sqlite_utils.Database) -> None:
     db.table("frame_sessions").create_index(["expires_at"])
 
 
+def _private_dir(path: Path) -> None:
+    """Make the folder (and missing parents); a folder made here is readable by its owner only."""
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+
+
 def lock_dir(database: str | Path) -> Path:
     """Folder beside the database for the host-wide lock files (migrations, rate limiter, refresh)."""
     path = Path(f"{database}.locks")
-    path.mkdir(parents=True, exist_ok=True)
+    _private_dir(path)
     return path
 
 
@@ -132,14 +139,17 @@ def migrate(path: str | Path) -> None:
     """Create the database (and its folder) if needed, switch it to WAL and apply every migration.
 
     Runs once per process and file: ``create_app`` calls it at start-up (so do the CLI commands, through
-    it). Processes that open a fresh database at the same moment would race on switching to WAL and on
-    the migrations ("database is locked"), so this runs under a host-wide file lock.
+    it). A database and a folder made here are private (0600 / 0700): the file holds the admins' tokens.
+    Processes that open a fresh database at the same moment would race on switching to WAL and on the
+    migrations ("database is locked"), so this runs under a host-wide file lock.
     """
     path = str(path)
     with _migrated_lock:
         if path == ":memory:" or (path, _file_id(path)) in _migrated:
             return
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _private_dir(Path(path).parent)
+        # The file holds the admins' tokens: owner only (SQLite gives its -wal and -shm files the same mode).
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         with file_lock(lock_dir(path) / "migrate.lock"):
             db = _open(path)
             try:

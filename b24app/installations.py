@@ -140,12 +140,6 @@ class InstallationStore:
             self.save(inst.with_(type_id=type_id, entity_type_id=entity_type_id, category_id=category_id,
                                  field_map=field_map, stage_map=stage_map))
 
-    def set_endpoint(self, member_id: str, client_endpoint: str) -> None:
-        """The portal answers at a new address (renamed portal)."""
-        with self.db.conn:
-            self.db.execute("UPDATE installations SET client_endpoint = ?, updated_at = ? WHERE member_id = ?",
-                            [client_endpoint, now_iso(), member_id])
-
     def set_app_update(self, member_id: str, application_token: str, app_version: str) -> None:
         """After ONAPPUPDATE: only these columns (the worker may be rotating the OAuth tokens right now)."""
         with self.db.conn:

@@ -47,6 +47,15 @@ MAX_REDIRECTS = 3
 MAX_REFRESHES = 2  # a rotated-by-someone-else token may itself be stale; then refresh for real
 
 
+class _Moved(Exception):
+    """The portal answered with a redirect to another host (a renamed portal, or someone else's server)."""
+
+    def __init__(self, status: int, endpoint: str):
+        super().__init__(endpoint)
+        self.status = status
+        self.endpoint = endpoint
+
+
 def _setting(config: Mapping[str, Any], name: str) -> Any:
     value = config.get(name)
     return BY_NAME[name].default if value is None else value
@@ -190,11 +199,17 @@ class B24Client:
     def _request(self, method: str, params: Mapping[str, Any] | None, hold_methods: Iterable[str],
                  idempotent: bool) -> Response:
         hold_methods = sorted({method, *hold_methods})  # a batch waits for holds on any of its methods
-        attempt = refreshes = 0
+        attempt = refreshes = moves = 0
         while True:
             self._wait_for_holds(method, hold_methods)
             try:
                 return self._send(method, params)
+            except _Moved as moved:
+                moves += 1
+                if moves > MAX_REDIRECTS:
+                    raise ServerError(moved.status, "", "too many redirects", method) from None
+                self._follow_move(moved, method)
+                continue
             except RateLimited:
                 self.gate.bucket.saturate()
                 if attempt >= self.max_retries:
@@ -240,6 +255,21 @@ class B24Client:
         log.info("waiting %.1fs for the operating-time hold on %s", wait, method)
         self.sleep(max(0.0, wait) + self.rnd())
 
+    def _follow_move(self, moved: _Moved, method: str) -> None:
+        """A redirect to another host is followed only when the OAuth server confirms that this portal
+        (``member_id``) now answers there: the request's token never goes to an unconfirmed host, and the
+        stored endpoint (which vouches for every frame's AUTH_ID) changes only on the OAuth server's word."""
+        old_host, new_host = urlsplit(self.endpoint).netloc, urlsplit(moved.endpoint).netloc
+        if self._refresher is None or self.member_id is None:
+            raise ServerError(moved.status, "", f"redirected from {old_host} to {new_host}: not followed", method)
+        inst = self._refresher.confirm_endpoint(self.member_id)
+        if inst.client_endpoint.rstrip("/") != moved.endpoint.rstrip("/"):
+            log.warning("portal %s redirected from %s to %s, which the OAuth server does not confirm: not followed",
+                        self.member_id, old_host, new_host)
+            raise ServerError(moved.status, "", f"redirected to {new_host}, not confirmed for this portal", method)
+        log.info("portal %s moved from %s to %s (confirmed by the OAuth server)", self.member_id, old_host, new_host)
+        self.endpoint, self._token = inst.client_endpoint, inst.access_token
+
     def _refresh(self) -> None:
         assert self._refresher is not None and self.member_id is not None
         inst = self._refresher.refresh(self.member_id, self._token or "")
@@ -257,7 +287,8 @@ class B24Client:
         return codec.decode_response(status, text, method)
 
     def _post(self, method: str, body: bytes) -> tuple[int, str]:
-        """POST, following a renamed portal's redirects by re-POSTing the same body (never a GET)."""
+        """POST; a redirect on the same host is followed by re-POSTing the body (never a GET), one to another
+        host raises ``_Moved`` for the request loop to confirm before anything is sent there."""
         url = f"{self.endpoint}{method}.json"
         for _hop in range(MAX_REDIRECTS + 1):
             started = self.clock()
@@ -276,22 +307,14 @@ class B24Client:
             target = urljoin(url, location)
             if urlsplit(url).scheme == "https" and urlsplit(target).scheme != "https":
                 raise ServerError(response.status_code, "", "refused a redirect from https to http", method)
-            self._moved(codec.endpoint_from_location(target, method))
+            if urlsplit(target).netloc.lower() != urlsplit(url).netloc.lower():
+                endpoint = codec.endpoint_from_location(target, method)
+                if not endpoint or not codec.is_rest_endpoint(endpoint):
+                    raise ServerError(response.status_code, "", "redirected to another host, not to a REST endpoint",
+                                      method)
+                raise _Moved(response.status_code, endpoint)
             url = target
         raise ServerError(0, "", "too many redirects", method)
-
-    def _moved(self, new_endpoint: str | None) -> None:
-        if not new_endpoint or new_endpoint == self.endpoint:
-            return
-        old_host, new_host = urlsplit(self.endpoint).netloc, urlsplit(new_endpoint).netloc
-        self.endpoint = new_endpoint
-        if self.member_id and old_host != new_host and "/rest/" in new_endpoint:
-            log.info("portal %s moved from %s to %s", self.member_id, old_host, new_host)
-            database = open_db(self.database)
-            try:
-                InstallationStore(database).set_endpoint(self.member_id, new_endpoint)
-            finally:
-                database.conn.close()
 
 
 def _check_method(method: str) -> None:

@@ -116,6 +116,26 @@ class TokenRefresher:
             finally:
                 database.conn.close()
 
+    def confirm_endpoint(self, member_id: str) -> Installation:
+        """Ask the OAuth server where this portal answers now (a refresh: its answer names ``client_endpoint``
+        and ``member_id``); save the rotated pair and that endpoint. Used before following a redirect."""
+        with file_lock(lock_dir(self.database) / f"oauth-{_key(member_id)}.lock"):
+            database = open_db(self.database)
+            try:
+                store = InstallationStore(database)
+                inst = _usable(store, member_id)
+                tokens = exchange_refresh_token(self.config, inst.refresh_token, self.session, self.clock)
+                if tokens.member_id and tokens.member_id != member_id:
+                    raise AuthError(0, "MEMBER_MISMATCH", "the OAuth server answered for another portal",
+                                    "oauth.token")
+                store.save_tokens(member_id, tokens.access_token, tokens.refresh_token, tokens.expires_at,
+                                  client_endpoint=tokens.client_endpoint)
+                saved = store.find(member_id)
+                assert saved is not None
+                return saved
+            finally:
+                database.conn.close()
+
     def _refresh_locked(self, store: InstallationStore, member_id: str, stale: str) -> Installation:
         inst = _usable(store, member_id)
         if inst.access_token and inst.access_token != stale:

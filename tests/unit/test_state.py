@@ -53,6 +53,21 @@ def test_migrations_run_once_per_process_and_file(tmp_path, monkeypatch):
     assert "installations" in appdb.connect(path).table_names() and runs == [1, 1]
 
 
+def test_a_new_database_and_its_folder_are_private(tmp_path):
+    import os
+    import stat
+
+    from b24app import db as appdb
+
+    folder = tmp_path / "instance"
+    appdb.connect(folder / "app.db").execute("SELECT 1")
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    for name in ("app.db", "app.db-wal", "app.db-shm"):
+        if (folder / name).exists():
+            assert stat.S_IMODE(os.stat(folder / name).st_mode) == 0o600, name
+    assert stat.S_IMODE(os.stat(folder / "app.db.locks").st_mode) == 0o700
+
+
 def test_store_saves_finds_and_deletes_by_member_id(db):
     store = InstallationStore(db)
     store.save(make())

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 import responses
-from conftest import ACCESS, ENDPOINT, MEMBER
+from conftest import ACCESS, ENDPOINT, MEMBER, OAUTH_URL
 from fakeportal import time_block
 
 from b24app.installations import NEEDS_REAUTH, UNINSTALLED
@@ -225,20 +225,44 @@ def test_long_hold_raises_instead_of_waiting(rsps, make_client, clock):
     assert info.value.reset_at == clock.now + 500 and len(rsps.calls) == 1
 
 
-def test_302_domain_change_reposts_the_body_and_stores_the_new_endpoint(rsps, make_client, store):
+def test_a_renamed_portal_is_followed_once_the_oauth_server_confirms_it(rsps, make_client, store):
     new = "https://renamed.example/rest/"
     rsps.add(responses.POST, ENDPOINT + "crm.item.get.json", status=302,
              headers={"Location": new + "crm.item.get.json"})
+    rsps.add(responses.GET, OAUTH_URL, json={"access_token": "access-token-NEW2222", "refresh_token": "refresh-NEW2",
+                                             "expires_in": 3600, "member_id": MEMBER, "client_endpoint": new})
     answers(rsps, new + "crm.item.get.json", (200, {"result": {"item": {"id": 5}}}))
     client = make_client()
     assert client.call("crm.item.get", {"entityTypeId": 2, "id": 5}) == {"item": {"id": 5}}
-    moved = rsps.calls[1].request
-    assert moved.method == "POST"
-    assert json.loads(moved.body) == {"entityTypeId": 2, "id": 5, "auth": ACCESS}
+    moved = rsps.calls[2].request
+    assert moved.method == "POST" and moved.url == new + "crm.item.get.json"
+    assert json.loads(moved.body) == {"entityTypeId": 2, "id": 5, "auth": "access-token-NEW2222"}
     assert store.find(MEMBER).client_endpoint == new
     answers(rsps, new + "profile.json", (200, OK))
     client.call("profile")
     assert rsps.calls[-1].request.url == new + "profile.json"
+
+
+def test_a_redirect_to_a_host_the_oauth_server_does_not_confirm_is_not_followed(rsps, make_client, store):
+    evil = "https://evil.example/rest/"
+    rsps.add(responses.POST, ENDPOINT + "profile.json", status=302, headers={"Location": evil + "profile.json"})
+    rsps.add(responses.GET, OAUTH_URL, json={"access_token": "access-token-NEW3333", "refresh_token": "refresh-NEW3",
+                                             "expires_in": 3600, "member_id": MEMBER, "client_endpoint": ENDPOINT})
+    with pytest.raises(ServerError, match="not confirmed"):
+        make_client().call("profile")
+    assert not any(call.request.url.startswith(evil) for call in rsps.calls)  # the token never went there
+    assert store.find(MEMBER).client_endpoint == ENDPOINT
+
+
+def test_a_frame_users_client_never_follows_a_redirect_to_another_host(rsps, config, installation, clock):
+    from b24app.rest import B24Client
+
+    rsps.add(responses.POST, ENDPOINT + "profile.json", status=302,
+             headers={"Location": "https://evil.example/rest/profile.json"})
+    client = B24Client.for_user_token(installation, "frame-user-token-2", config, sleep=clock.sleep, clock=clock)
+    with pytest.raises(ServerError, match="not followed"):
+        client.call("profile")
+    assert len(rsps.calls) == 1
 
 
 def test_redirect_to_plain_http_is_refused(rsps, make_client):
