@@ -7,6 +7,7 @@ api-reference/widgets/placement-get.md, api-reference/events/event-bind.md, api-
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from b24app.manifest import Manifest
@@ -41,14 +42,7 @@ def ensure_placements(client: RestClient, manifest: Manifest, public_url: str, r
         lang_all.setdefault("es", {"TITLE": p.title["la"]})
         commands[p.code] = ("placement.bind", {"PLACEMENT": p.code, "HANDLER": handler, "TITLE": p.title["la"],
                                                "LANG_ALL": lang_all})
-    if not commands:
-        return
-    result = client.batch_all(commands)
-    for key in commands:
-        if key.startswith("unbind_"):
-            continue
-        error = result.errors.get(key)
-        report.add("placement", key, FAILED if error else CREATED, str(error) if error else "")
+    _bind(client, commands, "placement", report, already=lambda error: False)
 
 
 def _already_bound(error: B24Error) -> bool:
@@ -71,6 +65,12 @@ def ensure_events(client: RestClient, manifest: Manifest, public_url: str, repor
                     manifest.handlers["events"]):
                 commands[f"unbind_{event}"] = ("event.unbind", {"event": event, "handler": old.get("handler")})
         commands[event] = ("event.bind", {"event": event, "handler": handler})
+    _bind(client, commands, "event", report, already=_already_bound)
+
+
+def _bind(client: RestClient, commands: dict[str, tuple[str, dict[str, Any]]], kind: str, report: ProvisionReport,
+          already: Callable[[B24Error], bool]) -> None:
+    """Send the (un)bind commands in batches; report each bind: created, found (``already``) or failed."""
     if not commands:
         return
     result = client.batch_all(commands)
@@ -79,8 +79,8 @@ def ensure_events(client: RestClient, manifest: Manifest, public_url: str, repor
             continue
         error = result.errors.get(key)
         if error is None:
-            report.add("event", key, CREATED)
-        elif _already_bound(error):
-            report.add("event", key, FOUND)
+            report.add(kind, key, CREATED)
+        elif already(error):
+            report.add(kind, key, FOUND)
         else:
-            report.add("event", key, FAILED, str(error))
+            report.add(kind, key, FAILED, str(error))
