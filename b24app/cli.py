@@ -19,9 +19,11 @@ def cli() -> None:
 def serve(host: str, port: int) -> None:
     """Run the app's web server (install, events, plans page, tabs)."""
     from b24app import create_app
+    from b24app.devserver import app_server
 
-    app = create_app()
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    server = app_server(host, port, create_app())
+    server.log_startup()
+    server.serve_forever()  # until Ctrl-C
 
 
 @cli.command()

@@ -12,7 +12,6 @@ State lives in the project's ``instance/`` folder, so a second ``make demo`` reu
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import signal
 import socket
@@ -26,54 +25,18 @@ from pathlib import Path
 from typing import Any
 
 import click
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.serving import WSGIRequestHandler
 
-from b24app.settings import load_settings
+from b24app.devserver import app_server
+from b24app.envfile import DEMO_ENV, INSTANCE, cli_settings, read_env_file, write_env_file
 
 log = logging.getLogger(__name__)
 
-PROJECT = Path(__file__).resolve().parent.parent
-INSTANCE = PROJECT / "instance"
-DEMO_ENV = INSTANCE / "demo.env"
 SANDBOX_PORT = 5050
 APP_PORT = 5000
 HOST = "127.0.0.1"
 APP_TITLE = "Planes de ventas"
 
-
-# --- the demo's settings file ----------------------------------------------------------------------------
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines (``#`` comments and blank lines ignored); an absent file is empty."""
-    values: dict[str, str] = {}
-    if not path.exists():
-        return values
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        values[key.strip()] = value.strip()
-    return values
-
-
-def write_env_file(path: Path, values: Mapping[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# Written by `b24plans demo`: the demo's settings; the b24plans commands read them when present."]
-    lines += [f"{key}={value}" for key, value in values.items()]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.chmod(tmp, 0o600)  # it holds the demo app's client secret
-    tmp.replace(path)
-
-
-def cli_settings(environ: Mapping[str, str] | None = None, env_file: Path = DEMO_ENV) -> dict[str, Any]:
-    """The settings a command should use: ``instance/demo.env`` (when present) under the environment."""
-    merged = {**read_env_file(env_file), **(os.environ if environ is None else environ)}
-    return load_settings(merged)
-
-
-# --- the demo ------------------------------------------------------------------------------------------
 
 def demo_env(client_id: str, client_secret: str, sandbox_url: str, previous: Mapping[str, str],
              instance: Path = INSTANCE, app_url: str = f"http://{HOST}:{APP_PORT}") -> dict[str, str]:
@@ -283,21 +246,6 @@ def plans_summary(client: Any, inst: Any) -> str:
     if closed:
         parts.append(f"{closed} not fulfilled")
     return ", ".join(parts)
-
-
-class AppServer(ThreadedWSGIServer):
-    """The demo's (and the integration tests') app server: werkzeug, one thread per request, with a listen
-    backlog for event bursts. A portal delivers the events of one batch (50 changed deals) at once and
-    never retries; with werkzeug's default backlog of 128 a larger burst overflowed it and deliveries
-    timed out on connect. Production runs behind a real WSGI server (README: gunicorn / waitress)."""
-
-    request_queue_size = 1024  # the kernel caps it at net.core.somaxconn
-
-
-def app_server(host: str, port: int, app: Any, request_handler: type[WSGIRequestHandler] | None = None
-               ) -> AppServer:
-    """``werkzeug.serving.make_server(..., threaded=True)`` with the larger backlog (port 0: a free one)."""
-    return AppServer(host, port, app, handler=request_handler)
 
 
 class QuietRequests(WSGIRequestHandler):

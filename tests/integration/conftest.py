@@ -22,7 +22,7 @@ from werkzeug.serving import BaseWSGIServer
 
 from b24app import create_app
 from b24app.db import connect
-from b24app.demo import app_server
+from b24app.devserver import app_server
 from b24app.installations import Installation, InstallationStore
 
 

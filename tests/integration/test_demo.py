@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from b24app import demo
+from b24app.envfile import cli_settings
 from b24app.rest import B24Client
 
 pytestmark = pytest.mark.integration
@@ -85,7 +86,7 @@ def test_demo_installs_follows_a_won_deal_and_reruns_without_duplicates(tmp_path
     try:
         assert running.open_url in "\n".join(lines)
         assert (instance / "demo.env").exists() and (instance / "b24plans.db").exists()
-        settings = demo.cli_settings({}, env_file=instance / "demo.env")
+        settings = cli_settings({}, env_file=instance / "demo.env")
         assert settings["CLIENT_ID"] == running.client_id and settings["DATABASE"] == str(instance / "b24plans.db")
         hook = B24Client.for_webhook(running.sandbox.webhook_url, running.config)
         types = hook.call("crm.type.list", {"filter": {"title": "Planes de ventas"}})["types"]
