@@ -34,7 +34,7 @@ test: $(STAMP) chromium lint
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	$(BIN)/b24plans demo
+	$(BIN)/python -m b24sandbox demo
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache test-artifacts

@@ -1,4 +1,4 @@
-"""``b24plans demo`` end to end: sandbox + app, installed, demo plans, a won deal shows; re-runs reuse it all
+"""``b24sandbox demo`` end to end: sandbox + app, installed, demo plans, a won deal shows; re-runs reuse it all
 (also after the app's database was deleted: the app is installed again, nothing is duplicated)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import requests
 
-from b24app import demo
 from b24app.envfile import cli_settings
 from b24app.rest import B24Client
+from b24sandbox import demo
 
 pytestmark = pytest.mark.integration
 
