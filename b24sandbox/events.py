@@ -16,8 +16,8 @@ from typing import Any
 
 import requests
 
-from b24app import phpquery
 from b24sandbox.faults import Faults
+from b24sandbox.phpform import http_build_query
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class EventDispatcher:
             return
         if self.faults.delay_events_ms:
             time.sleep(self.faults.delay_events_ms / 1000)
-        body = phpquery.encode(payload)
+        body = http_build_query(payload)
         try:
             response = requests.post(
                 url, data=body, allow_redirects=False, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),

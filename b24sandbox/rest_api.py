@@ -13,10 +13,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from b24app import phpquery
 from b24sandbox import errors, oauth
 from b24sandbox.apps import public_app
 from b24sandbox.auth import Webhook
+from b24sandbox.phpform import parse_pairs, parse_str
 from b24sandbox.portal import Portal
 from b24sandbox.wire import as_int, dumps, merge_params, truthy
 
@@ -38,8 +38,8 @@ def json_response(status: int, body: Any) -> Response:
 def request_params() -> dict[str, Any]:
     ctype = request.content_type or ""
     if "multipart/" in ctype:
-        params = phpquery.decode(request.query_string.decode())
-        params.update(phpquery.unflatten(list(request.form.items(multi=True))))
+        params = parse_str(request.query_string.decode())
+        params.update(parse_pairs(request.form.items(multi=True)))
         return params
     return merge_params(request.query_string.decode(), request.get_data(cache=True), ctype)
 

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from b24app import phpquery
+from b24sandbox.phpform import parse_str
 
 PORTAL_TZ = timezone(timedelta(hours=1))  # the portal's server time zone (Madrid, winter: UTC+01:00)
 
@@ -109,7 +109,7 @@ def time_block(start: float, finish: float, processing: float, operating: float,
 
 def merge_params(query: str, body: bytes, content_type: str) -> dict[str, Any]:
     """Query string, then the JSON or form body on top (what PHP's $_REQUEST would hold)."""
-    params: dict[str, Any] = phpquery.decode(query) if query else {}
+    params: dict[str, Any] = parse_str(query) if query else {}
     if not body:
         return params
     ctype = (content_type or "").lower()
@@ -124,7 +124,7 @@ def merge_params(query: str, body: bytes, content_type: str) -> dict[str, Any]:
         return params
     if "multipart/" in ctype:
         return params  # handled by the caller (rare; Flask parses it)
-    params.update(phpquery.decode(text))
+    params.update(parse_str(text))
     return params
 
 

@@ -11,10 +11,10 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from b24app import phpquery
 from b24sandbox.auth import AuthContext
 from b24sandbox.errors import RestError
 from b24sandbox.methods import Page, method, param
+from b24sandbox.phpform import parse_str
 from b24sandbox.wire import php_keyed, truthy
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def substitute(value: Any, sections: dict[str, dict[str, Any]]) -> Any:
 
 def parse_command(command: str) -> tuple[str, dict[str, Any]]:
     name, _, query = str(command).partition("?")
-    return name.strip(), phpquery.decode(query) if query else {}
+    return name.strip(), parse_str(query) if query else {}
 
 
 @method("batch")
