@@ -183,7 +183,9 @@ _CAMEL_RE = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 def upper_of(name: str) -> str:
-    """``parentId156`` -> ``PARENT_ID_156``; generic camelCase -> UPPER_SNAKE."""
+    """``parentId156`` -> ``PARENT_ID_156``; generic camelCase -> UPPER_SNAKE; an UPPER_CASE name stays."""
+    if name == name.upper():
+        return name
     match = re.fullmatch(r"parentId(\d+)", name)
     if match:
         return f"PARENT_ID_{match.group(1)}"

@@ -1,7 +1,8 @@
 """crm.item.add/get/list/update/delete/fields for deals (2), contacts (3), companies (4) and smart processes.
 
 api-reference/crm/universal/crm-item-*.md. Page size 50; ``start=-1`` skips counting; ``fm`` only with
-``select: ["*"]`` in lists; items the user may not read are silently left out.
+``select: ["*"]`` in lists; items the user may not read are silently left out. Field names may come in
+UPPER_CASE or camelCase (``field_names.py``); answers are camelCase.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from b24sandbox import crm_write, errors, filters
+from b24sandbox import field_names as names
 from b24sandbox.auth import AuthContext
 from b24sandbox.crm_model import (
     TypeInfo,
@@ -53,15 +55,16 @@ def visible_items(portal: Portal, ctx: AuthContext, info: TypeInfo, flt: Any, or
 @method("crm.item.list", scope="crm")
 def item_list(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     info = _info(portal, params)
-    flt = param(params, "filter", default={}) or {}
-    order = param(params, "order", default=None)
+    spelled = names.item_names(info)
+    flt = names.in_filter(spelled, param(params, "filter", default={}) or {})
+    order = names.in_keys(spelled, param(params, "order", default=None))
     check_filter(info, flt)
     check_order(info, order)
     rows = visible_items(portal, ctx, info, flt, order)
     page, total, nxt, _ = paging(params, rows)
     select = param(params, "select", default=None) or ["*"]
-    select_list = list(select.values()) if isinstance(select, dict) else (
-        select if isinstance(select, list) else [select])
+    select_list = names.in_select(spelled, list(select.values()) if isinstance(select, dict) else (
+        select if isinstance(select, list) else [select]))
     with_fm = "*" in select_list
     items = [render(portal, info, item, select_list, _original(params), with_fm) for item in page]
     return Page({"items": items}, total, nxt)
@@ -77,7 +80,7 @@ def item_get(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
 @method("crm.item.add", scope="crm")
 def item_add(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     info = _info(portal, params)
-    fields = param(params, "fields", default=None)
+    fields = names.in_keys(names.item_names(info), param(params, "fields", default=None))
     if not isinstance(fields, dict):
         raise errors.required_param("fields")
     item = crm_write.add_item(portal, ctx, info, fields, _original(params), _connector(params))
@@ -87,7 +90,7 @@ def item_add(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
 @method("crm.item.update", scope="crm")
 def item_update(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     info = _info(portal, params)
-    fields = param(params, "fields", default=None)
+    fields = names.in_keys(names.item_names(info), param(params, "fields", default=None))
     if not isinstance(fields, dict):
         raise errors.required_param("fields")
     item, _ = crm_write.update_item(portal, ctx, info, param(params, "id", "ID"), fields, _original(params),

@@ -14,6 +14,7 @@ from b24sandbox.auth import AuthContext
 from b24sandbox.crm_fields import COMPANY, CONTACT, DEAL, MULTIFIELD_TYPES, Field
 from b24sandbox.crm_model import TypeInfo, company_contact_ids, semantics_map, type_info
 from b24sandbox.errors import RestError
+from b24sandbox.field_names import system_names
 from b24sandbox.methods import Page, method, paging, param
 from b24sandbox.methods.crm_items import visible_items
 from b24sandbox.wire import as_int, date_iso, parse_date
@@ -82,7 +83,7 @@ def to_upper(portal: Portal, info: TypeInfo, item: dict[str, Any], select: set[s
 
 def from_upper(info: TypeInfo, fields: dict[str, Any]) -> dict[str, Any]:
     """UPPER_CASE input -> the camelCase fields crm_write understands (user fields stay UF_*)."""
-    by_upper = {f.upper: f.name for f in info.fields}
+    by_upper = system_names(info)
     out: dict[str, Any] = {}
     fm: list[dict[str, Any]] = []
     for key, value in fields.items():
@@ -108,7 +109,7 @@ def from_upper(info: TypeInfo, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _map_filter(info: TypeInfo, flt: Any) -> Any:
-    by_upper = {f.upper: f.name for f in info.fields}
+    by_upper = system_names(info)
     entries = flt.items() if isinstance(flt, dict) else enumerate(flt or [])
     out: dict[str, Any] = {}
     for key, value in entries:
