@@ -11,6 +11,7 @@ from typing import Any
 class Faults:
     drop_events: float = 0.0        # probability that an event delivery is silently dropped
     delay_events_ms: int = 0        # extra delay before each delivery
+    event_concurrency: int = 4      # event POSTs in flight at once (1: one after the other, in order)
     rest_error_rate: float = 0.0    # probability that a REST call fails before running
     rest_error_kind: str = "mixed"  # "503" (QUERY_LIMIT_EXCEEDED), "500" (INTERNAL_SERVER_ERROR) or "mixed"
     rest_delay_ms: int = 0          # extra latency on every REST call
@@ -45,6 +46,8 @@ class Faults:
                 raise ValueError(f"{name} must be between 0 and 1")
             if isinstance(value, int | float) and value < 0:
                 raise ValueError(f"{name} must not be negative")
+            if name == "event_concurrency" and value < 1:
+                raise ValueError("event_concurrency must be 1 or more")
             setattr(self, name, value)
 
     def rest_failure(self, rng: random.Random) -> int | None:

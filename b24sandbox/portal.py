@@ -193,6 +193,7 @@ class Portal(apps_mod.AppsMixin, eventbus.EventsMixin):
                 self.bucket.burst, self.bucket.per_second = burst, per_second
                 self.bucket.reset()
             self.faults.update(changes)
+            self.dispatcher.wake()
             return self.fault_state()
 
     def fault_state(self) -> dict[str, Any]:
