@@ -22,6 +22,7 @@ from urllib.parse import unquote_to_bytes
 MAX_NESTING = 64  # PHP's max_input_nesting_level default
 _INT_KEY = re.compile(r"0|-?[1-9][0-9]*")
 _INT_MAX = 2**63 - 1
+_BLANK = (" ", "\t", "\n", "\r", "\v", "\f")
 _UNRESERVED = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -61,14 +62,18 @@ def _url_decode(text: str) -> str:
 
 def _split_name(name: str) -> tuple[str, list[str | None]] | None:
     """A variable name -> (top-level name, bracket indexes; ``None`` = ``[]``), or None when PHP skips it."""
-    name = name.lstrip(" ")
-    top, indexes, rest = [], [], ""
+    name = name.split("\0", 1)[0].lstrip(" ")  # PHP reads a name as a C string: it ends at a NUL byte
+    top: list[str] = []
+    indexes: list[str | None] = []
+    rest = ""
     for pos, char in enumerate(name):
         if char == "[":
             rest = name[pos:]
             break
         top.append("_" if char in " ." else char)
     base = "".join(top)
+    if not base:
+        return None
     while rest.startswith("["):
         close = rest.find("]")
         if close < 0:  # not an index: at the top level the bracket and what follows join the name
@@ -76,9 +81,9 @@ def _split_name(name: str) -> tuple[str, list[str | None]] | None:
                 base += "_" + re.sub(r"[ .\[]", "_", rest[1:])
             break
         inner = rest[1:close]
-        indexes.append(inner if inner else None)
+        indexes.append(None if inner == "" or inner in _BLANK else inner)  # PHP reads [ ] as [] too
         rest = rest[close + 1:]
-    return (base, indexes) if base else None
+    return base, indexes
 
 
 def _register(target: _Array, name: str, value: str) -> None:

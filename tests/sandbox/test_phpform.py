@@ -31,6 +31,7 @@ PARSE = [
     ("a.b[c.d]=1", {"a_b": {"c.d": "1"}}),                              # but not inside brackets
     ("a.[b]=1", {"a_": {"b": "1"}}),
     ("a[ b]=1", {"a": {" b": "1"}}),
+    ("a[+]=1&a[%09]=2&a[++]=3", {"a": {"0": "1", "1": "2", "  ": "3"}}),  # one blank character: []
     ("a[b=1", {"a_b": "1"}),                                             # an unclosed [ is not an index
     ("a[b.c=1", {"a_b_c": "1"}),
     ("a[b[c=1", {"a_b_c": "1"}),
@@ -40,10 +41,13 @@ PARSE = [
     ("a[b]]=1", {"a": {"b": "1"}}),
     ("a[[b]=1", {"a": {"[b": "1"}}),
     ("[a]=1", {}),                                                       # no name: skipped
+    ("[a=1", {}),
+    (".[a=1", {"__a": "1"}),
     ("=x", {}),
     ("a", {"a": ""}),
     ("a[]", {"a": [""]}),
     ("a=%zz%41", {"a": "%zzA"}),                                         # a stray % stays
+    ("a%00b[c]=1&x=%00", {"a": "1", "x": "\0"}),                         # a name ends at NUL, a value does not
     ("a=%E2%82%AC+x", {"a": "€ x"}),
     ("a%5Bb%5D=1", {"a": {"b": "1"}}),                                  # names are decoded first
     ("a=b=c", {"a": "b=c"}),
