@@ -1,6 +1,6 @@
 """REST errors as Bitrix24 reports them: a code, a description and an HTTP status.
 
-_includes/system-errors.md; api-notes.md §9.3.
+_includes/system-errors.md (the codes and HTTP statuses of every method); each method's page for its own.
 """
 
 from __future__ import annotations
