@@ -6,6 +6,7 @@ same rows as camelCase ones, also when the library pages through ``batch`` on it
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -33,9 +34,29 @@ def portal(tmp_path) -> Iterator[SandboxServer]:
         yield server
 
 
+class Client:
+    """fast-bitrix24's synchronous client, each call made from a thread of its own. The library runs an asyncio
+    loop for every call unless the calling thread has one running, in which case it hands back a task instead
+    of the answer; the browser tests' Playwright keeps such a loop in the main thread for the whole session."""
+
+    def __init__(self, webhook: str):
+        self.bitrix = Bitrix(webhook, verbose=False)
+
+    def get_all(self, method: str, params: dict[str, Any]) -> Any:
+        return self._in_thread(self.bitrix.get_all, method, params)
+
+    def call(self, method: str, params: dict[str, Any], raw: bool = False) -> Any:
+        return self._in_thread(self.bitrix.call, method, params, raw=raw)
+
+    @staticmethod
+    def _in_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(function, *args, **kwargs).result(timeout=60)
+
+
 @pytest.fixture
-def client(portal) -> Bitrix:
-    return Bitrix(portal.webhook_url, verbose=False)
+def client(portal) -> Client:
+    return Client(portal.webhook_url)
 
 
 def by_id(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
