@@ -11,8 +11,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# The app (b24plans) and the sandbox portal (b24sandbox, a distribution of its own) are both installed editable.
+$(STAMP): $(BIN)/python pyproject.toml b24sandbox/pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e ./b24sandbox
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -39,7 +40,7 @@ test: $(STAMP) chromium lint typecheck
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	$(BIN)/b24plans demo
+	$(BIN)/b24sandbox demo
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) build *.egg-info b24sandbox/build b24sandbox/*.egg-info .pytest_cache .ruff_cache test-artifacts

@@ -19,9 +19,11 @@ def cli() -> None:
 def serve(host: str, port: int) -> None:
     """Run the app's web server (install, events, plans page, tabs)."""
     from b24app import create_app
+    from b24app.devserver import app_server
 
-    app = create_app()
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    server = app_server(host, port, create_app())
+    server.log_startup()
+    server.serve_forever()  # until Ctrl-C
 
 
 @cli.command()
@@ -51,32 +53,13 @@ def provision(member_id: str | None) -> None:
 
 
 def _add_sync_commands() -> None:
-    from b24app.demo import demo
     from sync.commands import close_periods, reconcile, worker
 
-    for command in (worker, reconcile, close_periods, demo):
+    for command in (worker, reconcile, close_periods):
         cli.add_command(command)
 
 
 _add_sync_commands()
-
-
-def _add_sandbox_app_commands() -> None:
-    from b24app.sandbox.installer import sandbox_app_cli
-
-    cli.add_command(sandbox_app_cli)
-
-
-_add_sandbox_app_commands()
-
-
-def _add_sandbox_command() -> None:
-    from b24app.sandbox.cli import sandbox_command
-
-    cli.add_command(sandbox_command)
-
-
-_add_sandbox_command()
 
 
 def main() -> None:

@@ -41,9 +41,9 @@ from b24app import create_app  # noqa: E402
 from b24app.db import connect  # noqa: E402
 from b24app.installations import InstallationStore  # noqa: E402
 from b24app.rest import B24Client  # noqa: E402
-from b24app.sandbox.installer import install_app  # noqa: E402
-from b24app.sandbox.server import SandboxServer  # noqa: E402
 from b24app.schema import PlanSchema  # noqa: E402
+from b24sandbox.installer import install_app  # noqa: E402
+from b24sandbox.server import SandboxServer  # noqa: E402
 from placements import portal_data  # noqa: E402
 from placements.plans_query import ListQuery, row_from_item, sort_rows  # noqa: E402
 

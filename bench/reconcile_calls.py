@@ -32,8 +32,8 @@ from b24app.db import connect  # noqa: E402
 from b24app.installations import Installation, InstallationStore  # noqa: E402
 from b24app.provisioning import provision  # noqa: E402
 from b24app.rest import B24Client, listing  # noqa: E402
-from b24app.sandbox.server import SandboxServer  # noqa: E402
 from b24app.settings import load_settings  # noqa: E402
+from b24sandbox.server import SandboxServer  # noqa: E402
 from sync import recompute, reconcile  # noqa: E402
 
 

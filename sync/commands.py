@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def load_config() -> dict[str, Any]:
     """The app's settings as ``create_app`` resolves them (database path made absolute), no scheduler."""
     from b24app import create_app
-    from b24app.demo import cli_settings
+    from b24app.envfile import cli_settings
 
     app = create_app({**cli_settings(), "SCHEDULER": False})
     return dict(app.config)

@@ -22,15 +22,15 @@ from werkzeug.serving import BaseWSGIServer
 
 from b24app import create_app
 from b24app.db import connect
-from b24app.demo import app_server
+from b24app.devserver import app_server
 from b24app.installations import Installation, InstallationStore
 
 
 def _sandbox_server() -> Any:
     try:
-        from b24app.sandbox.server import SandboxServer
+        from b24sandbox.server import SandboxServer
     except ImportError:  # pragma: no cover - only while the sandbox is being written
-        pytest.skip("b24app.sandbox.server is not available")
+        pytest.skip("b24sandbox.server is not available")
     return SandboxServer
 
 
@@ -123,7 +123,7 @@ def live_app(sandbox, tmp_path, live_app_config) -> Iterator[LiveApp]:
 @dataclass
 class Installed:
     live: LiveApp
-    result: Any  # b24app.sandbox.installer.InstallResult
+    result: Any  # b24sandbox.installer.InstallResult
     member_id: str
 
     @property
@@ -136,7 +136,7 @@ class Installed:
 @pytest.fixture
 def installed(live_app, sandbox) -> Installed:
     """The app installed into the sandbox like a first opening by the admin (user 1), Spanish UI."""
-    from b24app.sandbox.installer import install_app
+    from b24sandbox.installer import install_app
 
     result = install_app(sandbox.portal, live_app.client_id, user_id=1, lang="la")
     assert result.installed, result

@@ -1,4 +1,4 @@
-"""``b24plans demo`` end to end: sandbox + app, installed, demo plans, a won deal shows; re-runs reuse it all
+"""``b24sandbox demo`` end to end: sandbox + app, installed, demo plans, a won deal shows; re-runs reuse it all
 (also after the app's database was deleted: the app is installed again, nothing is duplicated)."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import requests
 
-from b24app import demo
+from b24app.envfile import cli_settings
 from b24app.rest import B24Client
+from b24sandbox import demo
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +86,7 @@ def test_demo_installs_follows_a_won_deal_and_reruns_without_duplicates(tmp_path
     try:
         assert running.open_url in "\n".join(lines)
         assert (instance / "demo.env").exists() and (instance / "b24plans.db").exists()
-        settings = demo.cli_settings({}, env_file=instance / "demo.env")
+        settings = cli_settings({}, env_file=instance / "demo.env")
         assert settings["CLIENT_ID"] == running.client_id and settings["DATABASE"] == str(instance / "b24plans.db")
         hook = B24Client.for_webhook(running.sandbox.webhook_url, running.config)
         types = hook.call("crm.type.list", {"filter": {"title": "Planes de ventas"}})["types"]

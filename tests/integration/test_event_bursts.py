@@ -13,7 +13,7 @@ import requests
 
 from b24app import phpquery
 from b24app.rest import B24Client
-from b24app.sandbox.events import CONNECT_TIMEOUT, READ_TIMEOUT
+from b24sandbox.events import CONNECT_TIMEOUT, READ_TIMEOUT
 from sync import reconcile, worker
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import requests
 
 from b24app import phpquery
 from b24app.manifest import load_manifest
-from b24app.sandbox.installer import install_app
+from b24sandbox.installer import install_app
 
 pytestmark = pytest.mark.integration
 
@@ -236,7 +236,7 @@ def test_the_install_page_speaks_english_and_russian(live_app, sandbox):
     for lang, text in (("en", "The application is installed"), ("ru", "Приложение установлено")):
         frame = sandbox.portal.frame_fields(live_app.client_id, user_id=1, lang=lang)
         if not frame.installing:
-            from b24app.sandbox.installer import mark_for_reinstall
+            from b24sandbox.installer import mark_for_reinstall
 
             mark_for_reinstall(sandbox.portal, live_app.client_id)
             frame = sandbox.portal.frame_fields(live_app.client_id, user_id=1, lang=lang)

@@ -12,7 +12,7 @@ import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from b24app import phpquery
-from b24app.sandbox.server import SandboxServer
+from b24sandbox.server import SandboxServer
 
 
 class _Quiet(WSGIRequestHandler):

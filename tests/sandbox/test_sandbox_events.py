@@ -13,6 +13,11 @@ def _bind(rest: Rest, sink, *events):
         rest.call("event.bind", {"event": event, "handler": sink.url + "/events"})
 
 
+def _one_at_a_time(sb) -> None:
+    """Deliver one event after the other, so the sink receives them in the order they were fired."""
+    sb.portal.set_faults({"event_concurrency": 1})
+
+
 def test_events_are_form_posts_that_parse_back(sb, sink):
     session = open_app(sb, ["crm"])
     _bind(session.rest, sink, "ONCRMDEALADD", "ONCRMDEALUPDATE")
@@ -61,6 +66,7 @@ def test_non_admin_sees_not_installed_message(sb):
 
 
 def test_category_move_fires_only_move_event_and_no_change_fires_nothing(sb, sink, hook):
+    _one_at_a_time(sb)
     session = open_app(sb, ["crm"])
     _bind(session.rest, sink, "ONCRMDEALUPDATE", "ONCRMDEALMOVETOCATEGORY")
     pipeline = hook.result("crm.category.add", {"entityTypeId": 2, "fields": {"name": "Proyectos"}})["category"]
@@ -78,6 +84,7 @@ def test_category_move_fires_only_move_event_and_no_change_fires_nothing(sb, sin
 
 
 def test_smart_process_item_events_carry_entity_type_id(sb, sink, hook):
+    _one_at_a_time(sb)
     session = open_app(sb, ["crm"])
     eti = hook.result("crm.type.add", {"fields": {"title": "Planes"}})["type"]["entityTypeId"]
     _bind(session.rest, sink, "ONCRMDYNAMICITEMADD", "ONCRMDYNAMICITEMUPDATE", "ONCRMDYNAMICITEMDELETE")
@@ -91,6 +98,7 @@ def test_smart_process_item_events_carry_entity_type_id(sb, sink, hook):
 
 
 def test_contact_company_and_currency_events(sb, sink, hook):
+    _one_at_a_time(sb)
     session = open_app(sb, ["crm"])
     _bind(session.rest, sink, "ONCRMCOMPANYADD", "ONCRMCONTACTDELETE", "ONCRMCURRENCYUPDATE")
     hook.call("crm.company.add", {"fields": {"TITLE": "X"}})

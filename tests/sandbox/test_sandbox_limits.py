@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from b24app.sandbox.server import SandboxServer
+from b24sandbox.server import SandboxServer
 
 
 def test_a_burst_beyond_50_gets_503_query_limit_exceeded(tmp_path):

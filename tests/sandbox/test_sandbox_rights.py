@@ -1,4 +1,5 @@
-"""Scopes per app, admin-only methods, and a user's token seeing what that user may see (api-notes §10)."""
+"""Scopes per app, admin-only methods, and a user's token seeing what that user may see
+(api-reference/scopes/permissions.md)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from b24app.sandbox.portal import Portal, Webhook
+from b24sandbox.portal import Portal, Webhook
 
 JUNK = [{}, {"id": "x"}, {"id": 1}, {"entityTypeId": 2}, {"entityTypeId": "x"}, {"fields": "x"},
         {"fields": {"x": 1}}, {"entityTypeId": 2, "fields": {"title": ["a"], "opportunity": "abc"}},

@@ -65,7 +65,7 @@ def test_webhook_cannot_use_app_context_methods(sb):
 
 
 def test_state_survives_a_restart(tmp_path):
-    from b24app.sandbox.server import SandboxServer
+    from b24sandbox.server import SandboxServer
 
     with SandboxServer(tmp_path / "p.db", rate_limit=False) as first:
         member_id = first.portal.member_id
@@ -95,7 +95,7 @@ def test_new_portal_has_standard_pipeline_currencies_and_users(hook):
 
 
 def test_demo_seed_has_clients_deals_pipelines_and_state(tmp_path):
-    from b24app.sandbox.server import SandboxServer
+    from b24sandbox.server import SandboxServer
 
     with SandboxServer(tmp_path / "demo.db", seed="demo", rate_limit=False) as sb:
         hook = sb.webhook_url

@@ -11,8 +11,8 @@ import pytest
 import requests
 from test_shell_support import ThrowawayApp, register
 
-from b24app.sandbox.installer import InstallError, install_app
-from b24app.sandbox.server import SandboxServer
+from b24sandbox.installer import InstallError, install_app
+from b24sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.integration
 
@@ -405,11 +405,11 @@ def test_installer_on_a_portal_object_reinstalls_like_bitrix24(sandbox, test_app
 def test_cli_registers_installs_and_uninstalls_an_app(sandbox, test_app, tmp_path):
     from click.testing import CliRunner
 
-    from b24app.cli import cli
+    from b24sandbox.cli import main as cli
 
     runner = CliRunner()
     env_file = tmp_path / "app.env"
-    registered = runner.invoke(cli, ["sandbox-app", "register", "--sandbox", sandbox.url, "--handler",
+    registered = runner.invoke(cli, ["app", "register", "--sandbox", sandbox.url, "--handler",
                                      f"{test_app.url}/", "--install", f"{test_app.url}/install",
                                      "--scopes", "crm,placement", "--env-file", str(env_file)])
     assert registered.exit_code == 0, registered.output
@@ -420,13 +420,13 @@ def test_cli_registers_installs_and_uninstalls_an_app(sandbox, test_app, tmp_pat
     assert f"B24_CLIENT_ID={client_id}" in written and f"B24_CLIENT_SECRET={secret}" in written
 
     assert f'/marketplace/app/{client_id}/' in browser(sandbox).get(f"{sandbox.url}/crm/deal/list/").text
-    installed = runner.invoke(cli, ["sandbox-app", "install", "--sandbox", sandbox.url, client_id])
+    installed = runner.invoke(cli, ["app", "install", "--sandbox", sandbox.url, client_id])
     assert installed.exit_code == 0, installed.output
     assert sandbox.portal.app(client_id)["installed"] is True
     deal = first_deal(sandbox)
     assert parse(browser(sandbox).get(f"{sandbox.url}/crm/deal/details/{deal['ID']}/").text).tabs
 
-    removed = runner.invoke(cli, ["sandbox-app", "uninstall", "--sandbox", sandbox.url, client_id])
+    removed = runner.invoke(cli, ["app", "uninstall", "--sandbox", sandbox.url, client_id])
     assert removed.exit_code == 0, removed.output
     card = browser(sandbox).get(f"{sandbox.url}/crm/deal/details/{deal['ID']}/").text
     assert parse(card).tabs == []

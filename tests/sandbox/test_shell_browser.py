@@ -11,8 +11,8 @@ import pytest
 import requests
 from test_shell_support import ThrowawayApp, register
 
-from b24app.sandbox.installer import install_app
-from b24app.sandbox.server import SandboxServer
+from b24sandbox.installer import install_app
+from b24sandbox.server import SandboxServer
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def sandbox(tmp_path):
-    server_module = pytest.importorskip("b24app.sandbox.server")
+    server_module = pytest.importorskip("b24sandbox.server")
     with server_module.SandboxServer(tmp_path / "portal.db", seed="demo", rate_limit=True) as server:
         yield server
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from b24app import demo
+from b24app import envfile
 from b24app.cli import cli
 
 
 def test_commands_read_demo_env_under_the_environment(tmp_path):
     env_file = tmp_path / "demo.env"
-    demo.write_env_file(env_file, {"B24_ENV": "development", "B24_DATABASE": "/tmp/demo.db",
+    envfile.write_env_file(env_file, {"B24_ENV": "development", "B24_DATABASE": "/tmp/demo.db",
                                    "B24_CLIENT_ID": "local.demo.1"})
-    settings = demo.cli_settings({"B24_CLIENT_ID": "local.from.env"}, env_file=env_file)
+    settings = envfile.cli_settings({"B24_CLIENT_ID": "local.from.env"}, env_file=env_file)
     assert settings["DATABASE"] == "/tmp/demo.db" and settings["ENV"] == "development"
     assert settings["CLIENT_ID"] == "local.from.env"
     assert (env_file.stat().st_mode & 0o777) == 0o600  # it holds the client secret
-    assert demo.cli_settings({}, env_file=tmp_path / "absent.env")["DATABASE"] == "instance/b24plans.db"
+    assert envfile.cli_settings({}, env_file=tmp_path / "absent.env")["DATABASE"] == "instance/b24plans.db"
 
 
 def test_reconcile_and_worker_on_an_empty_database(tmp_path, monkeypatch):
