@@ -31,7 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         database = Path(app.root_path).parent / database
     app.config["DATABASE"] = str(database)
 
-    logsafe.install(app.config.get("LOG_LEVEL", "INFO"))
+    logsafe.install(app.config.get("LOG_LEVEL", "INFO"), app.config.get("LOG_FORMAT", "text"))
     logsafe.register_secret(app.config.get("CLIENT_SECRET"), app.config.get("SECRET_KEY"))
     app.extensions["b24_manifest"] = load_manifest(app.config.get("MANIFEST"))
 

@@ -53,9 +53,9 @@ def provision(member_id: str | None) -> None:
 
 
 def _add_sync_commands() -> None:
-    from sync.commands import close_periods, reconcile, worker
+    from sync.commands import backup, close_periods, doctor, prune, reconcile, worker
 
-    for command in (worker, reconcile, close_periods):
+    for command in (worker, reconcile, close_periods, doctor, backup, prune):
         cli.add_command(command)
 
 

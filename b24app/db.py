@@ -88,6 +88,15 @@ def m002_frame_sessions(db: sqlite_utils.Database) -> None:
     db.table("frame_sessions").create_index(["expires_at"])
 
 
+@migrations()
+def m004_job_runs(db: sqlite_utils.Database) -> None:
+    """The last run of each background job per portal (b24app/jobruns.py): what ``b24plans doctor`` reports."""
+    db.table("job_runs").create(
+        {"member_id": str, "job": str, "at": str, "ok": int, "detail": str},
+        pk=("member_id", "job"),
+    )
+
+
 def _private_dir(path: Path) -> None:
     """Make the folder (and missing parents); a folder made here is readable by its owner only."""
     if not path.exists():

@@ -161,3 +161,9 @@ def audit(db: sqlite_utils.Database, member_id: str, action: str, actor: str = "
     with db.conn:
         db.table("audit_log").insert({"member_id": member_id, "at": now_iso(), "actor": actor, "action": action,
                                 "detail": json.dumps(detail, default=str, ensure_ascii=False)})
+
+
+def prune_audit(db: sqlite_utils.Database, before: datetime) -> int:
+    """Delete audit rows written before ``before``; returns the count."""
+    with db.conn:
+        return db.execute("DELETE FROM audit_log WHERE at < ?", [before.isoformat(timespec="seconds")]).rowcount

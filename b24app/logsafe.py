@@ -11,6 +11,7 @@ character in something a caller sent cannot forge a log line.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -83,16 +84,40 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def install(level: str | int = "INFO") -> None:
-    """Attach the filter to the root logger's handlers (and to new ones through the root filter)."""
+class SafeFormatter(logging.Formatter):
+    """A formatter whose whole output (a traceback included) goes through ``redact``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class JsonFormatter(SafeFormatter):
+    """One JSON object per line: ``time``, ``level``, ``logger``, ``message`` (and ``exception``), redacted."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
+                 "logger": record.name, "message": redact(record.getMessage())}
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def install(level: str | int = "INFO", fmt: str = "text") -> None:
+    """Attach the filter to the root logger's handlers (and to new ones through the root filter); with
+    ``fmt="json"`` every root handler writes one JSON object per line."""
     root = logging.getLogger()
     if not any(isinstance(f, RedactingFilter) for f in root.filters):
         root.addFilter(RedactingFilter())
+    if not root.handlers:
+        logging.basicConfig(level=level)
+        for handler in root.handlers:
+            handler.setFormatter(SafeFormatter(TEXT_FORMAT))
     for handler in root.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
-    if not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        for handler in root.handlers:
-            handler.addFilter(RedactingFilter())
+        if fmt == "json":
+            handler.setFormatter(JsonFormatter())
     root.setLevel(level)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
@@ -127,3 +128,12 @@ def changed_since(db: sqlite_utils.Database, member_id: str, after: int, plan_id
         f"SELECT 1 FROM plan_snapshots WHERE member_id = ? AND id > ? AND plan_id IN ({marks}) LIMIT 1",
         [member_id, int(after), *plan_ids]).fetchone()
     return row is not None
+
+
+def prune_snapshots(db: sqlite_utils.Database, before: datetime) -> int:
+    """Delete snapshots taken before ``before``, except each plan's newest (open pages compare against it)."""
+    with db.conn:
+        return db.execute(
+            "DELETE FROM plan_snapshots WHERE taken_at < ? AND id NOT IN "
+            "(SELECT max(id) FROM plan_snapshots GROUP BY member_id, plan_id)",
+            [before.isoformat(timespec="seconds")]).rowcount

@@ -39,6 +39,19 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _days(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 (keep everything) or more days")
+    return number
+
+
+def _log_format(value: str) -> str:
+    if value not in {"text", "json"}:
+        raise ValueError("must be text or json")
+    return value
+
+
 def _env_name(value: str) -> str:
     if value not in {"production", "development", "test"}:
         raise ValueError("must be production, development or test")
@@ -88,6 +101,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RECONCILE_MINUTES", 15, "minutes between full reconciles", _positive_int),
     Setting("CLOSE_PERIODS_HOUR", 1, "hour of the day (server time) of the period-end job", int),
     Setting("LOG_LEVEL", "INFO", "logging level"),
+    Setting("LOG_FORMAT", "text", "text (one readable line per record) or json (one JSON object per line)",
+            _log_format),
+    Setting("KEEP_INBOX_DAYS", 7, "days to keep processed event-inbox rows (0: keep all)", _days),
+    Setting("KEEP_AUDIT_DAYS", 365, "days to keep audit-log rows (0: keep all)", _days),
+    Setting("KEEP_SNAPSHOT_DAYS", 730, "days to keep plan snapshots; each plan's newest stays (0: keep all)", _days),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}

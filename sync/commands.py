@@ -154,3 +154,64 @@ def worker(once: bool) -> None:
             click.echo("worker stopped")
     finally:
         db.conn.close()
+
+
+@click.command()
+@click.option("--member-id", default=None, help="only this portal (default: every installation)")
+@click.option("--fix", is_flag=True, help="re-run provisioning first (smart process, fields, stages, tabs, events)")
+def doctor(member_id: str | None, fix: bool) -> None:
+    """Check each installation and say what is wrong and what to do; exit 1 when something is wrong."""
+    from b24app.db import connect
+    from sync import doctor as checks
+
+    config = load_config()
+    db = connect(config["DATABASE"])
+    try:
+        database, reports = checks.doctor(config, db, member_id, fix=fix)
+    finally:
+        db.conn.close()
+    click.echo(f"{database.status:4} {database.what}: {database.detail}")
+    if not reports:
+        click.echo("no installation" + (f" with member_id {member_id}" if member_id else ""))
+    for report in reports:
+        state = "healthy" if report.ok else "NEEDS ATTENTION"
+        click.echo(f"portal {report.domain or '?'} ({report.member_id}): {state}")
+        for check in report.checks:
+            click.echo(f"  {check.status:4} {check.what}: {check.detail}")
+            if check.todo and check.status != checks.OK:
+                click.echo(f"       → {check.todo}")
+    if database.status == checks.FAIL or any(not r.ok for r in reports) or (member_id and not reports):
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+def backup(path: str) -> None:
+    """Copy the app's database to PATH (SQLite's online backup: safe while the app runs; never overwrites)."""
+    from b24app.db import connect
+    from sync import maintenance
+
+    db = connect(load_config()["DATABASE"])
+    try:
+        written = maintenance.backup(db, path)
+    except maintenance.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        db.conn.close()
+    click.echo(f"backed up to {written}")
+
+
+@click.command()
+def prune() -> None:
+    """Delete processed inbox rows, audit rows and plan snapshots older than B24_KEEP_*_DAYS (also daily)."""
+    from b24app.db import connect
+    from sync import maintenance
+
+    config = load_config()
+    db = connect(config["DATABASE"])
+    try:
+        done = maintenance.prune(db, int(config["KEEP_INBOX_DAYS"]), int(config["KEEP_AUDIT_DAYS"]),
+                                 int(config["KEEP_SNAPSHOT_DAYS"]))
+    finally:
+        db.conn.close()
+    click.echo(f"pruned {done.inbox} inbox row(s), {done.audit} audit row(s), {done.snapshots} snapshot(s)")

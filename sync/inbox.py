@@ -185,9 +185,17 @@ def pending_count(db: sqlite_utils.Database, member_id: str | None = None) -> in
     return int(rows[0])
 
 
-def purge_done(db: sqlite_utils.Database, older_than: timedelta = timedelta(days=7)) -> int:
-    """Delete done rows processed before ``older_than`` ago; returns the count."""
-    cutoff = _iso(_now() - older_than)
+def backlog(db: sqlite_utils.Database, member_id: str) -> tuple[int, datetime | None]:
+    """How many rows of the portal wait, and when the oldest of them arrived."""
+    count, oldest = db.execute("SELECT count(*), min(received_at) FROM inbox WHERE status = ? AND member_id = ?",
+                               [PENDING, member_id]).fetchone()
+    return int(count), datetime.fromisoformat(oldest) if oldest else None
+
+
+def purge_done(db: sqlite_utils.Database, older_than: timedelta = timedelta(days=7),
+               now: datetime | None = None) -> int:
+    """Delete done and failed rows processed before ``older_than`` ago; returns the count."""
+    cutoff = _iso((now or _now()) - older_than)
     with db.conn:
-        cursor = db.execute("DELETE FROM inbox WHERE status = ? AND processed_at < ?", [DONE, cutoff])
+        cursor = db.execute("DELETE FROM inbox WHERE status IN (?, ?) AND processed_at < ?", [DONE, FAILED, cutoff])
     return cursor.rowcount

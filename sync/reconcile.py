@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
-from b24app import planstore
+from b24app import jobruns, planstore
 from b24app.installations import Installation, InstallationStore, audit
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
@@ -122,4 +122,8 @@ def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_i
         except Exception as exc:  # noqa: BLE001 - one portal's failure must not stop the others
             log.warning("portal %s: reconcile failed (%s: %s)", inst.member_id, type(exc).__name__, exc)
             results[inst.member_id] = recompute.Outcome(error=f"{type(exc).__name__}: {exc}")
+    for member, outcome in results.items():
+        jobruns.record(db, member, actor, ok=outcome.error is None and not outcome.failed, plans=outcome.plans,
+                       deals=outcome.deals, updated=len(outcome.updated), failed=len(outcome.failed),
+                       error=outcome.error)
     return results

@@ -48,7 +48,7 @@ class _BusyDrainFilter(logging.Filter):
 
 def build(config: Mapping[str, Any]) -> BackgroundScheduler:
     """A scheduler (not started) with the worker, reconcile and period-end jobs for ``config``."""
-    from sync import periods, reconcile, worker
+    from sync import maintenance, periods, reconcile, worker
 
     settings = dict(config)
     dbs = ThreadLocalDB(settings["DATABASE"])
@@ -62,6 +62,10 @@ def build(config: Mapping[str, Any]) -> BackgroundScheduler:
     def close() -> None:
         periods.close_periods(settings, dbs.get(), today=date.today())
 
+    def prune() -> None:
+        maintenance.prune(dbs.get(), int(settings.get("KEEP_INBOX_DAYS") or 0),
+                          int(settings.get("KEEP_AUDIT_DAYS") or 0), int(settings.get("KEEP_SNAPSHOT_DAYS") or 0))
+
     scheduler = BackgroundScheduler(daemon=True, job_defaults={"coalesce": True, "max_instances": 1,
                                                                 "misfire_grace_time": 60})
     scheduler.add_job(drain, "interval", seconds=float(settings.get("WORKER_INTERVAL") or 2.0),
@@ -72,6 +76,8 @@ def build(config: Mapping[str, Any]) -> BackgroundScheduler:
                       next_run_time=datetime.now(UTC) + timedelta(seconds=STARTUP_RECONCILE_DELAY))
     scheduler.add_job(close, "cron", hour=int(settings.get("CLOSE_PERIODS_HOUR") or 0), minute=5,
                       id="close_periods", name="close ended periods")
+    scheduler.add_job(prune, "cron", hour=int(settings.get("CLOSE_PERIODS_HOUR") or 0), minute=35,
+                      id="prune", name="prune old inbox, audit and snapshot rows")
     return scheduler
 
 

@@ -54,3 +54,19 @@ def test_a_failed_request_with_a_session_token_is_logged_without_it(caplog):
                                            502)
     assert "SeSsIoN.tok.sig" not in caplog.text
     assert "/plans/9/edit" in caplog.text
+
+
+def test_json_lines_are_redacted_and_parse(caplog):
+    import json
+    import logging
+
+    from b24app import logsafe
+
+    logsafe.register_secret("json-secret-token-123456")
+    record = logging.LogRecord("b24app.x", logging.WARNING, __file__, 1, "refresh with %s\nforged line",
+                               ("json-secret-token-123456",), None)
+    logsafe.RedactingFilter().filter(record)
+    line = logsafe.JsonFormatter().format(record)
+    entry = json.loads(line)
+    assert "\n" not in line and entry["level"] == "WARNING" and entry["logger"] == "b24app.x"
+    assert "json-secret-token-123456" not in line and "***" in entry["message"]

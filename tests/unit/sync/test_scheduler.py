@@ -29,7 +29,7 @@ def test_several_apps_in_one_process_share_one_scheduler(settings):
     running = scheduler.current()
     assert running is not None and running.running
     assert first.extensions["b24_scheduler"] is second.extensions["b24_scheduler"] is running
-    assert sorted(job.id for job in running.get_jobs()) == ["close_periods", "reconcile", "worker"]
+    assert sorted(job.id for job in running.get_jobs()) == ["close_periods", "prune", "reconcile", "worker"]
     # after a restart the first reconcile comes soon, not a whole interval later (events were lost meanwhile)
     sweep = running.get_job("reconcile")
     assert (sweep.next_run_time - datetime.now(UTC)).total_seconds() <= scheduler.STARTUP_RECONCILE_DELAY
