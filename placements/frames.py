@@ -68,7 +68,8 @@ def portal_origin(client_endpoint: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-def _serializer(salt: str) -> URLSafeTimedSerializer:
+def signer(salt: str) -> URLSafeTimedSerializer:
+    """A serializer signed with the app's key; each use has a salt of its own."""
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
 
 
@@ -135,14 +136,14 @@ def start_session(inst: Installation, profile: dict[str, Any], auth_id: str, lan
 
 def session_token(user: FrameUser) -> str:
     """The signed ``_s`` value that carries the session in links and forms."""
-    return _serializer("frame-session").dumps(user.sid)
+    return signer("frame-session").dumps(user.sid)
 
 
 def _sid_from_request() -> str | None:
     token = request.headers.get("X-Frame-Session") or request.values.get(SESSION_PARAM)
     if token:
         try:
-            return str(_serializer("frame-session").loads(token, max_age=SESSION_SECONDS))
+            return str(signer("frame-session").loads(token, max_age=SESSION_SECONDS))
         except BadSignature:
             return None
     return session.get("sid")
@@ -165,7 +166,7 @@ def stale_session() -> tuple[str, str] | None:
     sid: str | None = None
     if token:
         try:
-            sid = str(_serializer("frame-session").loads(token))
+            sid = str(signer("frame-session").loads(token))
         except BadSignature:
             return None
     else:
@@ -195,13 +196,13 @@ def load_session() -> FrameUser | None:
 
 
 def csrf_token(user: FrameUser) -> str:
-    return _serializer("csrf").dumps(user.sid)
+    return signer("csrf").dumps(user.sid)
 
 
 def csrf_ok(user: FrameUser) -> bool:
     sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
     try:
-        value = _serializer("csrf").loads(sent, max_age=SESSION_SECONDS)
+        value = signer("csrf").loads(sent, max_age=SESSION_SECONDS)
     except BadSignature:
         return False
     return hmac.compare_digest(str(value), user.sid)
