@@ -88,6 +88,13 @@ def m002_frame_sessions(db: sqlite_utils.Database) -> None:
     db.table("frame_sessions").create_index(["expires_at"])
 
 
+@migrations()
+def m003_sessions_from(db: sqlite_utils.Database) -> None:
+    """The moment (epoch seconds) from which an installation's frame sessions count: a verified install or
+    Reinstall and a confirmed uninstall move it forward, so sessions opened before are refused."""
+    db.table("installations").add_column("sessions_from", float)
+
+
 def lock_dir(database: str | Path) -> Path:
     """Folder beside the database for the host-wide lock files (migrations, rate limiter, refresh)."""
     path = Path(f"{database}.locks")

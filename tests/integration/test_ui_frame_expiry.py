@@ -48,3 +48,24 @@ def test_a_forged_session_token_gets_no_data(installed):
     assert page.status_code == 401
     assert "data-plan" not in page.text
     assert "caducado" in page.text  # it named a session: the expiry text, framed by anyone, data-free
+
+
+def test_a_frame_session_survives_neither_a_reinstall_nor_an_uninstall(installed):
+    from b24app.sandbox.installer import install_app
+    from tests.integration.test_install import drain
+
+    portal, client_id = installed.live.sandbox.portal, installed.live.client_id
+    frame = Frame(installed)
+    assert frame.get("/").status_code == 200
+    assert install_app(portal, client_id, user_id=1).installed  # the admin's "Reinstall"
+    page = frame.get("/")
+    assert page.status_code == 401 and "Su sesión ha caducado" in page.text and "data-plan" not in page.text
+    again = Frame(installed)  # the portal posts the frame again: a new session
+    assert again.get("/").status_code == 200
+
+    portal.uninstall_app(client_id, clean=False)
+    assert portal.dispatcher.wait_idle(10)
+    assert drain(installed).done == 1  # the portal confirmed it
+    assert again.get("/").status_code in (401, 403)
+    assert install_app(portal, client_id, user_id=1).installed  # opened again later
+    assert again.get("/").status_code == 401
