@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, g, request
+from flask import current_app, g, request, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from b24app import planstore
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 RECOMPUTE_READ_TIMEOUT = 10.0  # seconds: the save's redirect must not wait long for the portal
 MAX_WATCHED = 100
-WATCH_PARAM = "w"
+WATCH_PARAM = "w"  # the poll's one parameter (watch_url)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,8 @@ def watch_url(plan_ids: Iterable[int], deal_id: int = 0) -> str:
     values: dict[str, Any] = {"plans": ids, "after": snapshot_cursor(member_id)}
     if deal_id:
         values.update(deal=int(deal_id), dp=deal_index(member_id, int(deal_id)))
-    return web.furl("changes.poll", **{WATCH_PARAM: _signer(g.frame_user).dumps(values)})
+    # fetched by app.js, which sends the session in a header: the URL carries no ``_s``
+    return url_for("changes.poll", w=_signer(g.frame_user).dumps(values))
 
 
 def _signer(user: frames.FrameUser) -> URLSafeTimedSerializer:
