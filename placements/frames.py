@@ -23,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, request, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from b24app import csp
 from b24app.db import get_db
 from b24app.installations import Installation, InstallationStore
 from b24app.rest.clients import clients_for
@@ -66,12 +66,6 @@ class FrameUser:
 
     def __repr__(self) -> str:  # never show the token
         return f"FrameUser(member_id={self.member_id!r}, user_id={self.user_id}, admin={self.is_admin})"
-
-
-def portal_origin(client_endpoint: str) -> str:
-    """``https://portal.bitrix24.es/rest/`` -> ``https://portal.bitrix24.es`` (for frame-ancestors)."""
-    parts = urlsplit(client_endpoint)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
 def signer(salt: str) -> URLSafeTimedSerializer:
@@ -259,7 +253,7 @@ def frame_required(view: F) -> F:
         if inst is None or not inst.is_active:
             abort(403)
         g.installation = inst
-        g.frame_origin = portal_origin(inst.client_endpoint)
+        g.frame_origin = csp.origin(inst.client_endpoint)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -271,17 +265,18 @@ def frame_headers(response: Any) -> Any:
     The data-free "session expired" page (``g.frame_anywhere``, set by placements.web.refusal) may be
     framed by any site when the request no longer names its portal: it holds a fixed text and a button
     that asks the framing page to reload the frame, nothing a foreign framer could read or abuse; the
-    portal must be able to show it, or the user sees the browser's "refused to connect".
+    portal must be able to show it, or the user sees the browser's "refused to connect". Scripts: the
+    app's static files and the BX24 library only (the templates hold no inline script; b24app/csp.py).
     """
     origin = g.get("frame_origin")
     response.headers.pop("X-Frame-Options", None)
     if origin:
-        policy = f"frame-ancestors 'self' {origin}"
+        ancestors = f"'self' {origin}"
     elif g.get("frame_anywhere"):
-        policy = "frame-ancestors *"
+        ancestors = "*"
     else:
-        policy = "frame-ancestors 'none'"
-    response.headers["Content-Security-Policy"] = policy
+        ancestors = "'none'"
+    response.headers["Content-Security-Policy"] = csp.policy(ancestors, current_app.config.get("BX24_JS_URL") or "")
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
     if g.get("frame_user") is not None:
