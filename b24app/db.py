@@ -89,6 +89,13 @@ def m002_frame_sessions(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m003_sessions_from(db: sqlite_utils.Database) -> None:
+    """The moment (epoch seconds) from which an installation's frame sessions count: a verified install or
+    Reinstall and a confirmed uninstall move it forward, so sessions opened before are refused."""
+    db.table("installations").add_column("sessions_from", float)
+
+
+@migrations()
 def m004_job_runs(db: sqlite_utils.Database) -> None:
     """The last run of each background job per portal (b24app/jobruns.py): what ``b24plans doctor`` reports."""
     db.table("job_runs").create(

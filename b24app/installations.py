@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +46,7 @@ class Installation:
     installed_at: str | None = None
     uninstalled_at: str | None = None
     updated_at: str | None = None
+    sessions_from: float = 0.0  # epoch seconds: frame sessions created before it are refused
 
     @property
     def is_active(self) -> bool:
@@ -75,6 +77,7 @@ def _from_row(row: dict[str, Any]) -> Installation:
                 "app_version", "server_endpoint"):
         data[key] = data.get(key) or ""
     data["expires_at"] = int(data.get("expires_at") or 0)
+    data["sessions_from"] = float(data.get("sessions_from") or 0)
     return Installation(**data)
 
 
@@ -147,12 +150,13 @@ class InstallationStore:
                             "WHERE member_id = ?", [application_token, app_version, now_iso(), member_id])
 
     def mark_uninstalled(self, member_id: str) -> None:
-        """ONAPPUNINSTALL: drop the tokens, keep the portal's ids (its CRM data stays)."""
+        """ONAPPUNINSTALL: drop the tokens, keep the portal's ids (its CRM data stays); no frame session
+        opened before it counts again."""
         with self.db.conn:
             self.db.execute(
                 "UPDATE installations SET access_token = '', refresh_token = '', expires_at = 0, status = ?, "
-                "uninstalled_at = ?, updated_at = ? WHERE member_id = ?",
-                [UNINSTALLED, now_iso(), now_iso(), member_id],
+                "uninstalled_at = ?, updated_at = ?, sessions_from = ? WHERE member_id = ?",
+                [UNINSTALLED, now_iso(), now_iso(), time.time(), member_id],
             )
 
 

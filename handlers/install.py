@@ -5,18 +5,22 @@ Bitrix24 POSTs here the first time an admin opens the app, and again on "Reinsta
 ``b24app.provisioning.installer.install`` and renders what happened in the admin's language (the app's
 catalogs, b24app/translations); only a complete install calls ``BX24.installFinish()``. A GET shows a short
 explanation (someone opened the URL by hand).
+
+Every answer carries a CSP (b24app/csp.py): only a verified install names its portal (the OAuth answer's
+``client_endpoint``) in ``frame-ancestors``; the GET page and refusals, where no portal is vouched for,
+may be framed by nobody. The one inline script (``installFinish``) runs with the response's nonce.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext
 
+from b24app import csp
 from b24app.db import get_db
 from b24app.i18n import locale_for
 from b24app.provisioning.installer import InstallForm, InstallOutcome, InstallRefused, install
@@ -57,24 +61,24 @@ def _speak(b24_lang: str | None) -> str:
     return lang
 
 
-def _render(lang: str, **context: Any) -> str:
-    return render_template("handlers/install.html", lang=lang, paths=_paths(), outcomes=OUTCOMES, kinds=KINDS,
-                           reasons=REASONS, not_complete=NOT_COMPLETE,
-                           bx24_js_url=current_app.config.get("BX24_JS_URL") or "", **context)
-
-
-def _headers(outcome: InstallOutcome | None) -> dict[str, str]:
-    headers = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff"}
-    if outcome is not None:
-        parts = urlsplit(outcome.installation.client_endpoint)
-        headers["Content-Security-Policy"] = f"frame-ancestors 'self' {parts.scheme}://{parts.netloc}"
-    return headers
+def _page(lang: str, status: int, outcome: InstallOutcome | None = None, **context: Any) -> ResponseReturnValue:
+    """The page, its status and headers; ``outcome`` only once the OAuth server vouched for the portal."""
+    nonce = csp.new_nonce()
+    bx24_js_url = current_app.config.get("BX24_JS_URL") or ""
+    html = render_template("handlers/install.html", lang=lang, paths=_paths(), outcomes=OUTCOMES, kinds=KINDS,
+                           reasons=REASONS, not_complete=NOT_COMPLETE, bx24_js_url=bx24_js_url,
+                           csp_nonce=nonce, outcome=outcome, **context)
+    portal = csp.origin(outcome.installation.client_endpoint) if outcome is not None else ""
+    ancestors = f"'self' {portal}" if portal else "'none'"
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": csp.policy(ancestors, bx24_js_url, nonce)}
+    return html, status, headers
 
 
 @bp.get("/install")
 def explain() -> ResponseReturnValue:
     lang = _speak(request.args.get("LANG"))
-    return _render(lang, mode="info"), 200, _headers(None)
+    return _page(lang, 200, mode="info")
 
 
 @bp.post("/install")
@@ -86,6 +90,6 @@ def run() -> ResponseReturnValue:
         outcome = install(current_app.config, get_db(), form, current_app.extensions["b24_manifest"])
     except InstallRefused as exc:
         log.warning("install refused: %s", exc.reason)
-        return _render(lang, mode="refused", reason=exc.reason, detail=exc.detail), exc.status, _headers(None)
+        return _page(lang, exc.status, mode="refused", reason=exc.reason, detail=exc.detail)
     status = 200 if outcome.ok else (409 if outcome.missing else 500)
-    return _render(lang, mode="result", outcome=outcome), status, _headers(outcome)
+    return _page(lang, status, outcome, mode="result")

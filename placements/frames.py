@@ -6,7 +6,11 @@ Every frame POST carries ``member_id``, ``APPLICATION_TOKEN`` and the user's ``A
 ``DOMAIN`` (api-reference/common/users/profile.md; ARCHITECTURE.md F3).
 
 The user's token stays server-side in ``frame_sessions``; the Flask session cookie and the signed ``_s``
-fallback (for browsers that drop third-party cookies inside frames) both carry only the session id.
+fallback (for browsers that drop third-party cookies inside frames) both carry only the session id. Links
+and forms carry ``_s``; app.js sends it on XHR in the ``X-Frame-Session`` header, so the URLs it fetches
+(the ones access logs keep) hold no session. The cookie wins over a token naming a session this browser
+never opened, and a session opened before the installation's last verified install, Reinstall or
+uninstall is refused.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, request, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from b24app import csp
 from b24app.db import get_db
 from b24app.installations import Installation, InstallationStore
 from b24app.rest.clients import clients_for
@@ -33,6 +37,8 @@ log = logging.getLogger(__name__)
 SESSION_SECONDS = 3600  # AUTH_ID lives one hour (settings/oauth/index.md)
 STALE_KEEP_SECONDS = 86400  # an expired session row (token blanked) still names its portal for a day
 SESSION_PARAM = "_s"
+SESSION_HEADER = "X-Frame-Session"  # how app.js sends the session token on XHR (never in the URL)
+COOKIE_SESSIONS = 8  # sessions the cookie remembers: the frames of one browser open at the same time
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 _DUMMY = "x" * 32
@@ -62,13 +68,8 @@ class FrameUser:
         return f"FrameUser(member_id={self.member_id!r}, user_id={self.user_id}, admin={self.is_admin})"
 
 
-def portal_origin(client_endpoint: str) -> str:
-    """``https://portal.bitrix24.es/rest/`` -> ``https://portal.bitrix24.es`` (for frame-ancestors)."""
-    parts = urlsplit(client_endpoint)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
-
-
-def _serializer(salt: str) -> URLSafeTimedSerializer:
+def signer(salt: str) -> URLSafeTimedSerializer:
+    """A serializer signed with the app's key; each use has a salt of its own."""
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
 
 
@@ -126,32 +127,59 @@ def start_session(inst: Installation, profile: dict[str, Any], auth_id: str, lan
         db.table("frame_sessions").insert({"sid": sid, "member_id": user.member_id, "user_id": user.user_id,
                                      "is_admin": int(user.is_admin), "lang": lang, "access_token": auth_id,
                                      "created_at": now, "expires_at": now + SESSION_SECONDS})
+    earlier = [s for s in _cookie_sids() if s != sid][:COOKIE_SESSIONS - 1]  # the browser's other frames
     session.clear()
-    session["sid"] = sid
+    session["sids"] = [sid, *earlier]
     session.permanent = False
     g.frame_user = user
     return user
 
 
 def session_token(user: FrameUser) -> str:
-    """The signed ``_s`` value that carries the session in links and forms."""
-    return _serializer("frame-session").dumps(user.sid)
+    """The signed ``_s`` value that carries the session in links and forms (XHR sends it as a header)."""
+    return signer("frame-session").dumps(user.sid)
 
 
-def _sid_from_request() -> str | None:
-    token = request.headers.get("X-Frame-Session") or request.values.get(SESSION_PARAM)
-    if token:
-        try:
-            return str(_serializer("frame-session").loads(token, max_age=SESSION_SECONDS))
-        except BadSignature:
-            return None
-    return session.get("sid")
+def _sent_token() -> str:
+    return request.headers.get(SESSION_HEADER) or request.values.get(SESSION_PARAM) or ""
+
+
+def _token_sid(max_age: int | None) -> str | None:
+    """The session id signed into the header or ``_s``, when one is sent and the signature is ours."""
+    token = _sent_token()
+    if not token:
+        return None
+    try:
+        return str(signer("frame-session").loads(token, max_age=max_age))
+    except BadSignature:
+        return None
+
+
+def _cookie_sids() -> list[str]:
+    """The sessions this browser opened (newest first), from the Flask session cookie."""
+    sids = session.get("sids")
+    if isinstance(sids, list):
+        return [str(s) for s in sids if s]
+    return [str(session["sid"])] if session.get("sid") else []
+
+
+def _candidates(max_age: int | None) -> list[str]:
+    """Session ids to try, in order.
+
+    The cookie is preferred: a token (header or ``_s``) is taken alone when it names one of the sessions
+    this browser opened (another frame of the same browser) or when there is no cookie (a browser that
+    drops third-party cookies); a token naming a session this browser never opened, e.g. from a planted
+    link, comes only after the cookie's sessions, so it counts only when none of them is live.
+    """
+    sent, mine = _token_sid(max_age), _cookie_sids()
+    if sent is not None and sent in mine:
+        return [sent]
+    return [*mine, *([sent] if sent is not None else [])]
 
 
 def names_a_session() -> bool:
     """Whether the request carries any session reference (``_s``, header or cookie), valid or not."""
-    return bool(request.headers.get("X-Frame-Session") or request.values.get(SESSION_PARAM)
-                or session.get("sid"))
+    return bool(_sent_token() or _cookie_sids())
 
 
 def stale_session() -> tuple[str, str] | None:
@@ -161,47 +189,50 @@ def stale_session() -> tuple[str, str] | None:
     never grants access: ``load_session`` is the only way to a FrameUser. The ``_s`` signature must
     still be ours (any age); the cookie is signed by Flask.
     """
-    token = request.headers.get("X-Frame-Session") or request.values.get(SESSION_PARAM)
-    sid: str | None = None
-    if token:
-        try:
-            sid = str(_serializer("frame-session").loads(token))
-        except BadSignature:
-            return None
-    else:
-        sid = session.get("sid")
-    if not sid:
+    if _sent_token() and _token_sid(None) is None:
         return None
-    rows = list(get_db().query("SELECT member_id, lang FROM frame_sessions WHERE sid = ?", [sid]))
-    return (str(rows[0]["member_id"]), str(rows[0]["lang"] or "")) if rows else None
+    for sid in _candidates(None):
+        rows = list(get_db().query("SELECT member_id, lang FROM frame_sessions WHERE sid = ?", [sid]))
+        if rows:
+            return str(rows[0]["member_id"]), str(rows[0]["lang"] or "")
+    return None
 
 
-def load_session() -> FrameUser | None:
-    """The frame user of this request, from the ``_s`` token or the session cookie; None when expired."""
-    if "frame_user" in g:
-        return g.frame_user
-    sid = _sid_from_request()
-    if not sid:
-        return None
-    rows = list(get_db().query("SELECT * FROM frame_sessions WHERE sid = ? AND expires_at > ?",
-                               [sid, time.time()]))
+def _live_session(sid: str) -> FrameUser | None:
+    """The session ``sid`` while it lives and its installation has not been (re)installed or uninstalled
+    since it was opened (``Installation.sessions_from``)."""
+    db = get_db()
+    rows = list(db.query("SELECT * FROM frame_sessions WHERE sid = ? AND expires_at > ?", [sid, time.time()]))
     if not rows:
         return None
     row = rows[0]
-    user = FrameUser(row["sid"], row["member_id"], int(row["user_id"]), bool(row["is_admin"]),
+    inst = InstallationStore(db).find(row["member_id"])
+    if inst is None or float(row["created_at"] or 0) < inst.sessions_from:
+        return None
+    return FrameUser(row["sid"], row["member_id"], int(row["user_id"]), bool(row["is_admin"]),
                      row["lang"] or "", row["access_token"] or "")
-    g.frame_user = user
-    return user
+
+
+def load_session() -> FrameUser | None:
+    """The frame user of this request (cookie first, then the header or ``_s``); None when expired."""
+    if "frame_user" in g:
+        return g.frame_user
+    for sid in _candidates(SESSION_SECONDS):
+        user = _live_session(sid)
+        if user is not None:
+            g.frame_user = user
+            return user
+    return None
 
 
 def csrf_token(user: FrameUser) -> str:
-    return _serializer("csrf").dumps(user.sid)
+    return signer("csrf").dumps(user.sid)
 
 
 def csrf_ok(user: FrameUser) -> bool:
     sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
     try:
-        value = _serializer("csrf").loads(sent, max_age=SESSION_SECONDS)
+        value = signer("csrf").loads(sent, max_age=SESSION_SECONDS)
     except BadSignature:
         return False
     return hmac.compare_digest(str(value), user.sid)
@@ -222,7 +253,7 @@ def frame_required(view: F) -> F:
         if inst is None or not inst.is_active:
             abort(403)
         g.installation = inst
-        g.frame_origin = portal_origin(inst.client_endpoint)
+        g.frame_origin = csp.origin(inst.client_endpoint)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -234,17 +265,18 @@ def frame_headers(response: Any) -> Any:
     The data-free "session expired" page (``g.frame_anywhere``, set by placements.web.refusal) may be
     framed by any site when the request no longer names its portal: it holds a fixed text and a button
     that asks the framing page to reload the frame, nothing a foreign framer could read or abuse; the
-    portal must be able to show it, or the user sees the browser's "refused to connect".
+    portal must be able to show it, or the user sees the browser's "refused to connect". Scripts: the
+    app's static files and the BX24 library only (the templates hold no inline script; b24app/csp.py).
     """
     origin = g.get("frame_origin")
     response.headers.pop("X-Frame-Options", None)
     if origin:
-        policy = f"frame-ancestors 'self' {origin}"
+        ancestors = f"'self' {origin}"
     elif g.get("frame_anywhere"):
-        policy = "frame-ancestors *"
+        ancestors = "*"
     else:
-        policy = "frame-ancestors 'none'"
-    response.headers["Content-Security-Policy"] = policy
+        ancestors = "'none'"
+    response.headers["Content-Security-Policy"] = csp.policy(ancestors, current_app.config.get("BX24_JS_URL") or "")
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
     if g.get("frame_user") is not None:

@@ -2,16 +2,21 @@
 can ask cheaply whether its plans changed (the poll itself: placements/changes.py).
 
 The poll answers from the app's own SQLite only (``plan_snapshots`` and ``deal_plan``, written by the
-worker in sync/recompute.py): it costs no portal REST call, whatever the number of open frames.
+worker in sync/recompute.py): it costs no portal REST call, whatever the number of open frames. Since it
+makes no CRM check of its own, it answers only for what the page showed: the plan ids, the deal and the
+cursors are signed into one parameter when the page is rendered (a salt bound to the frame session), and
+the poll reads nothing else.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, g, request
+from flask import current_app, g, request, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from b24app import planstore
 from b24app.db import get_db
@@ -23,6 +28,17 @@ log = logging.getLogger(__name__)
 
 RECOMPUTE_READ_TIMEOUT = 10.0  # seconds: the save's redirect must not wait long for the portal
 MAX_WATCHED = 100
+WATCH_PARAM = "w"  # the poll's one parameter (watch_url)
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What a page showed when it was rendered: its plans, the snapshot cursor, the deal and the deal's plan."""
+
+    plans: list[int]
+    after: int
+    deal: int = 0
+    shown: int = 0
 
 
 def recompute_now(inst: Installation, plan_id: int) -> None:
@@ -60,10 +76,31 @@ def watch_url(plan_ids: Iterable[int], deal_id: int = 0) -> str:
     if not ids and not deal_id:
         return ""
     member_id = g.installation.member_id
-    values: dict[str, Any] = {"plans": ",".join(map(str, ids)), "after": snapshot_cursor(member_id)}
+    values: dict[str, Any] = {"plans": ids, "after": snapshot_cursor(member_id)}
     if deal_id:
-        values.update(deal=deal_id, dp=deal_index(member_id, deal_id))
-    return web.furl("changes.poll", **values)
+        values.update(deal=int(deal_id), dp=deal_index(member_id, int(deal_id)))
+    # fetched by app.js, which sends the session in a header: the URL carries no ``_s``
+    return url_for("changes.poll", w=_signer(g.frame_user).dumps(values))
+
+
+def _signer(user: frames.FrameUser) -> URLSafeTimedSerializer:
+    return frames.signer(f"live-watch.{user.sid}")
+
+
+def watched(user: frames.FrameUser, token: str) -> Watched | None:
+    """The ids signed into a page of ``user``'s session by ``watch_url``; None for anything else."""
+    try:
+        value = _signer(user).loads(token, max_age=frames.SESSION_SECONDS)
+    except BadSignature:
+        return None
+    if not isinstance(value, dict):
+        return None
+    plans = value.get("plans")
+    numbers: list[Any] = [value.get("after"), value.get("deal", 0), value.get("dp", 0)]
+    if not isinstance(plans, list) or not all(isinstance(i, int) for i in plans + numbers):
+        return None
+    after, deal, shown = numbers
+    return Watched(plans[:MAX_WATCHED], after, deal, shown)
 
 
 def plans_changed(member_id: str, plan_ids: list[int], after: int) -> bool:

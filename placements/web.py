@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
+from b24app import csp
 from b24app.db import get_db
 from b24app.i18n import DEFAULT_LOCALE, LOCALES, locale_for
 from b24app.installations import InstallationStore
@@ -92,7 +93,7 @@ def _frame_expired_page() -> None:
     stale = frames.stale_session()
     inst = InstallationStore(get_db()).find(stale[0]) if stale else None
     if inst is not None and inst.is_active:
-        g.frame_origin = frames.portal_origin(inst.client_endpoint)
+        g.frame_origin = csp.origin(inst.client_endpoint)
     else:
         g.frame_anywhere = True
 
@@ -129,7 +130,7 @@ def enter_frame() -> frames.FrameUser | tuple[str, int]:
     g.ui_locale = locale_for(lang)
     user = frames.start_session(inst, profile, request.form.get("AUTH_ID", ""), lang)
     g.installation = inst
-    g.frame_origin = frames.portal_origin(inst.client_endpoint)
+    g.frame_origin = csp.origin(inst.client_endpoint)
     return user
 
 

@@ -10,6 +10,7 @@ settings/app-installation/installation-finish.md, api-reference/common/users/use
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,7 +169,8 @@ def _install_with(client: RestClient, config: Mapping[str, Any], db: sqlite_util
     if not admin:
         audit(db, inst.member_id, "install_refused", reason="not_admin", user_id=inst.user_id)
         raise InstallRefused("not_admin", f"user {inst.user_id}", 403)
-    inst = store.save(inst.with_(app_version=app_version(client) or inst.app_version))
+    # a verified (re)install: frame sessions opened before it no longer count (placements/frames.py)
+    inst = store.save(inst.with_(app_version=app_version(client) or inst.app_version, sessions_from=time.time()))
     audit(db, inst.member_id, "install", actor=f"user:{inst.user_id}", domain=inst.domain,
           client_endpoint=inst.client_endpoint, scopes=inst.scopes, lang=inst.lang, first_time=first_time)
     outcome = InstallOutcome(inst, first_time)

@@ -5,6 +5,18 @@
   var session = body.getAttribute("data-session") || "";
   var inFrame = typeof window.BX24 !== "undefined" && window.BX24 && typeof BX24.init === "function";
 
+  // XHR carry the session in the X-Frame-Session header, never in the URL (access logs keep URLs); links
+  // and forms still carry _s for browsers that drop third-party cookies inside frames.
+  function sessionGet(url) {
+    var target = url;
+    try { var u = new URL(url, window.location.href); u.searchParams.delete("_s"); target = u.href; } catch (e) { target = url; }
+    var xhr = new XMLHttpRequest();
+    xhr.open("GET", target);
+    if (session) { xhr.setRequestHeader("X-Frame-Session", session); }
+    return xhr;
+  }
+  window.b24get = sessionGet;
+
   // The frame follows the content's real height, shrinking too (fitWindow measures scrollHeight, which
   // never gets smaller than the frame itself): the bottom of <main> plus the body's bottom margin.
   function contentHeight() {
@@ -58,8 +70,7 @@
     var label = a.textContent, href = a.href;
     a.setAttribute("aria-busy", "true"); a.classList.add("busy"); a.textContent = a.getAttribute("data-busy-text") || label;
     var done = function () { a.removeAttribute("aria-busy"); a.classList.remove("busy"); a.textContent = label; };
-    var xhr = new XMLHttpRequest();
-    xhr.open("GET", href);
+    var xhr = sessionGet(href);
     xhr.responseType = "blob";
     xhr.onload = function () {
       done();
@@ -82,10 +93,8 @@
     if (question && !window.confirm(question)) { ev.preventDefault(); }
   });
 
-  function withSession(url) { return url + (url.indexOf("?") < 0 ? "?" : "&") + "_s=" + encodeURIComponent(session); }
   function getJSON(url, done) {
-    var xhr = new XMLHttpRequest();
-    xhr.open("GET", withSession(url));
+    var xhr = sessionGet(url);
     xhr.setRequestHeader("Accept", "application/json");
     xhr.onload = function () { var data = []; try { data = JSON.parse(xhr.responseText); } catch (e) { data = []; } done(data); };
     xhr.send();
@@ -174,9 +183,8 @@
 (function () {
   "use strict";
   var box = document.querySelector("#totals[data-totals-src]");
-  if (!box) { return; }
-  var xhr = new XMLHttpRequest();
-  xhr.open("GET", box.getAttribute("data-totals-src"));
+  if (!box || typeof window.b24get !== "function") { return; }
+  var xhr = window.b24get(box.getAttribute("data-totals-src"));
   xhr.onload = function () {
     if (xhr.status !== 200) { return; }
     var holder = document.createElement("div");
@@ -193,14 +201,13 @@
 (function () {
   "use strict";
   var body = document.body, src = body.getAttribute("data-live-src"), target = body.getAttribute("data-live-reload");
-  if (!src || !target) { return; }
+  if (!src || !target || typeof window.b24get !== "function") { return; }
   var started = Date.now(), every = 4000, limit = 10 * 60 * 1000, busy = false, timer = null;
   function poll() {
     if (Date.now() - started > limit) { clearInterval(timer); return; }
     if (busy || document.visibilityState === "hidden") { return; }
     busy = true;
-    var xhr = new XMLHttpRequest();
-    xhr.open("GET", src);
+    var xhr = window.b24get(src);
     xhr.setRequestHeader("Accept", "application/json");
     xhr.onload = function () {
       busy = false;

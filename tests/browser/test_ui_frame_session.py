@@ -138,3 +138,33 @@ def test_the_deal_tab_follows_when_its_deal_is_won_elsewhere(installed, running_
     tab.locator("#kpi-remainder", has_text="6.000,00").wait_for(timeout=30_000)
     assert "4.000,00" in tab.locator("#kpi-won").inner_text()
     shot("f21-deal-tab-followed-the-win")
+
+
+def test_the_frames_xhr_send_the_session_in_a_header_never_in_the_url(installed, page):
+    """...and the frames' CSP blocks none of what the pages run (BX24 library, app.js) inside the portal."""
+    hook = webhook(installed)
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    seed_plans(hook, installed.installation, [{"title": "Plan cabecera", "companyId": companies(hook)[0]["id"],
+                                               "opportunity": 3000, "currencyId": "USD"}])
+    app_url = installed.live.url
+    xhr: list = []
+    page.on("requestfinished", lambda r: xhr.append(r) if r.url.startswith(app_url)
+            and r.resource_type in ("xhr", "fetch") else None)
+    with page.expect_request_finished(lambda r: "/api/changes" in r.url, timeout=20_000):
+        page.goto(f"{installed.live.sandbox.url}/marketplace/app/{installed.live.client_id}/")
+        frame = app_frame(page)
+        frame.locator("#plans tr[data-plan]").first.wait_for()
+    with page.expect_download():
+        frame.locator("#export-csv").click()
+    frame.locator("#new-plan").click()
+    with page.expect_request_finished(lambda r: "q=" in r.url, timeout=20_000):
+        frame.locator("#client-search").fill(companies(hook)[0]["title"][:4])
+    paths = sorted({r.url.split("?")[0][len(app_url):] for r in xhr})
+    assert {"/api/changes", "/plans/totals", "/plans/export.csv"} <= set(paths), paths
+    assert len(paths) >= 4, paths  # and the client search
+    for request in xhr:
+        assert "_s=" not in request.url, request.url
+        assert request.headers.get("x-frame-session"), request.url
+        assert request.response().status == 200, request.url
+    assert blocked == []

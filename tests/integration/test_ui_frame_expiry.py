@@ -26,7 +26,7 @@ def test_an_expired_session_page_is_framed_by_its_portal_and_shows_no_data(insta
     assert "Su sesión ha caducado" in page.text and "Volver a abrir" in page.text
     assert "data-plan=" not in page.text and client not in page.text
     portal = installed.live.sandbox.url
-    assert page.headers["Content-Security-Policy"] == f"frame-ancestors 'self' {portal}"
+    assert page.headers["Content-Security-Policy"].split("; ")[0] == f"frame-ancestors 'self' {portal}"
     assert "X-Frame-Options" not in page.headers
     assert "/bx24.js" in page.text  # the page can ask the portal to post the frame again
 
@@ -48,3 +48,24 @@ def test_a_forged_session_token_gets_no_data(installed):
     assert page.status_code == 401
     assert "data-plan" not in page.text
     assert "caducado" in page.text  # it named a session: the expiry text, framed by anyone, data-free
+
+
+def test_a_frame_session_survives_neither_a_reinstall_nor_an_uninstall(installed):
+    from b24sandbox.installer import install_app
+    from tests.integration.test_install import drain
+
+    portal, client_id = installed.live.sandbox.portal, installed.live.client_id
+    frame = Frame(installed)
+    assert frame.get("/").status_code == 200
+    assert install_app(portal, client_id, user_id=1).installed  # the admin's "Reinstall"
+    page = frame.get("/")
+    assert page.status_code == 401 and "Su sesión ha caducado" in page.text and "data-plan" not in page.text
+    again = Frame(installed)  # the portal posts the frame again: a new session
+    assert again.get("/").status_code == 200
+
+    portal.uninstall_app(client_id, clean=False)
+    assert portal.dispatcher.wait_idle(10)
+    assert drain(installed).done == 1  # the portal confirmed it
+    assert again.get("/").status_code in (401, 403)
+    assert install_app(portal, client_id, user_id=1).installed  # opened again later
+    assert again.get("/").status_code == 401

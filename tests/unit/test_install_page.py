@@ -149,3 +149,11 @@ def test_get_explains_the_three_paths(client):
     html = client.get("/install?LANG=en").get_data(as_text=True)
     assert "https://plans.example.com/install" in html and "https://plans.example.com/events" in html
     assert "Handler path" in html
+
+
+def test_a_verified_install_or_reinstall_ends_the_frame_sessions_opened_before_it(client, app, portal, oauth):
+    install(client)
+    first = stored(app)[0].sessions_from
+    assert first > 0
+    install(client, APPLICATION_TOKEN="app-token-2")  # Reinstall
+    assert stored(app)[0].sessions_from > first
