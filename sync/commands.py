@@ -215,3 +215,22 @@ def prune() -> None:
     finally:
         db.conn.close()
     click.echo(f"pruned {done.inbox} inbox row(s), {done.audit} audit row(s), {done.snapshots} snapshot(s)")
+
+
+@click.command()
+def jobs() -> None:
+    """Run every background job until Ctrl-C: the inbox worker, reconcile, period end and pruning, on the
+    B24_* schedule (a process of its own, for web servers started with B24_SCHEDULER=off)."""
+    from sync import scheduler
+
+    config = load_config()
+    started = scheduler.start(config)
+    if started is None:
+        raise click.ClickException("the scheduler did not start")
+    click.echo(f"jobs: worker every {config.get('WORKER_INTERVAL')}s, reconcile every "
+               f"{config.get('RECONCILE_MINUTES')} min, period end and pruning daily (Ctrl-C to stop)")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        scheduler.stop()
+        click.echo("jobs stopped")
