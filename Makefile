@@ -4,16 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: demo test lint typecheck venv chromium clean
+.PHONY: demo test lint typecheck venv chromium clean lock
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# The app (b24plans) and the sandbox portal (b24sandbox, a distribution of its own) are both installed editable.
-$(STAMP): $(BIN)/python pyproject.toml b24sandbox/pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]' -e ./b24sandbox
+# The app (b24plans) and the sandbox portal (b24sandbox, a distribution of its own) are both installed editable,
+# at the versions in constraints.txt (reproducible installs; `make lock` refreshes them).
+$(STAMP): $(BIN)/python pyproject.toml b24sandbox/pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]' -e ./b24sandbox
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -41,6 +42,15 @@ test: $(STAMP) chromium lint typecheck
 
 demo: $(STAMP)
 	$(BIN)/b24sandbox demo
+
+# Re-pin constraints.txt: install the newest allowed versions into a throwaway venv, then freeze them.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && .venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet '.[test]' ./b24sandbox
+	{ echo "# Versions the whole suite passed with; 'make lock' refreshes this file (a fresh venv, then pip freeze)."; \
+	  .venv-lock/bin/python -m pip freeze --exclude-editable | grep -v -e '^b24plans' -e '^b24sandbox'; } > constraints.txt
+	rm -rf .venv-lock
+	@echo "constraints.txt refreshed: run make test before committing it"
 
 clean:
 	rm -rf $(VENV) build *.egg-info b24sandbox/build b24sandbox/*.egg-info .pytest_cache .ruff_cache test-artifacts
