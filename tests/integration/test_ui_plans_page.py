@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -141,15 +142,21 @@ def test_exports_follow_the_filters(installed, plans):
     response = frame.get("/plans/export.csv", currency="EUR", sort="amount", dir="asc")
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
-    assert rows[0] == ["Cliente", "Periodo", "Responsable", "Importe", "Moneda", "Probabilidad", "Importe probable",
-                       "Ganado", "Pendiente", "Ejecución", "Estado"]
+    assert rows[0] == ["Cliente", "Periodo", "Responsable", "Importe", "Moneda", "Probabilidad (%)",
+                       "Importe probable", "Ganado", "Pendiente", "Ejecución (%)", "Estado", "ID", "Plan", "Inicio",
+                       "Fin"]
     assert len(rows) == 17 and {r[4] for r in rows[1:]} == {"EUR"}
     assert rows[1][3] == "100,00" and rows[2][3] == "500,00" and rows[1][5].startswith("50")
+    assert "%" not in rows[1][5] and float(rows[1][5].replace(",", ".")) == 50  # a number a spreadsheet reads
+    assert rows[1][11].isdigit() and date.fromisoformat(rows[1][13]) <= date.fromisoformat(rows[1][14])
     book = load_workbook(io.BytesIO(frame.get("/plans/export.xlsx", status="S").content))
     sheet = book.active
     assert sheet.max_row == 8
     assert all(isinstance(sheet.cell(row=r, column=4).value, (int, float)) for r in range(2, 9))
     assert {sheet.cell(row=r, column=11).value for r in range(2, 9)} == {"Cumplido"}
+    assert [sheet.cell(row=1, column=c).value for c in range(12, 16)] == ["ID", "Plan", "Inicio", "Fin"]
+    assert all(isinstance(sheet.cell(row=r, column=12).value, int) for r in range(2, 9))
+    assert all(isinstance(sheet.cell(row=r, column=14).value, datetime) for r in range(2, 9))  # date cells
 
 
 def test_create_a_plan_with_bad_then_good_values(installed, plans):
