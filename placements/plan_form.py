@@ -158,11 +158,15 @@ def validate(raw: Mapping[str, str], deal_values: Sequence[str], ctx: FormContex
             errors.append(FieldError("closedate", "end_before_start"))
 
     amount = parse_decimal(raw.get("amount"))
-    if amount is None:
+    if not (raw.get("amount") or "").strip():
+        errors.append(FieldError("amount", "amount_required"))
+    elif amount is None:
         errors.append(FieldError("amount", "amount_not_number"))
     elif amount <= 0:
         errors.append(FieldError("amount", "amount_not_positive"))
-    elif amount >= MAX_AMOUNT or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+    elif amount >= MAX_AMOUNT:
+        errors.append(FieldError("amount", "amount_too_large"))
+    elif amount.as_tuple().exponent < -2:  # type: ignore[operator]
         errors.append(FieldError("amount", "amount_too_precise"))
 
     currency = (raw.get("currency") or "").strip().upper()
@@ -170,7 +174,9 @@ def validate(raw: Mapping[str, str], deal_values: Sequence[str], ctx: FormContex
         errors.append(FieldError("currency", "currency_unknown", {"currency": currency}))
 
     probability = parse_decimal(raw.get("probability"))
-    if probability is None:
+    if not (raw.get("probability") or "").strip():
+        errors.append(FieldError("probability", "probability_required"))
+    elif probability is None:
         errors.append(FieldError("probability", "probability_not_number"))
     elif not Decimal(0) <= probability <= Decimal(100):
         errors.append(FieldError("probability", "probability_range"))

@@ -108,6 +108,11 @@ class ListQuery:
         direction = "asc" if column != self.sort or self.direction == "desc" else "desc"
         return self.to_args(sort=column, direction=direction, page=1)
 
+    @property
+    def period_reversed(self) -> bool:
+        """Custom dates whose end is before their start: nothing can match (the page says why)."""
+        return bool(self.period == "custom" and self.date_from and self.date_to and self.date_to < self.date_from)
+
     def period_range(self, today: date) -> tuple[date, date] | None:
         if self.period in ("month", "quarter", "year"):
             return period_for(self.period, today)
@@ -138,6 +143,8 @@ def build_filter(query: ListQuery, schema: PlanSchema, today: date,
         flt["assignedById"] = query.responsible
     if query.currency:
         flt["currencyId"] = query.currency
+    if query.period_reversed:
+        return None
     span = query.period_range(today)
     if span:  # plans whose period overlaps the chosen one
         flt["<=begindate"] = span[1].isoformat()

@@ -82,3 +82,10 @@ def test_period_names():
     assert month_label(date(2026, 10, 1), date(2026, 12, 31)) == "2026-Q4"
     assert month_label(date(2026, 1, 1), date(2026, 12, 31)) == "2026"
     assert month_label(date(2026, 1, 5), date(2026, 2, 3)) == "2026-01-05…2026-02-03"
+
+
+def test_a_reversed_custom_period_matches_nothing_instead_of_the_plans_around_it():
+    reversed_ = ListQuery.from_args({"period": "custom", "from": "2026-12-01", "to": "2026-01-01"})
+    assert reversed_.period_reversed and build_filter(reversed_, SCHEMA, TODAY) is None
+    right = ListQuery.from_args({"period": "custom", "from": "2026-01-01", "to": "2026-12-01"})
+    assert not right.period_reversed and build_filter(right, SCHEMA, TODAY)["<=begindate"] == "2026-12-01"
