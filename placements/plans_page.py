@@ -110,13 +110,3 @@ def export_plans(fmt: str) -> Any:
     name = f"{stem}-{date.today().isoformat()}.{fmt}"
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-@bp.get("/settings")
-@frame_required
-def settings() -> Any:
-    """The app's settings: portal administrators only (``profile.ADMIN`` = ``user.admin``)."""
-    if not g.frame_user.is_admin:
-        abort(403)
-    inst = g.installation
-    return web.render("placements/settings.html", inst=inst, title=gettext("Settings"))

@@ -83,3 +83,23 @@ def test_backup_copies_the_live_database(env, tmp_path):
     assert oct(target.stat().st_mode & 0o777) == "0o600"
     again = CliRunner().invoke(cli, ["backup", str(target)])
     assert again.exit_code != 0 and "exists" in again.output  # never overwrites a backup by accident
+
+
+def test_the_settings_page_says_in_words_whether_the_app_is_healthy_and_repairs_it(installed):
+    from test_ui_support import Frame
+
+    admin = Frame(installed, path="/")
+    page = admin.get("/settings")
+    assert page.status_code == 200
+    assert "Acceso a Bitrix24" in page.text and "Pestañas en las fichas del CRM" in page.text
+    assert "entityTypeId" not in page.text.split('id="checks"')[0]  # words first, not a dump of ids
+    handler = installed.live.url + "/events"
+    app_call(installed, "event.unbind", {"event": "ONCRMDEALUPDATE", "handler": handler})
+    broken = admin.get("/settings")
+    assert "Algo requiere su atención" in broken.text and "ONCRMDEALUPDATE" in broken.text
+    answer = admin.post("/settings/provision", {})
+    assert answer.status_code == 303
+    fixed = admin.get(answer.headers["Location"])
+    assert "La configuración se ejecutó de nuevo" in fixed.text
+    assert "La aplicación está instalada y funciona" in fixed.text
+    assert admin.post("/settings/provision", {}, csrf=False).status_code == 403

@@ -23,7 +23,7 @@ MAY_IMPORT = {
     "provisioning": {"core", "store", "rest"},
     "sync": {"core", "store", "rest", "provisioning"},
     "handlers": {"core", "store", "rest", "provisioning", "sync"},
-    "placements": {"core", "store", "rest", "sync"},
+    "placements": {"core", "store", "rest", "provisioning", "sync"},
 }
 WIRING = {"b24app", "b24app.cli", "b24app.devserver", "b24app.envfile", "sync.commands"}
 STORE = {"b24app.db", "b24app.installations", "b24app.planstore", "b24app.jobruns"}

@@ -95,6 +95,8 @@ class FakePortal:
             return {"item": target[int(params["id"])]}
         if method == "crm.company.contact.items.get":
             return [{"CONTACT_ID": 7}]
+        if method in DOCTOR:  # the settings page's health checks (sync/doctor.py)
+            return DOCTOR[method]
         raise AssertionError(f"unexpected call {method}")
 
     def call_raw(self, method: str, params: dict | None = None) -> Any:
@@ -112,6 +114,13 @@ class FakePortal:
 
     def get_many(self, eti: int, ids: Any, select: Any = None) -> list[dict]:
         return self.call("crm.item.list", {"entityTypeId": eti, "filter": {"@id": list(ids)}})["items"]
+
+
+DOCTOR: dict[str, Any] = {
+    "app.info": {"INSTALLED": True}, "crm.type.get": {"type": {"id": 5, "entityTypeId": ETI, "title": "Planes"}},
+    "crm.item.fields": {"fields": {name: {} for name in FIELDS.values()}},
+    "crm.status.list": [{"STATUS_ID": stage} for stage in STAGES.values()], "placement.get": [], "event.get": [],
+}
 
 
 @pytest.fixture
