@@ -97,3 +97,35 @@ def test_the_rendered_forms_carry_their_own_csrf_token_and_session(installed, on
     # a cookieless browser (third-party cookies blocked) posts exactly what the page holds
     response = requests.post(installed.live.url + "/plans/save", data=values, allow_redirects=False, timeout=30)
     assert response.status_code == 303 and "_s=" in response.headers["Location"]
+
+
+def test_a_frame_post_naming_another_host_sends_nothing_there(installed):
+    """DOMAIN and SERVER_ENDPOINT come from the browser: the user is proven at the STORED endpoint only."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    hits: list[str] = []
+
+    class Trap(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"result": {"ID": "1", "ADMIN": true}}')
+
+        do_GET = do_POST  # noqa: N815
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    trap = HTTPServer(("127.0.0.1", 0), Trap)
+    threading.Thread(target=trap.serve_forever, daemon=True).start()
+    evil = f"127.0.0.1:{trap.server_address[1]}"
+    try:
+        for forged in ({"DOMAIN": evil}, {"SERVER_ENDPOINT": f"http://{evil}/rest/"},
+                       {"DOMAIN": evil, "SERVER_ENDPOINT": f"http://{evil}/rest/", "AUTH_ID": "made-up-token-1"}):
+            _, answer = open_frame(installed, **forged)
+            assert answer.status_code in (303, 401), answer.status_code  # genuine AUTH_ID: in; made-up: refused
+    finally:
+        trap.shutdown()
+    assert hits == []  # no request ever left for the host the POST named
