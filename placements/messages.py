@@ -14,7 +14,7 @@ _TEXTS = {
     "end_before_start": lazy_gettext("The end date cannot be before the start date."),
     "amount_not_number": lazy_gettext("The amount must be a number."),
     "amount_not_positive": lazy_gettext("The amount must be greater than zero."),
-    "amount_too_precise": lazy_gettext("The amount can have at most two decimals."),
+    "amount_too_precise": lazy_gettext("The amount can have at most %(decimals)s decimals."),
     "currency_unknown": lazy_gettext("The currency is not one of the portal's currencies."),
     "probability_not_number": lazy_gettext("The probability must be a number from 0 to 100."),
     "probability_range": lazy_gettext("The probability must be between 0 and 100."),

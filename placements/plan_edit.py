@@ -51,9 +51,9 @@ def back_to(back: str, **extra: Any) -> Any:
 
 
 def plain(value: Decimal) -> str:
-    """A number as a form shows it: ``5000``, ``6500.25``."""
-    value = value.quantize(Decimal("0.01"))
-    return f"{value:f}".removesuffix(".00")
+    """A number as a form shows it, every decimal kept: ``5000``, ``6500.25``, ``120.125`` (3-decimal currencies)."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _deal_ids(values: list[str]) -> list[int]:
@@ -122,7 +122,7 @@ def save() -> Any:
     ctx = FormContext(currencies=frozenset(portal.currencies()),
                       users=frozenset(u.id for u in portal.users()),
                       deal_clients=portal.deal_clients(values["deals"]),
-                      known_clients=frozenset(names))
+                      known_clients=frozenset(names), decimals=portal.currency_decimals())
     data, errors = validate(form, deal_values, ctx, date.today())
     if errors or data is None:
         return render_form(portal, values, plan_id, errors)

@@ -74,6 +74,7 @@ class FormContext:
     users: frozenset[int] = frozenset()  # empty: do not check
     deal_clients: Mapping[int, Client | None] = field(default_factory=dict)  # deal id -> its client
     known_clients: frozenset[Client] | None = None  # None: do not check
+    decimals: Mapping[str, int] = field(default_factory=dict)  # the portal's DECIMALS per currency (default 2)
 
 
 def period_for(preset: str, anchor: date) -> tuple[date, date]:
@@ -162,10 +163,12 @@ def validate(raw: Mapping[str, str], deal_values: Sequence[str], ctx: FormContex
         errors.append(FieldError("amount", "amount_not_number"))
     elif amount <= 0:
         errors.append(FieldError("amount", "amount_not_positive"))
-    elif amount >= MAX_AMOUNT or amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        errors.append(FieldError("amount", "amount_too_precise"))
-
     currency = (raw.get("currency") or "").strip().upper()
+    places = ctx.decimals.get(currency, 2)
+    if amount is not None and amount > 0 and (
+            amount >= MAX_AMOUNT or -int(amount.normalize().as_tuple().exponent) > places):
+        errors.append(FieldError("amount", "amount_too_precise", {"decimals": str(places)}))
+
     if not currency or currency not in ctx.currencies:
         errors.append(FieldError("currency", "currency_unknown", {"currency": currency}))
 

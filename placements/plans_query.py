@@ -18,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from b24app.planmath import value_flags
 from b24app.schema import PlanSchema
 from placements.plan_form import Client, period_for
 
@@ -182,6 +183,7 @@ class PlanRow:
     responsible_name: str = ""
     responsible_photo: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    flags: frozenset[str] = frozenset()  # planmath.PROBABILITY_OUT_OF_RANGE, NO_CURRENCY
 
     @property
     def bar(self) -> int:
@@ -203,7 +205,9 @@ def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
         return dec(item.get(name)) if name else Decimal(0)
 
     amount = dec(item.get("opportunity"))
+    raw_probability = item.get(schema.fields.get("probability", ""))
     probability = uf("probability")
+    currency = str(item.get("currencyId") or "")
     probable = uf("probable") if item.get(schema.fields.get("probable", "")) not in (None, "") \
         else amount * probability / 100
     won = uf("won")
@@ -213,8 +217,9 @@ def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
         id=int(item.get("id") or 0), title=str(item.get("title") or ""), client=client_of(item),
         begindate=_date(item.get("begindate")), closedate=_date(item.get("closedate")),
         assigned_by_id=_int(item.get("assignedById")), amount=amount,
-        currency=str(item.get("currencyId") or ""), probability=probability, probable=probable,
+        currency=currency, probability=probability, probable=probable,
         won=won, remainder=remainder, execution=uf("execution"), status=schema.semantics(item.get("stageId")),
+        flags=value_flags(None if raw_probability in (None, "") else probability, currency),
     )
 
 

@@ -190,11 +190,24 @@ def render(template: str, **context: Any) -> str:
         for key, value in flag(request.args.get(name)).items():
             context.setdefault(key, value)
     context.setdefault("notice", "")
+    _currency_decimals()
     return render_template(
         template, user=user, furl=furl, locale=g.get("ui_locale", "es"),
         session_token=frames.session_token(user) if user else "",
         csrf_token=frames.csrf_token(user) if user else "",
         bx24_js_url=current_app.config.get("BX24_JS_URL") or "", **context)
+
+
+def _currency_decimals() -> None:
+    """Put the portal's ``DECIMALS`` per currency where ``placements.i18n.money`` finds them."""
+    inst = g.get("installation")
+    if "currency_decimals" in g or g.get("frame_user") is None or inst is None or not inst.is_provisioned:
+        return
+    try:
+        g.currency_decimals = data().currency_decimals()
+    except B24Error as exc:  # the page still renders, with the locale's digits
+        log.warning("currency decimals unavailable: %s", exc)
+        g.currency_decimals = {}
 
 
 def go(endpoint: str, **values: Any) -> Response:
