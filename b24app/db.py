@@ -88,6 +88,28 @@ def m002_frame_sessions(db: sqlite_utils.Database) -> None:
     db.table("frame_sessions").create_index(["expires_at"])
 
 
+@migrations()
+def m003_deal_won_at(db: sqlite_utils.Database) -> None:
+    """The moment each indexed deal was won (``movedTime`` of a deal in a success stage, ARCHITECTURE.md F12)."""
+    db.table("deal_plan").add_column("won_at", str)
+
+
+@migrations()
+def m004_rate_history(db: sqlite_utils.Database) -> None:
+    """Every set of currency rates the app has seen, with the moment it came in force (b24app/ratestore.py)."""
+    db.table("rate_history").create(
+        {"id": int, "member_id": str, "since": str, "recorded_at": str, "source": str, "rates": str},
+        pk="id", not_null={"member_id", "since", "rates"},
+    )
+    db.table("rate_history").create_index(["member_id", "since"])
+
+
+@migrations()
+def m005_portal_time_zone(db: sqlite_utils.Database) -> None:
+    """The portal's UTC offset as ``server.time`` gives it (``+01:00``): it decides dates (ARCHITECTURE.md F13)."""
+    db.table("installations").add_column("time_zone", str)
+
+
 def lock_dir(database: str | Path) -> Path:
     """Folder beside the database for the host-wide lock files (migrations, rate limiter, refresh)."""
     path = Path(f"{database}.locks")

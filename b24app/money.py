@@ -9,7 +9,7 @@ set of rates it sees (``RateHistory``) and converts a won deal at the set in for
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -58,6 +58,7 @@ class Rate:
     amount: Decimal
     amount_cnt: Decimal
     decimals: int = 2
+    updated: str = field(default="", compare=False)  # DATE_UPDATE: when the portal's rate was last changed
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class Rates:
             if amount <= 0 or amount_cnt <= 0:
                 raise RatesError(f"crm.currency.list: {code} has a rate of {amount} per {amount_cnt}; "
                                  "both must be greater than 0")
-            rates[code] = Rate(code, amount, amount_cnt, max(decimals, 0))
+            rates[code] = Rate(code, amount, amount_cnt, max(decimals, 0), str(row.get("DATE_UPDATE") or ""))
             if str(row.get("BASE", "N")).upper() == "Y":
                 flagged.append(code)
         chosen = (base or "").strip().upper() or (flagged[0] if flagged else "")
@@ -148,5 +149,5 @@ class RateHistory:
 def rows_of(rates: Rates) -> list[dict[str, str]]:
     """``rates`` as crm.currency.list rows again (what the history keeps)."""
     return [{"CURRENCY": r.currency, "AMOUNT": str(r.amount), "AMOUNT_CNT": str(r.amount_cnt),
-             "DECIMALS": str(r.decimals), "BASE": "Y" if r.currency == rates.base else "N"}
-            for r in rates.rates.values()]
+             "DECIMALS": str(r.decimals), "BASE": "Y" if r.currency == rates.base else "N",
+             "DATE_UPDATE": r.updated} for r in rates.rates.values()]

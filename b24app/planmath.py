@@ -97,12 +97,15 @@ class Plan:
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any], field_map: Mapping[str, str],
-                  stage_map: Mapping[str, str], today: date | None = None) -> Plan:
+                  stage_map: Mapping[str, str], today: date | None = None,
+                  semantics: Mapping[str, str] | None = None) -> Plan:
         """A plan from crm.item.list of the plans smart process (camelCase names, ``field_map`` suffix -> name).
 
-        With ``today`` given, ``cancelled`` is derived by ``closed_by_hand``.
+        With ``today`` given, ``cancelled`` is derived by ``closed_by_hand``. ``semantics`` gives the
+        semantics of stages the app does not own (an admin's "Cancelado", a second in-progress stage).
         """
         semantics_of = {stage: sem for sem, stage in stage_map.items()}
+        semantics_of.update(semantics or {})  # every stage of the pipeline, as the portal says (stage id -> P/S/F)
         probability_field = field_map.get(PROBABILITY_SUFFIX, "")
         raw_probability = item.get(probability_field) if probability_field else None
         plan = cls(
@@ -120,13 +123,25 @@ class Plan:
 
 
 def parse_date(value: Any) -> date | None:
-    """``2024-08-30`` or ``2024-08-30T02:00:00+02:00`` -> the calendar date as the portal wrote it."""
+    """``2024-08-30`` or ``2024-08-30T02:00:00+02:00`` -> the calendar date.
+
+    Date fields come back as midnight UTC written in the portal's offset (the docs' samples:
+    ``2024-08-30T02:00:00+02:00``), so a value with a time and an offset is read in UTC: a UTC-6 portal's
+    ``2024-08-29T18:00:00-06:00`` is 30 August.
+    """
     if not value:
         return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date() if value.tzinfo else value.date()
     if isinstance(value, date):
         return value
+    text = str(value).strip()
+    if len(text) > 10:
+        moment = parse_moment(text)
+        if moment is not None and len(text) > 19:
+            return moment.astimezone(UTC).date()
     try:
-        return date.fromisoformat(str(value)[:10])
+        return date.fromisoformat(text[:10])
     except ValueError:
         return None
 
@@ -141,6 +156,28 @@ def parse_moment(value: Any) -> datetime | None:
         except ValueError:
             return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def portal_zone(offset: str) -> tzinfo:
+    """``-06:00`` / ``+01:00`` / ``Z`` (the offset of ``server.time``) as a tzinfo; UTC when unknown."""
+    text = (offset or "").strip()
+    if text in ("", "Z", "z"):
+        return UTC
+    try:
+        zone = datetime.fromisoformat(f"2000-01-01T00:00:00{text}").tzinfo
+    except ValueError:
+        return UTC
+    return zone or UTC
+
+
+def offset_of(moment: str) -> str:
+    """The offset part of a ``server.time`` answer: ``2024-08-05T09:02:13+00:00`` -> ``+00:00``."""
+    parsed = parse_moment(moment)
+    if parsed is None or parsed.utcoffset() is None:
+        return ""
+    minutes = int(parsed.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def closed_by_hand(plan: Plan, today: date) -> bool:
@@ -184,6 +221,13 @@ def counting_window(plan: Plan, grace_days: int = 0) -> tuple[date | None, date 
     """The days a won deal counts toward the plan: its period, plus ``grace_days`` after the end."""
     end = plan.close + timedelta(days=max(grace_days, 0)) if plan.close is not None else None
     return plan.begin, end
+
+
+def is_history(plan: Plan, today: date, grace_days: int = 0) -> bool:
+    """A plan whose period (plus grace) is over and whose status is final (S or F) is history: its figures
+    and status stay as they were at the close; nothing recomputes them. A person reopens it with a new end."""
+    end = counting_window(plan, grace_days)[1]
+    return plan.stage_semantic in (FULFILLED, NOT_FULFILLED) and end is not None and today > end
 
 
 def won_on(deal: Deal, tz: tzinfo | None = None) -> date | None:

@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from b24app.planmath import value_flags
+from b24app.planmath import parse_date, value_flags
 from b24app.schema import PlanSchema
 from placements.plan_form import Client, period_for
 
@@ -32,12 +32,7 @@ NAME_SORTS = ("client", "responsible")  # sorted in the app: the portal only kno
 
 
 def _date(value: Any) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
+    return parse_date(value)
 
 
 def _int(value: Any) -> int | None:

@@ -127,3 +127,22 @@ def test_a_currency_missing_from_an_old_set_uses_the_current_rates():
     history = RateHistory.of([(datetime(2026, 1, 1, tzinfo=UTC), old)])
     figures = compute(plan(), [won(1, "1000", "EUR")], RATES, TODAY, history=history)
     assert figures.won == D("1091.2000") and figures.counted[0].rate_since is None
+
+
+@pytest.mark.parametrize(
+    ("case", "stage", "close", "grace", "today", "history"),
+    [
+        ("fulfilled, period over: history", "S", date(2026, 3, 31), 0, date(2026, 4, 1), True),
+        ("not fulfilled, period over: history", "F", date(2026, 3, 31), 0, date(2026, 4, 1), True),
+        ("still in its grace days: followed", "S", date(2026, 3, 31), 5, date(2026, 4, 5), False),
+        ("after the grace: history", "F", date(2026, 3, 31), 5, date(2026, 4, 6), True),
+        ("the last day is not over", "S", date(2026, 3, 31), 0, date(2026, 3, 31), False),
+        ("Activo after its end is closed by the period-end job, not history yet", "P", date(2026, 3, 31), 0,
+         date(2026, 4, 1), False),
+        ("no end date: never history", "S", None, 0, date(2030, 1, 1), False),
+    ],
+)
+def test_a_closed_period_is_history(case, stage, close, grace, today, history):
+    from b24app.planmath import is_history
+
+    assert is_history(plan(close=close, stage_semantic=stage), today, grace) is history, case
