@@ -52,6 +52,11 @@ class Installation:
         return self.status == ACTIVE
 
     @property
+    def serves_frames(self) -> bool:
+        """Frames use the person's own token: they work while the stored pair awaits re-authorisation."""
+        return self.status in (ACTIVE, NEEDS_REAUTH)
+
+    @property
     def is_provisioned(self) -> bool:
         return bool(self.entity_type_id and self.type_id and self.field_map
                     and {"P", "S", "F"} <= set(self.stage_map))

@@ -16,7 +16,7 @@ from flask_babel import gettext
 from b24app.db import get_db
 from placements import live, web
 from placements.frames import FrameUser, frame_required
-from placements.plans_query import PlanRow, client_of, dec
+from placements.plans_query import PlanRow, client_of, clients_of, dec
 from placements.portal_data import PortalData
 from placements.reference_data import Contact, User
 from sync.explain import Explanation
@@ -98,7 +98,7 @@ def link(deal_id: int) -> Any:
         abort(400)
     portal = web.data()
     deal, plan = portal.deal(deal_id), portal.plan(int(plan_id))
-    if client_of(deal) is None or client_of(deal) != plan.client:
+    if plan.client is None or plan.client not in clients_of(deal):  # a contact's plan matches by contact
         return web.render("placements/notice.html", message=gettext(
             "Deal %(deal)s belongs to another client.", deal=deal_id),
             back_url=web.furl("deal_tab.show", deal_id=deal_id)), 400

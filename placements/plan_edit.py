@@ -65,11 +65,16 @@ def _deal_ids(values: list[str]) -> list[int]:
 
 def render_form(portal: PortalData, values: dict[str, Any], plan_id: int | None,
                 errors: list[FieldError] | None = None, status: str = "P",
-                explanation: Explanation | None = None) -> Any:
+                explanation: Explanation | None = None, linked_deals: list[dict[str, Any]] | None = None) -> Any:
+    """The form; every deal linked to the plan is listed, those of another client flagged (untick to unlink)."""
     today = portal_today(g.installation).isoformat()
     client = Client.parse(values.get("client"))
     client_name = portal.client_names([client]).get(client, "") if client else ""
     deals = portal.client_deals(client) if client else []
+    if plan_id:
+        listed = {int(d["id"]) for d in deals}
+        linked = linked_deals if linked_deals is not None else portal.plan_deals(plan_id)
+        deals += [{**d, "foreign": True} for d in linked if int(d["id"]) not in listed]
     chosen = {int(d) for d in values.get("deals", [])}
     return web.render(
         "placements/plan_form.html", values=values, plan_id=plan_id, client=client, client_name=client_name,
@@ -111,7 +116,7 @@ def edit(plan_id: int) -> Any:
               "probability": plain(plan.probability), "title": plan.title,
               "assigned_by_id": str(plan.assigned_by_id or ""), "deals": linked,
               "back": request.args.get("back", "plans")}
-    return render_form(portal, values, plan_id, status=plan.status,
+    return render_form(portal, values, plan_id, status=plan.status, linked_deals=linked_deals,
                        explanation=portal.explain(get_db(), plan, linked_deals, grace_days(current_app.config)))
 
 
@@ -125,17 +130,21 @@ def save() -> Any:
     values: dict[str, Any] = {k: form.get(k, "") for k in ("client", "period", "begindate", "closedate",
                                                           "amount", "currency", "probability",
                                                           "assigned_by_id", "title", "back")}
+    linked_before = [int(d["id"]) for d in portal.plan_deals(plan_id)] if plan_id else []
+    # a linked deal the form did not show (its list was reloaded, or it came after the page) stays linked
+    shown = set(_deal_ids(form.getlist("shown")))
+    deal_values = [*deal_values, *(str(d) for d in linked_before if d not in shown)]
     values["deals"] = _deal_ids(deal_values)
     client = Client.parse(form.get("client"))
     names = portal.client_names([client]) if client else {}
     ctx = FormContext(currencies=frozenset(portal.currencies()),
                       users=frozenset(u.id for u in portal.users()),
                       deal_clients=portal.deal_clients(values["deals"]),
-                      known_clients=frozenset(names), decimals=portal.currency_decimals())
+                      known_clients=frozenset(names), decimals=portal.currency_decimals(),
+                      linked=frozenset(linked_before))
     data, errors = validate(form, deal_values, ctx, portal_today(g.installation))
     if errors or data is None:
         return render_form(portal, values, plan_id, errors)
-    linked_before = [int(d["id"]) for d in portal.plan_deals(plan_id)] if plan_id else []
     new_id = portal.save_plan(data, names.get(data.client, ""), plan_id, linked_before)
     log.info("plan %s saved by user %s of %s", new_id, g.frame_user.user_id, g.installation.member_id)
     live.recompute_now(g.installation, new_id)  # the page we return to shows consistent figures

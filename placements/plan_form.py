@@ -72,7 +72,8 @@ class FormContext:
 
     currencies: frozenset[str]
     users: frozenset[int] = frozenset()  # empty: do not check
-    deal_clients: Mapping[int, Client | None] = field(default_factory=dict)  # deal id -> its client
+    deal_clients: Mapping[int, Client | frozenset[Client] | None] = field(default_factory=dict)  # deal -> client(s)
+    linked: frozenset[int] = frozenset()  # deals already linked to this plan: kept whatever their client
     known_clients: frozenset[Client] | None = None  # None: do not check
     decimals: Mapping[str, int] = field(default_factory=dict)  # the portal's DECIMALS per currency (default 2)
 
@@ -132,6 +133,11 @@ def _ints(values: Sequence[str]) -> tuple[list[int], bool]:
     return sorted(set(out)), bad
 
 
+def _names(found: Client | frozenset[Client] | None, client: Client) -> bool:
+    """Whether a deal's client(s) include ``client`` (a deal of a company and a contact fits either's plan)."""
+    return client in found if isinstance(found, frozenset) else found == client
+
+
 def validate(raw: Mapping[str, str], deal_values: Sequence[str], ctx: FormContext,
              today: date) -> tuple[PlanInput | None, list[FieldError]]:
     """Check every field; return (PlanInput, []) or (None, errors). Nothing here has side effects."""
@@ -189,7 +195,7 @@ def validate(raw: Mapping[str, str], deal_values: Sequence[str], ctx: FormContex
     for deal_id in deal_ids:
         if deal_id not in ctx.deal_clients:
             errors.append(FieldError("deals", "deal_not_found", {"deal": str(deal_id)}))
-        elif client is not None and ctx.deal_clients[deal_id] != client:
+        elif client is not None and deal_id not in ctx.linked and not _names(ctx.deal_clients[deal_id], client):
             errors.append(FieldError("deals", "deal_other_client", {"deal": str(deal_id)}))
 
     if errors:

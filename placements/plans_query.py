@@ -194,6 +194,17 @@ def client_of(item: Mapping[str, Any]) -> Client | None:
     return Client("contact", contact) if contact else None
 
 
+def clients_of(item: Mapping[str, Any]) -> frozenset[Client]:
+    """Every client a deal names: its company and its contact (a contact's plan matches a deal by contact)."""
+    found = set()
+    company, contact = _int(item.get("companyId")), _int(item.get("contactId"))
+    if company:
+        found.add(Client("company", company))
+    if contact:
+        found.add(Client("contact", contact))
+    return frozenset(found)
+
+
 def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
     def uf(key: str) -> Decimal:
         name = schema.fields.get(key)

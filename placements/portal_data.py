@@ -183,13 +183,14 @@ class PortalData(ReferenceData):
             "entityTypeId": DEAL, "filter": {f"{client.kind}Id": client.id},
             "select": [*DEAL_SELECT, self.schema.parent_field]})
 
-    def deal_clients(self, deal_ids: Iterable[int]) -> dict[int, Client | None]:
-        from placements.plans_query import client_of
+    def deal_clients(self, deal_ids: Iterable[int]) -> dict[int, frozenset[Client]]:
+        """deal id -> the clients it names (its company and its contact)."""
+        from placements.plans_query import clients_of
 
         ids = sorted(set(deal_ids))
         if not ids:
             return {}
-        return {int(d["id"]): client_of(d)
+        return {int(d["id"]): clients_of(d)
                 for d in self.client.get_many(DEAL, ids, select=["id", "companyId", "contactId"])}
 
     # ---- writes --------------------------------------------------------------------------------

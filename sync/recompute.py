@@ -45,6 +45,7 @@ class Outcome:
     error: str | None = None  # the whole run failed (portal unreachable, tokens refused...)
     moved: dict[int, tuple[str, str]] = field(default_factory=dict)  # plan id -> (new status, title): stage written
     kept: list[int] = field(default_factory=list)  # closed periods left as they were at the close
+    superseded: list[int] = field(default_factory=list)  # a person moved the stage after the read: not written
 
 
 def chunks(values: Sequence[int], size: int = CHUNK) -> list[list[int]]:
@@ -279,6 +280,9 @@ def apply(client: RestClient, db: sqlite_utils.Database, inst: Installation, pla
             pending[plan_id] = (fields, figures)
         else:
             outcome.unchanged += 1
+    for plan_id in superseded_stages(client, inst, plans, pending):
+        del pending[plan_id]
+        outcome.superseded.append(plan_id)
     if progress is not None:
         progress(0, len(pending))
     ids = sorted(pending)
@@ -305,6 +309,24 @@ def apply(client: RestClient, db: sqlite_utils.Database, inst: Installation, pla
         log.info("portal %s: %s plan(s) updated, %s unchanged", inst.member_id, len(outcome.updated),
                  outcome.unchanged)
     return outcome
+
+
+def superseded_stages(client: RestClient, inst: Installation, plans: Mapping[int, Mapping[str, Any]],
+                      pending: Mapping[int, tuple[dict[str, Any], planmath.PlanFigures]]) -> list[int]:
+    """Plans about to get a new stage whose stage changed since they were read: someone (a person, in the
+    card or a frame) moved them meanwhile, so this write, computed before that, must not overwrite it; the
+    change's own event recomputes them from the new state. One read of the stages, only when a stage is to
+    be written (no conditional update exists: api-reference/crm/universal/crm-item-update.md)."""
+    staged = sorted(plan_id for plan_id, (fields, _) in pending.items() if "stageId" in fields)
+    if not staged:
+        return []
+    fresh = {as_int(r.get("id")): str(r.get("stageId") or "")
+             for r in client.get_many(inst.entity_type_id or 0, staged, select=["id", "stageId"])}
+    moved = [p for p in staged if p in fresh and fresh[p] != str(plans[p].get("stageId") or "")]
+    if moved:
+        log.info("portal %s: plan(s) %s changed stage since they were read; their stage is left as set",
+                 inst.member_id, moved)
+    return moved
 
 
 def _update_params(inst: Installation, plan_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:

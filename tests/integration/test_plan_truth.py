@@ -234,3 +234,91 @@ def test_a_utc_minus_6_portal_closes_its_plans_at_its_own_midnight(utc_minus_6, 
     close_at(evening + timedelta(hours=3, minutes=30))  # 00:30 the next day, portal time
     assert user.stage_semantics(plan) == "F"
 
+
+def form_fields(page: str) -> dict[str, list[str]]:
+    """What the browser would submit from the plan form: its inputs, checked boxes and selected options."""
+    import re
+
+    form = page[page.find('id="plan-form"'):page.find("</form>", page.find('id="plan-form"'))]
+    fields: dict[str, list[str]] = {}
+    for tag in re.findall(r"<input[^>]*>", form):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if not name or ('type="checkbox"' in tag and "checked" not in tag):
+            continue
+        fields.setdefault(name.group(1), []).append(value.group(1) if value else "")
+    for select, options in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)"[^>]*selected', options)
+        fields[select] = [chosen.group(1)] if chosen else []
+    return fields
+
+
+def test_the_edit_form_keeps_a_foreign_client_deal_linked(user, installed, sandbox):
+    mine, other = company_id(user, 0), company_id(user, 1)
+    plan = user.add_plan(5000, "USD", companyId=mine)
+    own = user.add_deal(plan, 1000, "USD", stage="WON")
+    user.update(2, own, companyId=mine)
+    foreign = user.add_deal(plan, 2000, "USD", stage="WON")  # linked from the deal's own card
+    user.update(2, foreign, companyId=other)
+    settle(sandbox, installed)
+    frame = Frame(installed)
+    page = frame.get(f"/plans/{plan}/edit").text
+    assert f'data-foreign-deal="{foreign}"' in page  # listed, flagged as another client's
+    fields = form_fields(page)
+    fields["amount"] = ["6000"]
+    saved = frame.http.post(frame.base + "/plans/save", data={**fields, "_s": frame.s}, allow_redirects=False,
+                            timeout=60)
+    assert saved.status_code == 303, saved.text[:2000]
+    settle(sandbox, installed)
+    assert int(user.hook.call("crm.item.get", {"entityTypeId": 2, "id": foreign})["item"][user.parent]) == plan
+    assert user.figures(plan)["EXECUTED"] == money(3000)
+
+
+def test_a_person_s_cancel_survives_a_concurrent_worker_write(user, installed, sandbox, monkeypatch):
+    from sync import recompute
+
+    plan = user.add_plan(1000, "USD")
+    deal = user.add_deal(plan, 1000, "USD", stage="WON")
+    settle(sandbox, installed)
+    assert user.stage_semantics(plan) == "S"
+    user.update(2, deal, stageId="NEW")  # un-won: the worker will move the plan back to Activo...
+    assert sandbox.portal.dispatcher.wait_idle(15)
+    fail_stage = installed.installation.stage_map["F"]
+    read = recompute.read_plans_and_deals
+
+    def read_then_a_person_cancels(*args, **kwargs):
+        found = read(*args, **kwargs)
+        monkeypatch.setattr(recompute, "read_plans_and_deals", read)
+        user.update(user.eti, plan, stageId=fail_stage, categoryId=installed.installation.category_id)
+        return found  # ...computed from a read made before the person's cancel
+
+    monkeypatch.setattr(recompute, "read_plans_and_deals", read_then_a_person_cancels)
+    drain(installed)
+    settle(sandbox, installed)
+    assert user.plan(plan)["stageId"] == fail_stage  # the person's cancel stands
+
+
+def test_frames_work_while_the_stored_token_is_refused(user, installed, sandbox):
+    from b24app.installations import NEEDS_REAUTH, InstallationStore
+    from tests.integration.test_ui_support import open_frame
+
+    db = installed.live.db()
+    try:  # the stored refresh token was refused (invalid_grant): the worker stops using it
+        store = InstallationStore(db)
+        store.save_tokens(installed.member_id, "dead-access-token", "dead-refresh-token", 0)
+        store.set_status(installed.member_id, NEEDS_REAUTH)
+    finally:
+        db.conn.close()
+    plan = user.add_plan(4000, "USD")
+    user.add_deal(plan, 1000, "USD", stage="WON")
+    assert sandbox.portal.dispatcher.wait_idle(15)
+    assert drain(installed).skipped >= 1  # events wait: nobody may use the refused tokens
+    manager = Frame(installed, user_id=2)  # a manager's own token works as ever
+    assert 'id="plans"' in manager.page.text and 'id="reauth-banner"' not in manager.page.text
+    _, no_refresh = open_frame(installed, user_id=1, REFRESH_ID="")
+    admin = Frame(installed, user_id=1, REFRESH_ID="")
+    assert 'id="reauth-banner"' in admin.page.text and no_refresh.status_code == 303  # the admin is told
+    Frame(installed, "/placements/deal", placement="CRM_DEAL_DETAIL_TAB", options={"ID": "1"}, user_id=1)
+    assert installed.installation.is_active  # an admin opened the app: the worker resumes
+    user.add_deal(plan, 500, "USD", stage="WON")
+    settle(sandbox, installed)
+    assert user.figures(plan)["EXECUTED"] == money(1500)
