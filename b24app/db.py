@@ -104,6 +104,28 @@ def m004_job_runs(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m005_deal_won_at(db: sqlite_utils.Database) -> None:
+    """The moment each indexed deal was won (``movedTime`` of a deal in a success stage, ARCHITECTURE.md F12)."""
+    db.table("deal_plan").add_column("won_at", str)
+
+
+@migrations()
+def m006_rate_history(db: sqlite_utils.Database) -> None:
+    """Every set of currency rates the app has seen, with the moment it came in force (b24app/ratestore.py)."""
+    db.table("rate_history").create(
+        {"id": int, "member_id": str, "since": str, "recorded_at": str, "source": str, "rates": str},
+        pk="id", not_null={"member_id", "since", "rates"},
+    )
+    db.table("rate_history").create_index(["member_id", "since"])
+
+
+@migrations()
+def m007_portal_time_zone(db: sqlite_utils.Database) -> None:
+    """The portal's UTC offset as ``server.time`` gives it (``+01:00``): it decides dates (ARCHITECTURE.md F13)."""
+    db.table("installations").add_column("time_zone", str)
+
+
 def _private_dir(path: Path) -> None:
     """Make the folder (and missing parents); a folder made here is readable by its owner only."""
     if not path.exists():

@@ -43,6 +43,7 @@ class Installation:
     field_map: dict[str, str] = field(default_factory=dict)  # suffix -> camelCase REST name
     stage_map: dict[str, str] = field(default_factory=dict)  # semantics P/S/F -> stage id
     status: str = ACTIVE
+    time_zone: str = ""  # the portal's UTC offset, ``-06:00`` (server.time); empty: not read yet
     installed_at: str | None = None
     uninstalled_at: str | None = None
     updated_at: str | None = None
@@ -51,6 +52,11 @@ class Installation:
     @property
     def is_active(self) -> bool:
         return self.status == ACTIVE
+
+    @property
+    def serves_frames(self) -> bool:
+        """Frames use the person's own token: they work while the stored pair awaits re-authorisation."""
+        return self.status in (ACTIVE, NEEDS_REAUTH)
 
     @property
     def is_provisioned(self) -> bool:
@@ -74,7 +80,7 @@ def _from_row(row: dict[str, Any]) -> Installation:
     data["field_map"] = json.loads(data.get("field_map") or "{}")
     data["stage_map"] = json.loads(data.get("stage_map") or "{}")
     for key in ("access_token", "refresh_token", "application_token", "scopes", "domain", "lang",
-                "app_version", "server_endpoint"):
+                "app_version", "server_endpoint", "time_zone"):
         data[key] = data.get(key) or ""
     data["expires_at"] = int(data.get("expires_at") or 0)
     data["sessions_from"] = float(data.get("sessions_from") or 0)
@@ -142,6 +148,12 @@ class InstallationStore:
         if not changed:  # not stored yet: nothing to clobber
             self.save(inst.with_(type_id=type_id, entity_type_id=entity_type_id, category_id=category_id,
                                  field_map=field_map, stage_map=stage_map))
+
+    def set_time_zone(self, member_id: str, time_zone: str) -> None:
+        """The portal's UTC offset as it answered ``server.time`` (api-reference/common/system/server-time.md)."""
+        with self.db.conn:
+            self.db.execute("UPDATE installations SET time_zone = ?, updated_at = ? WHERE member_id = ?",
+                            [time_zone, now_iso(), member_id])
 
     def set_app_update(self, member_id: str, application_token: str, app_version: str) -> None:
         """After ONAPPUPDATE: only these columns (the worker may be rotating the OAuth tokens right now)."""

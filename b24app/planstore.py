@@ -16,6 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from b24app.installations import now_iso
+from b24app.schema import WON_AT_FIELD
 
 _CHUNK = 500  # ids per SQL statement (SQLite allows 999 parameters by default)
 
@@ -39,28 +40,60 @@ def _delete_where_in(db: sqlite_utils.Database, member_id: str, column: str, ids
 
 # --- the deal -> plan index ---------------------------------------------------------------------------
 
+def _won_at(deal: Mapping[str, Any]) -> str | None:
+    return str(deal.get(WON_AT_FIELD) or "") or None if deal.get("stageSemanticId") == "S" else None
+
+
 def update_index(db: sqlite_utils.Database, member_id: str, deals: Iterable[Mapping[str, Any]],
-                 parent: str, plan_ids: Iterable[int] | None = None) -> None:
-    """Keep ``deal_plan`` equal to what was read: the deals' plans (``parent`` is the deal's plan field).
+                 parent: str, plan_ids: Iterable[int] | None = None, scanned_at: str | None = None) -> None:
+    """Keep ``deal_plan`` equal to what was read: the deals' plans (``parent`` is the deal's plan field) and,
+    for won deals, the moment they were won — the first one seen while the deal stays won.
 
     With ``plan_ids``, rows of those plans whose deal was not among the deals read are dropped (the deal
     left the plan). ``plan_ids=None`` means the read covered every linked deal of the portal (reconcile):
-    the index is replaced.
+    rows of deals it did not see are dropped, except those written after ``scanned_at`` (the moment the
+    scan began: a worker wrote them meanwhile, from a newer read).
     """
     stamp = now_iso()
     rows: list[dict[str, Any]] = [
         {"member_id": member_id, "deal_id": _as_int(d.get("id")), "plan_id": _as_int(d.get(parent)),
-         "updated_at": stamp} for d in deals if _as_int(d.get(parent)) > 0]
+         "updated_at": stamp, "won_at": _won_at(d)} for d in deals if _as_int(d.get(parent)) > 0]
     with db.conn:
         if plan_ids is None:
-            db.execute("DELETE FROM deal_plan WHERE member_id = ?", [member_id])
-        else:
-            for chunk in _chunks(plan_ids):
-                _delete_where_in(db, member_id, "plan_id", chunk)
-            for chunk in _chunks(r["deal_id"] for r in rows):
+            seen = {r["deal_id"] for r in rows}
+            stale = [int(deal_id) for deal_id, updated in db.execute(
+                "SELECT deal_id, updated_at FROM deal_plan WHERE member_id = ?", [member_id]).fetchall()
+                     if int(deal_id) not in seen and (scanned_at is None or str(updated or "") < scanned_at)]
+            for chunk in _chunks(stale):
                 _delete_where_in(db, member_id, "deal_id", chunk)
-        if rows:
-            db.table("deal_plan").insert_all(rows, pk=("member_id", "deal_id"), replace=True)
+        else:
+            read = {r["deal_id"] for r in rows}
+            for chunk in _chunks(plan_ids):
+                marks = ",".join("?" * len(chunk))
+                gone = [int(row[0]) for row in db.execute(
+                    f"SELECT deal_id FROM deal_plan WHERE member_id = ? AND plan_id IN ({marks})",
+                    [member_id, *chunk]).fetchall() if int(row[0]) not in read]
+                for part in _chunks(gone):
+                    _delete_where_in(db, member_id, "deal_id", part)
+        for row in rows:  # merge: a deal still won keeps the moment it was first seen won
+            db.execute(
+                "INSERT INTO deal_plan (member_id, deal_id, plan_id, updated_at, won_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (member_id, deal_id) DO UPDATE SET plan_id = excluded.plan_id, "
+                "updated_at = excluded.updated_at, won_at = CASE WHEN excluded.won_at IS NULL THEN NULL "
+                "ELSE COALESCE(deal_plan.won_at, excluded.won_at) END",
+                [row["member_id"], row["deal_id"], row["plan_id"], row["updated_at"], row["won_at"]])
+
+
+def won_moments(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> dict[int, str]:
+    """deal id -> the moment the index keeps for its win (ISO text as the portal wrote it)."""
+    found: dict[int, str] = {}
+    for chunk in _chunks(deal_ids):
+        marks = ",".join("?" * len(chunk))
+        for deal_id, won_at in db.execute(
+                f"SELECT deal_id, won_at FROM deal_plan WHERE member_id = ? AND deal_id IN ({marks}) "
+                "AND won_at IS NOT NULL", [member_id, *chunk]).fetchall():
+            found[int(deal_id)] = str(won_at)
+    return found
 
 
 def plans_of_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> dict[int, int]:

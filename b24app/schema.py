@@ -31,7 +31,15 @@ PLAN_FIELDS = ("id", "title", "companyId", "contactId", "begindate", "closedate"
 FIGURE_PLAN_FIELDS = ("id", "title", "opportunity", "currencyId", "begindate", "closedate", "stageId")
 #: the deal fields the frames show
 DEAL_CARD_FIELDS = ("id", "title", "opportunity", "currencyId", "stageId", "stageSemanticId", "companyId",
-                    "contactId", "assignedById", "closedate")
+                    "contactId", "assignedById", "closedate", "movedTime")
+#: when a deal was won: the moment of its last stage move, for a deal in a success stage (ARCHITECTURE.md F12)
+WON_AT_FIELD = "movedTime"
+
+
+def stage_directory(entity_type_id: int | None, category_id: int | None) -> str:
+    """The ``ENTITY_ID`` of a smart-process pipeline's stages in crm.status.list: ``DYNAMIC_1030_STAGE_5``
+    (api-reference/crm/status/crm-status-list.md)."""
+    return f"DYNAMIC_{int(entity_type_id or 0)}_STAGE_{int(category_id or 0)}"
 
 
 def parent_field(plans_entity_type_id: int | None) -> str:
@@ -96,4 +104,5 @@ def figures_select(inst: Provisioned) -> list[str]:
 
 def deal_select(inst: Provisioned) -> list[str]:
     """The deal fields recompute and reconcile read."""
-    return ["id", "opportunity", "currencyId", "stageSemanticId", parent_field(inst.entity_type_id), "categoryId"]
+    return ["id", "opportunity", "currencyId", "stageSemanticId", WON_AT_FIELD, parent_field(inst.entity_type_id),
+            "categoryId"]

@@ -52,6 +52,13 @@ def _log_format(value: str) -> str:
     return value
 
 
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
 def _env_name(value: str) -> str:
     if value not in {"production", "development", "test"}:
         raise ValueError("must be production, development or test")
@@ -99,7 +106,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SCHEDULER", True, "run the worker, reconcile and period-end jobs inside the app process", _bool),
     Setting("WORKER_INTERVAL", 2.0, "seconds between inbox drains", _positive_float),
     Setting("RECONCILE_MINUTES", 15, "minutes between full reconciles", _positive_int),
-    Setting("CLOSE_PERIODS_HOUR", 1, "hour of the day (server time) of the period-end job", int),
+    Setting("CLOSE_PERIODS_HOUR", 1, "hour of the day (each portal's own time) of the period-end job", int),
+    Setting("GRACE_DAYS", 0, "days after a plan's period during which a won deal still counts toward it",
+            _non_negative_int),
     Setting("LOG_LEVEL", "INFO", "logging level"),
     Setting("LOG_FORMAT", "text", "text (one readable line per record) or json (one JSON object per line)",
             _log_format),

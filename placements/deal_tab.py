@@ -10,14 +10,17 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import abort, g, request
+from flask import abort, current_app, g, request
 from flask_babel import gettext
 
+from b24app.db import get_db
 from placements import live, web
 from placements.frames import FrameUser, frame_required
-from placements.plans_query import PlanRow, client_of, dec
+from placements.plans_query import PlanRow, client_of, clients_of, dec
 from placements.portal_data import PortalData
 from placements.reference_data import Contact, User
+from sync.explain import Explanation
+from sync.recompute import grace_days
 
 log = logging.getLogger(__name__)
 bp = web.blueprint("deal_tab")
@@ -38,13 +41,14 @@ class DealView:
     contacts: list[Contact] = field(default_factory=list)
     other_deals: list[dict[str, Any]] = field(default_factory=list)
     active_plans: list[PlanRow] = field(default_factory=list)
+    explanation: Explanation = field(default_factory=Explanation)  # the plan's deals won outside its period
 
     @property
     def client(self) -> Any:
         return client_of(self.deal)
 
 
-def deal_view(portal: PortalData, deal_id: int) -> DealView:
+def deal_view(portal: PortalData, deal_id: int, grace: int = 0) -> DealView:
     deal = portal.deal(deal_id)
     view = DealView(deal)
     client = view.client
@@ -57,6 +61,7 @@ def deal_view(portal: PortalData, deal_id: int) -> DealView:
         if view.plan.assigned_by_id:
             view.responsible = portal.users_by_id([view.plan.assigned_by_id]).get(view.plan.assigned_by_id)
         view.other_deals = [d for d in portal.plan_deals(plan_id) if int(d["id"]) != deal_id]
+        view.explanation = portal.explain(get_db(), view.plan, [deal, *view.other_deals], grace)
     elif client:
         view.active_plans = portal.client_plans(client, status="P")
     return view
@@ -78,7 +83,7 @@ def enter() -> Any:
 def show(deal_id: int) -> Any:
     if not g.installation.is_provisioned:
         return web.not_ready()
-    view = deal_view(web.data(), deal_id)
+    view = deal_view(web.data(), deal_id, grace_days(current_app.config))
     return web.render("placements/deal_tab.html", view=view, deal_id=deal_id, dec=dec,
                       eti=g.installation.entity_type_id, title=gettext("Sales plan"),
                       **live.watch([view.plan.id] if view.plan else [], deal_id))
@@ -93,7 +98,7 @@ def link(deal_id: int) -> Any:
         abort(400)
     portal = web.data()
     deal, plan = portal.deal(deal_id), portal.plan(int(plan_id))
-    if client_of(deal) is None or client_of(deal) != plan.client:
+    if plan.client is None or plan.client not in clients_of(deal):  # a contact's plan matches by contact
         return web.render("placements/notice.html", message=gettext(
             "Deal %(deal)s belongs to another client.", deal=deal_id),
             back_url=web.furl("deal_tab.show", deal_id=deal_id)), 400

@@ -85,7 +85,7 @@ def check_frame_post(form: Any, store: InstallationStore,
     if not member_id or not auth_id:
         raise FrameRefused(401, "missing member_id or AUTH_ID")
     inst = store.find(member_id)
-    stored = inst.application_token if inst and inst.is_active and inst.application_token else None
+    stored = inst.application_token if inst and inst.serves_frames and inst.application_token else None
     token_ok = hmac.compare_digest((stored or _DUMMY).encode(), app_token.encode())
     if stored is None or not token_ok:
         log.warning("frame refused for member %s: %s", member_id[:40],
@@ -250,7 +250,7 @@ def frame_required(view: F) -> F:
             log.warning("CSRF token missing or wrong on %s", request.path)
             abort(403)
         inst = InstallationStore(get_db()).find(user.member_id)
-        if inst is None or not inst.is_active:
+        if inst is None or not inst.serves_frames:
             abort(403)
         g.installation = inst
         g.frame_origin = csp.origin(inst.client_endpoint)

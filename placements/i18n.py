@@ -10,12 +10,14 @@ import math
 from datetime import date
 from decimal import Decimal
 
+from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
-from flask import Flask
+from flask import Flask, g
 from flask_babel import gettext
 
 from b24app.i18n import current_locale
+from b24app.money import quantize
 
 
 def _dec(value: Decimal | float | int | str | None) -> Decimal:
@@ -24,13 +26,31 @@ def _dec(value: Decimal | float | int | str | None) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def money(value: Decimal | float | int | str | None, currency: str, locale: str | None = None) -> str:
-    """``1.234,50 €`` in Spanish, ``$1,234.50`` in English: the currency's own decimals and symbol."""
+def money(value: Decimal | float | int | str | None, currency: str, locale: str | None = None,
+          decimals: int | None = None) -> str:
+    """``1.234,50 €`` in Spanish, ``$1,234.50`` in English: the currency's symbol and the portal's decimals
+    (``DECIMALS`` of crm.currency.list, which the frame puts in ``g.currency_decimals``; the locale
+    library's digits only when the portal's are unknown)."""
     loc = locale or current_locale()
+    if decimals is None:
+        decimals = (g.get("currency_decimals") or {}).get(currency) if _in_request() else None
     try:
-        return babel_numbers.format_currency(_dec(value), currency or "USD", locale=loc)
+        if decimals is None:
+            return babel_numbers.format_currency(_dec(value), currency or "USD", locale=loc)
+        pattern = babel_numbers.parse_pattern(Locale.parse(loc).currency_formats["standard"].pattern)
+        pattern.frac_prec = (decimals, decimals)
+        return babel_numbers.format_currency(quantize(_dec(value), decimals), currency or "USD", format=pattern,
+                                             locale=loc, currency_digits=False)
     except Exception:  # noqa: BLE001 - an unknown code still shows the number and the code
-        return f"{babel_numbers.format_decimal(_dec(value), format='#,##0.00', locale=loc)} {currency}"
+        places = 2 if decimals is None else decimals
+        pattern_text = "#,##0" + ("." + "0" * places if places else "")
+        return f"{babel_numbers.format_decimal(_dec(value), format=pattern_text, locale=loc)} {currency}"
+
+
+def _in_request() -> bool:
+    from flask import has_app_context
+
+    return has_app_context()
 
 
 def number(value: Decimal | float | int | str | None, decimals: int = 2, locale: str | None = None) -> str:

@@ -51,7 +51,8 @@ def recompute_now(inst: Installation, plan_id: int) -> None:
     config["MAX_RETRIES"] = 1
     try:
         with clients_for(config).admin(inst) as client:
-            outcome = recompute.recompute_plans(client, get_db(), inst, [plan_id], actor="plan-form")
+            outcome = recompute.recompute_plans(client, get_db(), inst, [plan_id], actor="plan-form",
+                                                grace_days=recompute.grace_days(config))
     except Exception as exc:  # noqa: BLE001 - never fail a save that the portal already accepted
         log.warning("portal %s plan %s: recompute after save failed (%s); the worker will catch up",
                     inst.member_id, plan_id, type(exc).__name__)

@@ -16,7 +16,7 @@ _TEXTS = {
     "amount_not_number": lazy_gettext("The amount must be a number."),
     "amount_too_large": lazy_gettext("The amount is too large: it must be less than a quadrillion (10¹⁵)."),
     "amount_not_positive": lazy_gettext("The amount must be greater than zero."),
-    "amount_too_precise": lazy_gettext("The amount can have at most two decimals."),
+    "amount_too_precise": lazy_gettext("The amount can have at most %(decimals)s decimals."),
     "currency_unknown": lazy_gettext("The currency is not one of the portal's currencies."),
     "probability_required": lazy_gettext("Enter the probability, from 0 to 100."),
     "probability_not_number": lazy_gettext("The probability must be a number from 0 to 100."),

@@ -11,9 +11,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask import abort, g, jsonify, redirect, request
+from flask import abort, current_app, g, jsonify, redirect, request
 from flask_babel import gettext
 
+from b24app.db import get_db
 from b24app.rest.errors import B24Error
 from placements import live, web
 from placements.frames import frame_required
@@ -21,6 +22,8 @@ from placements.i18n import money
 from placements.messages import errors_by_field
 from placements.plan_form import Client, FieldError, FormContext, period_for, validate
 from placements.portal_data import PortalData
+from sync.explain import Explanation
+from sync.recompute import grace_days, portal_today
 
 log = logging.getLogger(__name__)
 bp = web.blueprint("plan_edit")
@@ -51,9 +54,9 @@ def back_to(back: str, **extra: Any) -> Any:
 
 
 def plain(value: Decimal) -> str:
-    """A number as a form shows it: ``5000``, ``6500.25``."""
-    value = value.quantize(Decimal("0.01"))
-    return f"{value:f}".removesuffix(".00")
+    """A number as a form shows it, every decimal kept: ``5000``, ``6500.25``, ``120.125`` (3-decimal currencies)."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _deal_ids(values: list[str]) -> list[int]:
@@ -61,16 +64,25 @@ def _deal_ids(values: list[str]) -> list[int]:
 
 
 def render_form(portal: PortalData, values: dict[str, Any], plan_id: int | None,
-                errors: list[FieldError] | None = None, status: str = "P") -> Any:
+                errors: list[FieldError] | None = None, status: str = "P",
+                explanation: Explanation | None = None, linked_deals: list[dict[str, Any]] | None = None) -> Any:
+    """The form; every deal linked to the plan is listed, those of another client flagged (untick to unlink)."""
+    today = portal_today(g.installation).isoformat()
     client = Client.parse(values.get("client"))
     client_name = portal.client_names([client]).get(client, "") if client else ""
     deals = portal.client_deals(client) if client else []
+    if plan_id:
+        listed = {int(d["id"]) for d in deals}
+        linked = linked_deals if linked_deals is not None else portal.plan_deals(plan_id)
+        deals += [{**d, "foreign": True} for d in linked if int(d["id"]) not in listed]
     chosen = {int(d) for d in values.get("deals", [])}
     return web.render(
         "placements/plan_form.html", values=values, plan_id=plan_id, client=client, client_name=client_name,
         deals=deals, chosen=chosen, errors=errors_by_field(errors or []), users=portal.users(),
         currencies=portal.currencies(), back_url=back_url(values.get("back", "plans")),
-        parent_field=portal.schema.parent_field, status=status,
+        parent_field=portal.schema.parent_field, status=status, today=today,
+        ended=bool(values.get("closedate")) and str(values.get("closedate")) < today,
+        outside=(explanation or Explanation()).outside, counted=(explanation or Explanation()).counted,
         title=gettext("Edit plan") if plan_id else gettext("New plan"),
     ), (400 if errors else 200)
 
@@ -81,7 +93,7 @@ def new() -> Any:
     if not g.installation.is_provisioned:
         return web.not_ready()
     portal = web.data()
-    begin, end = period_for("month", date.today())
+    begin, end = period_for("month", portal_today(g.installation))
     currencies = portal.currencies()
     values = {"client": request.args.get("client", ""), "period": "month", "begindate": begin.isoformat(),
               "closedate": end.isoformat(), "amount": "", "currency": currencies[0] if currencies else "",
@@ -95,7 +107,8 @@ def new() -> Any:
 def edit(plan_id: int) -> Any:
     portal = web.data()
     plan = portal.plan(plan_id)
-    linked = [int(d["id"]) for d in portal.plan_deals(plan_id)]
+    linked_deals = portal.plan_deals(plan_id)
+    linked = [int(d["id"]) for d in linked_deals]
     values = {"client": plan.client.code if plan.client else "", "period": "custom",
               "begindate": plan.begindate.isoformat() if plan.begindate else "",
               "closedate": plan.closedate.isoformat() if plan.closedate else "",
@@ -103,7 +116,8 @@ def edit(plan_id: int) -> Any:
               "probability": plain(plan.probability), "title": plan.title,
               "assigned_by_id": str(plan.assigned_by_id or ""), "deals": linked,
               "back": request.args.get("back", "plans")}
-    return render_form(portal, values, plan_id, status=plan.status)
+    return render_form(portal, values, plan_id, status=plan.status, linked_deals=linked_deals,
+                       explanation=portal.explain(get_db(), plan, linked_deals, grace_days(current_app.config)))
 
 
 @bp.post("/plans/save")
@@ -116,17 +130,21 @@ def save() -> Any:
     values: dict[str, Any] = {k: form.get(k, "") for k in ("client", "period", "begindate", "closedate",
                                                           "amount", "currency", "probability",
                                                           "assigned_by_id", "title", "back")}
+    linked_before = [int(d["id"]) for d in portal.plan_deals(plan_id)] if plan_id else []
+    # a linked deal the form did not show (its list was reloaded, or it came after the page) stays linked
+    shown = set(_deal_ids(form.getlist("shown")))
+    deal_values = [*deal_values, *(str(d) for d in linked_before if d not in shown)]
     values["deals"] = _deal_ids(deal_values)
     client = Client.parse(form.get("client"))
     names = portal.client_names([client]) if client else {}
     ctx = FormContext(currencies=frozenset(portal.currencies()),
                       users=frozenset(u.id for u in portal.users()),
                       deal_clients=portal.deal_clients(values["deals"]),
-                      known_clients=frozenset(names))
-    data, errors = validate(form, deal_values, ctx, date.today())
+                      known_clients=frozenset(names), decimals=portal.currency_decimals(),
+                      linked=frozenset(linked_before))
+    data, errors = validate(form, deal_values, ctx, portal_today(g.installation))
     if errors or data is None:
         return render_form(portal, values, plan_id, errors)
-    linked_before = [int(d["id"]) for d in portal.plan_deals(plan_id)] if plan_id else []
     new_id = portal.save_plan(data, names.get(data.client, ""), plan_id, linked_before)
     log.info("plan %s saved by user %s of %s", new_id, g.frame_user.user_id, g.installation.member_id)
     live.recompute_now(g.installation, new_id)  # the page we return to shows consistent figures
@@ -139,8 +157,27 @@ def set_status(plan_id: int) -> Any:
     status = request.form.get("status", "")
     if status not in ("P", "F"):  # Cumplido (S) follows the won deals; the worker sets it
         abort(400)
-    web.data().set_status(plan_id, status)
+    portal = web.data()
+    until = None
+    if status == "P":  # reopening a plan whose period ended asks until when it is followed again
+        plan, today = portal.plan(plan_id), portal_today(g.installation)
+        if plan.closedate is not None and plan.closedate < today:
+            until = _date_or_none(request.form.get("closedate"))
+            if until is None or until < today:
+                return web.render("placements/notice.html", message=gettext(
+                    "The period of this plan is over: choose until when it is followed again (today or later)."),
+                    back_url=web.furl("plan_edit.edit", plan_id=plan_id, back=request.form.get("back", "plans"))), 400
+    portal.set_status(plan_id, status, closedate=until)
+    if until is not None:
+        live.recompute_now(g.installation, plan_id)  # followed again at once, until the new end
     return back_to(request.form.get("back", "plans"))
+
+
+def _date_or_none(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat((text or "").strip())
+    except ValueError:
+        return None
 
 
 @bp.get("/api/clients")

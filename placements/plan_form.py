@@ -72,8 +72,10 @@ class FormContext:
 
     currencies: frozenset[str]
     users: frozenset[int] = frozenset()  # empty: do not check
-    deal_clients: Mapping[int, Client | None] = field(default_factory=dict)  # deal id -> its client
+    deal_clients: Mapping[int, Client | frozenset[Client] | None] = field(default_factory=dict)  # deal -> client(s)
+    linked: frozenset[int] = frozenset()  # deals already linked to this plan: kept whatever their client
     known_clients: frozenset[Client] | None = None  # None: do not check
+    decimals: Mapping[str, int] = field(default_factory=dict)  # the portal's DECIMALS per currency (default 2)
 
 
 def period_for(preset: str, anchor: date) -> tuple[date, date]:
@@ -131,6 +133,11 @@ def _ints(values: Sequence[str]) -> tuple[list[int], bool]:
     return sorted(set(out)), bad
 
 
+def _names(found: Client | frozenset[Client] | None, client: Client) -> bool:
+    """Whether a deal's client(s) include ``client`` (a deal of a company and a contact fits either's plan)."""
+    return client in found if isinstance(found, frozenset) else found == client
+
+
 def validate(raw: Mapping[str, str], deal_values: Sequence[str], ctx: FormContext,
              today: date) -> tuple[PlanInput | None, list[FieldError]]:
     """Check every field; return (PlanInput, []) or (None, errors). Nothing here has side effects."""
@@ -166,10 +173,12 @@ def validate(raw: Mapping[str, str], deal_values: Sequence[str], ctx: FormContex
         errors.append(FieldError("amount", "amount_not_positive"))
     elif amount >= MAX_AMOUNT:
         errors.append(FieldError("amount", "amount_too_large"))
-    elif amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        errors.append(FieldError("amount", "amount_too_precise"))
 
     currency = (raw.get("currency") or "").strip().upper()
+    places = ctx.decimals.get(currency, 2)
+    if amount is not None and 0 < amount < MAX_AMOUNT and -int(amount.normalize().as_tuple().exponent) > places:
+        errors.append(FieldError("amount", "amount_too_precise", {"decimals": str(places)}))
+
     if not currency or currency not in ctx.currencies:
         errors.append(FieldError("currency", "currency_unknown", {"currency": currency}))
 
@@ -192,7 +201,7 @@ def validate(raw: Mapping[str, str], deal_values: Sequence[str], ctx: FormContex
     for deal_id in deal_ids:
         if deal_id not in ctx.deal_clients:
             errors.append(FieldError("deals", "deal_not_found", {"deal": str(deal_id)}))
-        elif client is not None and ctx.deal_clients[deal_id] != client:
+        elif client is not None and deal_id not in ctx.linked and not _names(ctx.deal_clients[deal_id], client):
             errors.append(FieldError("deals", "deal_other_client", {"deal": str(deal_id)}))
 
     if errors:

@@ -18,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from b24app.planmath import parse_date, value_flags
 from b24app.schema import PlanSchema
 from placements.plan_form import Client, period_for
 
@@ -31,12 +32,7 @@ NAME_SORTS = ("client", "responsible")  # sorted in the app: the portal only kno
 
 
 def _date(value: Any) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
+    return parse_date(value)
 
 
 def _int(value: Any) -> int | None:
@@ -189,6 +185,7 @@ class PlanRow:
     responsible_name: str = ""
     responsible_photo: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    flags: frozenset[str] = frozenset()  # planmath.PROBABILITY_OUT_OF_RANGE, NO_CURRENCY
 
     @property
     def bar(self) -> int:
@@ -204,13 +201,26 @@ def client_of(item: Mapping[str, Any]) -> Client | None:
     return Client("contact", contact) if contact else None
 
 
+def clients_of(item: Mapping[str, Any]) -> frozenset[Client]:
+    """Every client a deal names: its company and its contact (a contact's plan matches a deal by contact)."""
+    found = set()
+    company, contact = _int(item.get("companyId")), _int(item.get("contactId"))
+    if company:
+        found.add(Client("company", company))
+    if contact:
+        found.add(Client("contact", contact))
+    return frozenset(found)
+
+
 def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
     def uf(key: str) -> Decimal:
         name = schema.fields.get(key)
         return dec(item.get(name)) if name else Decimal(0)
 
     amount = dec(item.get("opportunity"))
+    raw_probability = item.get(schema.fields.get("probability", ""))
     probability = uf("probability")
+    currency = str(item.get("currencyId") or "")
     probable = uf("probable") if item.get(schema.fields.get("probable", "")) not in (None, "") \
         else amount * probability / 100
     won = uf("won")
@@ -220,8 +230,9 @@ def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
         id=int(item.get("id") or 0), title=str(item.get("title") or ""), client=client_of(item),
         begindate=_date(item.get("begindate")), closedate=_date(item.get("closedate")),
         assigned_by_id=_int(item.get("assignedById")), amount=amount,
-        currency=str(item.get("currencyId") or ""), probability=probability, probable=probable,
+        currency=currency, probability=probability, probable=probable,
         won=won, remainder=remainder, execution=uf("execution"), status=schema.semantics(item.get("stageId")),
+        flags=value_flags(None if raw_probability in (None, "") else probability, currency),
     )
 
 

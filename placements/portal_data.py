@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import sqlite_utils
+
 from b24app.installations import Installation
 from b24app.rest.clients import RestClient
 from b24app.schema import DEAL, DEAL_CARD_FIELDS, PlanSchema
@@ -32,6 +34,7 @@ from placements.plans_query import (
     totals,
 )
 from placements.reference_data import ReferenceData, cache, items_of
+from sync.explain import Explanation, explain
 
 log = logging.getLogger(__name__)
 DEAL_SELECT = list(DEAL_CARD_FIELDS)
@@ -162,6 +165,15 @@ class PortalData(ReferenceData):
         return self.client.list_all("crm.item.list", {"entityTypeId": DEAL, "select": DEAL_SELECT,
                                                       "filter": {self.schema.parent_field: plan_id}})
 
+    def explain(self, db: sqlite_utils.Database, plan: PlanRow, deals: list[dict[str, Any]],
+                grace: int) -> Explanation:
+        """Which of the plan's won deals were won outside its period; for those, the client's plan then."""
+        found = explain(db, self.inst, plan.begindate, plan.closedate, deals, grace, currency=plan.currency)
+        if found.outside and plan.client:
+            periods = [(p.id, p.begindate, p.closedate) for p in self.client_plans(plan.client) if p.id != plan.id]
+            found = explain(db, self.inst, plan.begindate, plan.closedate, deals, grace, periods, plan.currency)
+        return found
+
     # ---- deals ---------------------------------------------------------------------------------
     def deal(self, deal_id: int) -> dict[str, Any]:
         return self.client.call("crm.item.get", {"entityTypeId": DEAL, "id": deal_id})["item"]
@@ -171,13 +183,14 @@ class PortalData(ReferenceData):
             "entityTypeId": DEAL, "filter": {f"{client.kind}Id": client.id},
             "select": [*DEAL_SELECT, self.schema.parent_field]})
 
-    def deal_clients(self, deal_ids: Iterable[int]) -> dict[int, Client | None]:
-        from placements.plans_query import client_of
+    def deal_clients(self, deal_ids: Iterable[int]) -> dict[int, frozenset[Client]]:
+        """deal id -> the clients it names (its company and its contact)."""
+        from placements.plans_query import clients_of
 
         ids = sorted(set(deal_ids))
         if not ids:
             return {}
-        return {int(d["id"]): client_of(d)
+        return {int(d["id"]): clients_of(d)
                 for d in self.client.get_many(DEAL, ids, select=["id", "companyId", "contactId"])}
 
     # ---- writes --------------------------------------------------------------------------------
@@ -224,9 +237,11 @@ class PortalData(ReferenceData):
         self.client.call(method, params)
         cache.drop(self.inst.member_id)
 
-    def set_status(self, plan_id: int, semantics: str) -> None:
-        """Close (S), cancel (F) or reopen (P) a plan by moving it to that stage."""
+    def set_status(self, plan_id: int, semantics: str, closedate: date | None = None) -> None:
+        """Close (S), cancel (F) or reopen (P) a plan by moving it to that stage (reopened until ``closedate``)."""
         fields: dict[str, Any] = {"stageId": self.schema.stages[semantics]}
+        if closedate is not None:
+            fields["closedate"] = closedate.isoformat()
         if self.inst.category_id:
             fields["categoryId"] = self.inst.category_id
         self.client.call("crm.item.update", {"entityTypeId": self.eti, "id": plan_id, "fields": fields})

@@ -92,7 +92,20 @@ class ReferenceData:
         self.user_id = user_id
 
     def currencies(self) -> list[str]:
-        key = ("currencies", self.inst.member_id)
+        return [str(r["CURRENCY"]) for r in self._currency_rows()]
+
+    def currency_decimals(self) -> dict[str, int]:
+        """The portal's ``DECIMALS`` per currency (how money is shown and how precise an amount may be)."""
+        found: dict[str, int] = {}
+        for row in self._currency_rows():
+            try:
+                found[str(row["CURRENCY"])] = max(int(str(row.get("DECIMALS") or "2")), 0)
+            except ValueError:
+                found[str(row["CURRENCY"])] = 2
+        return found
+
+    def _currency_rows(self) -> list[dict[str, Any]]:
+        key = ("currency_rows", self.inst.member_id)
         found = cache.get(key)
         if found is None:
             params = {"order": {"SORT": "asc"}}
@@ -105,7 +118,7 @@ class ReferenceData:
                     raise
                 with self.admin_client() as admin:
                     rows = admin.call("crm.currency.list", params) or []
-            found = [str(r["CURRENCY"]) for r in rows if r.get("CURRENCY")]
+            found = [dict(r) for r in rows if isinstance(r, dict) and r.get("CURRENCY")]
             cache.put(key, found, 300)
         return found
 

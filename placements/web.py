@@ -19,11 +19,12 @@ from flask_babel import gettext
 from b24app import csp
 from b24app.db import get_db
 from b24app.i18n import DEFAULT_LOCALE, LOCALES, locale_for
-from b24app.installations import InstallationStore
+from b24app.installations import NEEDS_REAUTH, InstallationStore
 from b24app.rest.clients import clients_for
 from b24app.rest.errors import AccessDenied, AuthError, B24Error, NotFound
 from placements import frames
 from placements.portal_data import PortalData
+from placements.reauth import resume_with_admin
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def enter_frame() -> frames.FrameUser | tuple[str, int]:
     lang = request.values.get("LANG") or inst.lang or "la"
     g.ui_locale = locale_for(lang)
     user = frames.start_session(inst, profile, request.form.get("AUTH_ID", ""), lang)
-    g.installation = inst
+    g.installation = resume_with_admin(inst, request.form, user)
     g.frame_origin = csp.origin(inst.client_endpoint)
     return user
 
@@ -191,11 +192,26 @@ def render(template: str, **context: Any) -> str:
         for key, value in flag(request.args.get(name)).items():
             context.setdefault(key, value)
     context.setdefault("notice", "")
+    inst = g.get("installation")
+    context.setdefault("needs_reauth", bool(user and user.is_admin and inst and inst.status == NEEDS_REAUTH))
+    _currency_decimals()
     return render_template(
         template, user=user, furl=furl, locale=g.get("ui_locale", "es"),
         session_token=frames.session_token(user) if user else "",
         csrf_token=frames.csrf_token(user) if user else "",
         bx24_js_url=current_app.config.get("BX24_JS_URL") or "", **context)
+
+
+def _currency_decimals() -> None:
+    """Put the portal's ``DECIMALS`` per currency where ``placements.i18n.money`` finds them."""
+    inst = g.get("installation")
+    if "currency_decimals" in g or g.get("frame_user") is None or inst is None or not inst.is_provisioned:
+        return
+    try:
+        g.currency_decimals = data().currency_decimals()
+    except B24Error as exc:  # the page still renders, with the locale's digits
+        log.warning("currency decimals unavailable: %s", exc)
+        g.currency_decimals = {}
 
 
 def go(endpoint: str, **values: Any) -> Response:

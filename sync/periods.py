@@ -1,23 +1,33 @@
 """Period end: open plans whose period is over and that are not fulfilled move to No cumplido.
 
 It is the reconcile with a given ``today``: the plan math says "period over and not fulfilled → F", and
-the recompute writes the stage (``stage_map["F"]``) with the figures.
+the recompute writes the stage (``stage_map["F"]``) with the figures. "Today" is each portal's own date, in
+its time zone (ARCHITECTURE.md F13), unless the caller names one date for all (``--today``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlite_utils
 
+from b24app import planmath
+from b24app.installations import Installation
 from sync import recompute, reconcile
 
 
 def close_periods(config: Mapping[str, Any], db: sqlite_utils.Database, today: date | None = None,
-                  member_id: str | None = None, progress: reconcile.Progress | None = None
-                  ) -> dict[str, recompute.Outcome]:
-    """Recompute every open plan as of ``today`` (default: the server's date); returns per-portal outcomes."""
-    return reconcile.reconcile_all(config, db, member_id=member_id, today=today or date.today(),
-                                   progress=progress, actor="close_periods")
+                  member_id: str | None = None, progress: reconcile.Progress | None = None,
+                  now: datetime | None = None, hour: int | None = None) -> dict[str, recompute.Outcome]:
+    """Recompute every open plan as of ``today`` (default: each portal's date at ``now``); returns per-portal
+    outcomes. With ``hour``, only the portals whose local time at ``now`` is in that hour (the daily job
+    runs every hour and closes each portal at its own ``B24_CLOSE_PERIODS_HOUR``)."""
+    moment = now or datetime.now(UTC)
+
+    def due(inst: Installation) -> bool:
+        return hour is None or moment.astimezone(planmath.portal_zone(inst.time_zone)).hour == hour
+
+    return reconcile.reconcile_all(config, db, member_id=member_id, today=today, progress=progress,
+                                   actor="close_periods", now=moment, due=due)

@@ -14,15 +14,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlite_utils
 
-from b24app import planmath, planstore
+from b24app import money, planmath, planstore, ratestore
 from b24app.installations import Installation, audit
 from b24app.rest.clients import RestClient
-from b24app.schema import DEAL, deal_select, figures_select, parent_field
+from b24app.schema import DEAL, WON_AT_FIELD, deal_select, figures_select, parent_field, stage_directory
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ class Outcome:
     failed: dict[int, str] = field(default_factory=dict)
     error: str | None = None  # the whole run failed (portal unreachable, tokens refused...)
     moved: dict[int, tuple[str, str]] = field(default_factory=dict)  # plan id -> (new status, title): stage written
+    kept: list[int] = field(default_factory=list)  # closed periods left as they were at the close
+    superseded: list[int] = field(default_factory=list)  # a person moved the stage after the read: not written
 
 
 def chunks(values: Sequence[int], size: int = CHUNK) -> list[list[int]]:
@@ -65,6 +67,33 @@ def read_rates(client: RestClient) -> planmath.Rates:
     return planmath.Rates.from_rest(client.call("crm.currency.list", {}) or [])
 
 
+def stages_command(inst: Installation) -> tuple[str, dict[str, Any]]:
+    """Read the plans pipeline's stages with their semantics (api-reference/crm/status/crm-status-list.md)."""
+    return "crm.status.list", {"filter": {"ENTITY_ID": stage_directory(inst.entity_type_id, inst.category_id)}}
+
+
+def parse_stages(inst: Installation, rows: Any) -> dict[str, str]:
+    """stage id -> P / S / F for every stage of the pipeline: the app's own ones and any an admin added
+    (``SEMANTICS`` is empty for in-progress stages)."""
+    found = {stage: sem for sem, stage in inst.stage_map.items()}
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, Mapping) and row.get("STATUS_ID"):
+            found[str(row["STATUS_ID"])] = str(row.get("SEMANTICS") or "P").upper()[:1] or "P"
+    return found
+
+
+def read_rates_and_stages(client: RestClient, inst: Installation) -> tuple[planmath.Rates, dict[str, str], str]:
+    """The rates, the plans' stages and the portal's UTC offset (``server.time``), in one batch."""
+    result = client.batch({"rates": ("crm.currency.list", {}), "stages": stages_command(inst),
+                           "time": ("server.time", {})})
+    errors = {k: v for k, v in result.errors.items() if k != "time"}  # an old portal without server.time
+    if errors:
+        key, error = next(iter(errors.items()))
+        raise RecomputeError(f"reading {key} failed: {error}")
+    return (planmath.Rates.from_rest(result.result.get("rates") or []),
+            parse_stages(inst, result.result.get("stages")), planmath.offset_of(str(result.result.get("time") or "")))
+
+
 def _list_params(entity_type_id: int, filter_: Mapping[str, Any], select: list[str]) -> dict[str, Any]:
     # Fast mode (no count): order by id, start=-1 (ARCHITECTURE.md F8).
     return {"entityTypeId": entity_type_id, "filter": dict(filter_), "select": select,
@@ -80,9 +109,10 @@ def _items(value: Any) -> list[dict[str, Any]]:
 def read_plans_and_deals(client: RestClient, inst: Installation, plan_ids: Iterable[int],
                          rates: planmath.Rates | None = None, deal_ids: Iterable[int] = ()
                          ) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]], planmath.Rates,
-                                    list[dict[str, Any]]]:
+                                    list[dict[str, Any]], dict[str, str]]:
     """Read the plans, every deal linked to them, (unless given) the rates and (``deal_ids``) the deals an
-    event named, in one batch where possible: ``(plans by id, linked deals, rates, named deals)``.
+    event named, in one batch where possible: ``(plans by id, linked deals, rates, named deals, stage
+    semantics)``.
 
     Deal chunks that fill a whole page (50 rows) are read again, together, to the end with ``list_all``.
     Raises RecomputeError when a read failed (nothing is written from half a picture).
@@ -90,7 +120,7 @@ def read_plans_and_deals(client: RestClient, inst: Installation, plan_ids: Itera
     ids = sorted({int(i) for i in plan_ids if int(i) > 0})
     named = sorted({int(i) for i in deal_ids if int(i) > 0})
     parent = parent_field(inst.entity_type_id)
-    commands: dict[str, tuple[str, dict[str, Any]]] = {}
+    commands: dict[str, tuple[str, dict[str, Any]]] = {"stages": stages_command(inst)}
     if rates is None:
         commands["rates"] = ("crm.currency.list", {})
     id_chunks = chunks(ids)
@@ -102,7 +132,7 @@ def read_plans_and_deals(client: RestClient, inst: Installation, plan_ids: Itera
     for n, chunk in enumerate(named_chunks):
         commands[f"t{n}"] = ("crm.item.list", _list_params(DEAL, {"@id": chunk}, deal_select(inst)))
     if not ids and not named:
-        return {}, [], rates if rates is not None else read_rates(client), []
+        return {}, [], rates if rates is not None else read_rates(client), [], parse_stages(inst, [])
     result = client.batch_all(commands)
     if result.errors:
         key, error = next(iter(result.errors.items()))
@@ -125,17 +155,69 @@ def read_plans_and_deals(client: RestClient, inst: Installation, plan_ids: Itera
                                                      "select": deal_select(inst)}, items_key="items"):
             deals[as_int(row.get("id"))] = dict(row)
     touched = [row for n in range(len(named_chunks)) for row in _items(result.result.get(f"t{n}"))]
-    return plans, list(deals.values()), rates, touched
+    return plans, list(deals.values()), rates, touched, parse_stages(inst, result.result.get("stages"))
 
 
 # --- the math and the diff (pure) ---------------------------------------------------------------------
 
+def portal_today(inst: Installation, now: datetime | None = None) -> date:
+    """"Today" for the portal: the date at ``now`` (default: this moment) in the portal's own UTC offset
+    (``server.time``, kept per installation), not the server's (ARCHITECTURE.md F13)."""
+    return (now or datetime.now(UTC)).astimezone(planmath.portal_zone(inst.time_zone)).date()
+
+
+def grace_days(config: Mapping[str, Any]) -> int:
+    """``B24_GRACE_DAYS``: days after a plan's period during which a won deal still counts."""
+    return max(int(config.get("GRACE_DAYS") or 0), 0)
+
+
 def figures_for(inst: Installation, row: Mapping[str, Any], deals: Iterable[Mapping[str, Any]],
-                rates: planmath.Rates, today: date) -> planmath.PlanFigures:
+                rates: planmath.Rates, today: date, grace_days: int = 0,
+                history: planmath.RateHistory | None = None,
+                stages: Mapping[str, str] | None = None) -> planmath.PlanFigures:
     """The plan math over REST rows (plan item and its deal items)."""
-    plan = planmath.Plan.from_item(row, inst.field_map, inst.stage_map, today=today)
+    plan = planmath.Plan.from_item(row, inst.field_map, inst.stage_map, today=today, semantics=stages)
     items = [planmath.Deal.from_item(d, inst.entity_type_id or 0) for d in deals]
-    return planmath.compute(plan, items, rates, today)
+    return planmath.compute(plan, items, rates, today, grace_days=grace_days, history=history)
+
+
+def is_closed(inst: Installation, row: Mapping[str, Any], today: date, grace_days: int = 0,
+              stages: Mapping[str, str] | None = None) -> bool:
+    """Whether the plan's period (plus grace) is over and its stage final: a closed period, history."""
+    plan = planmath.Plan.from_item(row, inst.field_map, inst.stage_map, semantics=stages)
+    return planmath.is_history(plan, today, grace_days)
+
+
+def rate_history(db: sqlite_utils.Database, inst: Installation, rates: planmath.Rates,
+                 source: str = "read") -> planmath.RateHistory:
+    """Record the rates just read when they differ from the last set kept; the whole history for the math."""
+    ratestore.record(db, inst.member_id, money.rows_of(rates), source)
+    return stored_history(db, inst)
+
+
+def stored_history(db: sqlite_utils.Database, inst: Installation) -> planmath.RateHistory:
+    """The rate history as kept (a set that no longer parses is skipped: the others still apply)."""
+    sets = []
+    for since, rows in ratestore.history(db, inst.member_id):
+        try:
+            sets.append((since, planmath.Rates.from_rest(rows)))
+        except planmath.RatesError as exc:
+            log.warning("portal %s: a recorded set of rates (%s) is unusable: %s", inst.member_id, since, exc)
+    return planmath.RateHistory.of(sets)
+
+
+def with_won_moments(db: sqlite_utils.Database, inst: Installation,
+                     deals: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The deals, each won one with the moment the deal -> plan index keeps for its win (the first one the
+    app saw while it stays won: a later move between success stages does not re-date it)."""
+    rows = [dict(d) for d in deals]
+    moments = planstore.won_moments(db, inst.member_id, [as_int(d.get("id")) for d in rows
+                                                         if d.get("stageSemanticId") == "S"])
+    for row in rows:
+        moment = moments.get(as_int(row.get("id")))
+        if moment and row.get("stageSemanticId") == "S":
+            row[WON_AT_FIELD] = moment
+    return rows
 
 
 def currency_decimals(rates: planmath.Rates, row: Mapping[str, Any]) -> int:
@@ -143,13 +225,18 @@ def currency_decimals(rates: planmath.Rates, row: Mapping[str, Any]) -> int:
 
 
 def changes(inst: Installation, row: Mapping[str, Any], figures: planmath.PlanFigures,
-            rates: planmath.Rates) -> dict[str, Any]:
+            rates: planmath.Rates, stages: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The ``fields`` of the ``crm.item.update`` this plan needs: only values that differ, maybe empty.
 
-    Money is compared and written at the plan currency's decimals, percentages at two decimals; the
-    stage follows the status (``stage_map``).
+    Money is compared and written at the plan currency's decimals, percentages at two decimals. The
+    stage moves (to the app's stage of the new status, ``stage_map``) only when the status differs from
+    the semantics of the stage the plan is in: a plan in any in-progress stage, or in a failure stage a
+    person chose, stays where it is until the figures or the calendar say otherwise.
     """
     wanted = planmath.to_fields(figures, inst.field_map, currency_decimals(rates, row), inst.stage_map)
+    current = {**{sid: sem for sem, sid in inst.stage_map.items()}, **(stages or {})}.get(str(row.get("stageId") or ""))
+    if current == figures.status:
+        wanted.pop("stageId", None)
     return planmath.changed_fields(row, wanted)
 
 
@@ -167,15 +254,24 @@ def _snapshot(db: sqlite_utils.Database, inst: Installation, row: Mapping[str, A
 
 def apply(client: RestClient, db: sqlite_utils.Database, inst: Installation, plans: Mapping[int, Mapping[str, Any]],
           deals_by_plan: Mapping[int, Sequence[Mapping[str, Any]]], rates: planmath.Rates, today: date | None = None,
-          actor: str = "worker", progress: Callable[[int, int], None] | None = None) -> Outcome:
-    """Compute every plan, write the changed ones (≤50 updates per batch), snapshot and audit them."""
-    today = today or date.today()
+          actor: str = "worker", progress: Callable[[int, int], None] | None = None,
+          grace_days: int = 0, stages: Mapping[str, str] | None = None) -> Outcome:
+    """Compute every plan, write the changed ones (≤50 updates per batch), snapshot and audit them.
+
+    ``stages``: the semantics of every stage of the plans' pipeline (``parse_stages``)."""
+    today = today or portal_today(inst)
     outcome = Outcome(plans=len(plans), deals=sum(len(v) for v in deals_by_plan.values()))
+    history = rate_history(db, inst, rates, source=actor)
     pending: dict[int, tuple[dict[str, Any], planmath.PlanFigures]] = {}
     for plan_id, row in plans.items():
         try:
-            figures = figures_for(inst, row, deals_by_plan.get(plan_id, ()), rates, today)
-            fields = changes(inst, row, figures, rates)
+            if is_closed(inst, row, today, grace_days, stages):  # history: kept as at the close (ARCHITECTURE.md §3)
+                outcome.unchanged += 1
+                outcome.kept.append(plan_id)
+                continue
+            figures = figures_for(inst, row, deals_by_plan.get(plan_id, ()), rates, today, grace_days, history,
+                                  stages)
+            fields = changes(inst, row, figures, rates, stages)
         except (ArithmeticError, KeyError, ValueError) as exc:
             outcome.failed[plan_id] = f"cannot compute: {exc}"
             log.warning("portal %s plan %s: cannot compute (%s)", inst.member_id, plan_id, exc)
@@ -184,6 +280,9 @@ def apply(client: RestClient, db: sqlite_utils.Database, inst: Installation, pla
             pending[plan_id] = (fields, figures)
         else:
             outcome.unchanged += 1
+    for plan_id in superseded_stages(client, inst, plans, pending):
+        del pending[plan_id]
+        outcome.superseded.append(plan_id)
     if progress is not None:
         progress(0, len(pending))
     ids = sorted(pending)
@@ -212,6 +311,24 @@ def apply(client: RestClient, db: sqlite_utils.Database, inst: Installation, pla
     return outcome
 
 
+def superseded_stages(client: RestClient, inst: Installation, plans: Mapping[int, Mapping[str, Any]],
+                      pending: Mapping[int, tuple[dict[str, Any], planmath.PlanFigures]]) -> list[int]:
+    """Plans about to get a new stage whose stage changed since they were read: someone (a person, in the
+    card or a frame) moved them meanwhile, so this write, computed before that, must not overwrite it; the
+    change's own event recomputes them from the new state. One read of the stages, only when a stage is to
+    be written (no conditional update exists: api-reference/crm/universal/crm-item-update.md)."""
+    staged = sorted(plan_id for plan_id, (fields, _) in pending.items() if "stageId" in fields)
+    if not staged:
+        return []
+    fresh = {as_int(r.get("id")): str(r.get("stageId") or "")
+             for r in client.get_many(inst.entity_type_id or 0, staged, select=["id", "stageId"])}
+    moved = [p for p in staged if p in fresh and fresh[p] != str(plans[p].get("stageId") or "")]
+    if moved:
+        log.info("portal %s: plan(s) %s changed stage since they were read; their stage is left as set",
+                 inst.member_id, moved)
+    return moved
+
+
 def _update_params(inst: Installation, plan_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
     return {"entityTypeId": inst.entity_type_id, "id": plan_id, "fields": dict(fields)}
 
@@ -227,7 +344,7 @@ def group_deals(deals: Iterable[Mapping[str, Any]], parent: str) -> dict[int, li
 
 def recompute_plans(client: RestClient, db: sqlite_utils.Database, inst: Installation, plan_ids: Iterable[int],
                     today: date | None = None, rates: planmath.Rates | None = None,
-                    actor: str = "worker", deal_ids: Iterable[int] = ()) -> Outcome:
+                    actor: str = "worker", deal_ids: Iterable[int] = (), grace_days: int = 0) -> Outcome:
     """Recompute the given plans of one portal — plus the current plans of ``deal_ids`` — and write what
     changed; keeps the deal→plan index.
 
@@ -238,11 +355,11 @@ def recompute_plans(client: RestClient, db: sqlite_utils.Database, inst: Install
     named = {int(i) for i in deal_ids if int(i) > 0}
     if not ids and not named:
         return Outcome()
-    plans, deals, rates, touched = read_plans_and_deals(client, inst, ids, rates, named)
+    plans, deals, rates, touched, stages = read_plans_and_deals(client, inst, ids, rates, named)
     parent = parent_field(inst.entity_type_id)
     more = {as_int(d.get(parent)) for d in touched} - ids - {0}
     if more:
-        extra_plans, extra_deals, rates, _ = read_plans_and_deals(client, inst, more, rates)
+        extra_plans, extra_deals, rates, _, stages = read_plans_and_deals(client, inst, more, rates)
         plans.update(extra_plans)
         known = {as_int(d.get("id")) for d in deals}
         deals += [d for d in extra_deals if as_int(d.get("id")) not in known]
@@ -251,4 +368,6 @@ def recompute_plans(client: RestClient, db: sqlite_utils.Database, inst: Install
     missing = ids - set(plans)
     if missing:  # deleted plans: nothing to write; their deals no longer point at them
         log.info("portal %s: plan(s) %s not found (deleted?)", inst.member_id, sorted(missing))
-    return apply(client, db, inst, plans, group_deals(deals, parent), rates, today=today, actor=actor)
+    deals = with_won_moments(db, inst, deals)
+    return apply(client, db, inst, plans, group_deals(deals, parent), rates, today=today, actor=actor,
+                 grace_days=grace_days, stages=stages)

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlite_utils
 
 from b24app import jobruns, planstore
-from b24app.installations import Installation, InstallationStore, audit
+from b24app.installations import Installation, InstallationStore, audit, now_iso
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
 from b24app.schema import DEAL, deal_select, figures_select, parent_field
@@ -37,9 +37,12 @@ SWEPT = ("P", "S")  # Activo and Cumplido: a lost event may have left either wro
 
 
 def read_open_plans(client: RestClient, inst: Installation, semantics: Iterable[str] = SWEPT,
-                    estimate: int | None = None) -> dict[int, dict]:
-    """Every plan in the stages of the given semantics (Activo and Cumplido by default), in fast mode."""
-    stages = [inst.stage_map[s] for s in semantics if s in inst.stage_map]
+                    estimate: int | None = None, stage_semantics: Mapping[str, str] | None = None) -> dict[int, dict]:
+    """Every plan in a stage of the given semantics (Activo and Cumplido by default) — the app's stages and
+    any an admin added (``stage_semantics``: stage id -> P/S/F) — in fast mode."""
+    wanted = set(semantics)
+    stages = sorted({inst.stage_map[s] for s in wanted if s in inst.stage_map}
+                    | {sid for sid, sem in (stage_semantics or {}).items() if sem in wanted})
     if not stages:
         return {}
     rows = client.list_all("crm.item.list", {"entityTypeId": inst.entity_type_id, "filter": {"@stageId": stages},
@@ -59,7 +62,8 @@ def read_linked_deals(client: RestClient, inst: Installation, estimate: int | No
 
 def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: Installation,
                            today: date | None = None, semantics: Iterable[str] = SWEPT,
-                           actor: str = "reconcile", progress: Progress | None = None) -> recompute.Outcome:
+                           actor: str = "reconcile", progress: Progress | None = None,
+                           grace_days: int = 0, now: datetime | None = None) -> recompute.Outcome:
     """Recompute one portal's Activo and Cumplido plans; rebuild its deal→plan index. Returns what changed."""
     if not inst.is_provisioned:
         log.info("portal %s: not provisioned; nothing to reconcile", inst.member_id)
@@ -69,22 +73,27 @@ def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: 
         if progress is not None:
             progress(label, done, total)
 
+    scanned_at = now_iso()  # index rows written after this come from a newer read: the merge keeps them
     step("rates", 0, 1)
-    rates = recompute.read_rates(client)
+    rates, stages, offset = recompute.read_rates_and_stages(client, inst)
+    if offset and offset != inst.time_zone:  # the portal's time zone decides its dates (ARCHITECTURE.md F13)
+        InstallationStore(db).set_time_zone(inst.member_id, offset)
+        inst = inst.with_(time_zone=offset)
+    today = today or recompute.portal_today(inst, now)
     known_plans, known_deals = planstore.index_sizes(db, inst.member_id)
     step("plans", 0, 1)
-    plans = read_open_plans(client, inst, semantics, estimate=known_plans)
+    plans = read_open_plans(client, inst, semantics, estimate=known_plans, stage_semantics=stages)
     step("deals", 0, 1)
     deals = read_linked_deals(client, inst, estimate=known_deals)
     parent = parent_field(inst.entity_type_id)
-    planstore.update_index(db, inst.member_id, deals, parent, plan_ids=None)
-    grouped = recompute.group_deals(deals, parent)
+    planstore.update_index(db, inst.member_id, deals, parent, plan_ids=None, scanned_at=scanned_at)
+    grouped = recompute.group_deals(recompute.with_won_moments(db, inst, deals), parent)
 
     def writes(done: int, total: int) -> None:
         step("writes", done, total)
 
     outcome = recompute.apply(client, db, inst, plans, grouped, rates, today=today, actor=actor,
-                              progress=writes)
+                              progress=writes, grace_days=grace_days, stages=stages)
     log.info("portal %s reconciled: %s plan(s), %s linked deal(s), %s updated, %s failed", inst.member_id,
              len(plans), len(deals), len(outcome.updated), len(outcome.failed))
     if outcome.updated or outcome.failed:
@@ -95,8 +104,11 @@ def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: 
 
 def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_id: str | None = None,
                   today: date | None = None, progress: Progress | None = None, actor: str = "reconcile",
+                  now: datetime | None = None, due: Callable[[Installation], bool] | None = None,
                   ) -> dict[str, recompute.Outcome]:
-    """Reconcile every active installation (or one); a portal that fails is logged, its Outcome has ``error``."""
+    """Reconcile every active installation (or one); a portal that fails is logged, its Outcome has ``error``.
+
+    Without ``today`` each portal's own date at ``now`` is used (its time zone); ``due`` picks portals."""
     clients = clients_for(config)
     store = InstallationStore(db)
     if member_id:
@@ -111,10 +123,13 @@ def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_i
         if not inst.is_active:
             log.warning("portal %s is %s: not reconciled", inst.member_id, inst.status)
             continue
+        if due is not None and not due(inst):
+            continue
         try:
             with clients.admin(inst) as client:
                 results[inst.member_id] = reconcile_installation(client, db, inst, today=today, actor=actor,
-                                                                 progress=progress)
+                                                                 progress=progress,
+                                                                 grace_days=recompute.grace_days(config), now=now)
         except rest_errors.ReauthRequired:
             log.warning("portal %s needs an admin to open the app again (tokens refused): not reconciled",
                         inst.member_id)

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -59,8 +59,8 @@ def build(config: Mapping[str, Any]) -> BackgroundScheduler:
     def sweep() -> None:
         reconcile.reconcile_all(settings, dbs.get())
 
-    def close() -> None:
-        periods.close_periods(settings, dbs.get(), today=date.today())
+    def close() -> None:  # every hour: each portal is closed at B24_CLOSE_PERIODS_HOUR of its own time zone
+        periods.close_periods(settings, dbs.get(), hour=int(settings.get("CLOSE_PERIODS_HOUR") or 0))
 
     def prune() -> None:
         maintenance.prune(dbs.get(), int(settings.get("KEEP_INBOX_DAYS") or 0),
@@ -74,8 +74,7 @@ def build(config: Mapping[str, Any]) -> BackgroundScheduler:
     scheduler.add_job(sweep, "interval", minutes=int(settings.get("RECONCILE_MINUTES") or 15),
                       id="reconcile", name="reconcile every active plan",
                       next_run_time=datetime.now(UTC) + timedelta(seconds=STARTUP_RECONCILE_DELAY))
-    scheduler.add_job(close, "cron", hour=int(settings.get("CLOSE_PERIODS_HOUR") or 0), minute=5,
-                      id="close_periods", name="close ended periods")
+    scheduler.add_job(close, "cron", minute=5, id="close_periods", name="close ended periods")
     scheduler.add_job(prune, "cron", hour=int(settings.get("CLOSE_PERIODS_HOUR") or 0), minute=35,
                       id="prune", name="prune old inbox, audit and snapshot rows")
     return scheduler
@@ -99,7 +98,8 @@ def start(config: Mapping[str, Any]) -> BackgroundScheduler | None:
         scheduler.start()
         _scheduler = scheduler
         atexit.register(stop)
-        log.info("scheduler started: worker every %ss, reconcile every %s min, period end daily at %s:05",
+        log.info("scheduler started: worker every %ss, reconcile every %s min, period end daily at %s:05 "
+                 "(portal time)",
                  config.get("WORKER_INTERVAL"), config.get("RECONCILE_MINUTES"),
                  config.get("CLOSE_PERIODS_HOUR"))
         return scheduler

@@ -111,7 +111,8 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
         return recompute.Outcome()
     swept = recompute.Outcome()
     if work.all_plans:  # rates changed: every open or fulfilled plan may move
-        swept = reconcile.reconcile_installation(client, db, inst, semantics=("P", "S"), actor="worker")
+        swept = reconcile.reconcile_installation(client, db, inst, semantics=("P", "S"), actor="worker",
+                                                 grace_days=recompute.grace_days(config))
     plan_ids = set(work.plans)
     known = planstore.plans_of_deals(db, inst.member_id, work.deals | work.deleted_deals)
     plan_ids.update(known.values())  # the plan each deal was in before (left, deleted, moved)
@@ -121,7 +122,8 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
         planstore.drop_plans(db, inst.member_id, work.deleted_plans)
         plan_ids -= work.deleted_plans
     # the deals named by events are read in the same batch; their current plans join the recompute
-    outcome = recompute.recompute_plans(client, db, inst, plan_ids, actor="worker", deal_ids=work.deals)
+    outcome = recompute.recompute_plans(client, db, inst, plan_ids, actor="worker", deal_ids=work.deals,
+                                        grace_days=recompute.grace_days(config))
     outcome.updated = sorted(set(swept.updated) | set(outcome.updated))
     outcome.failed = {**swept.failed, **outcome.failed}
     outcome.moved = {**swept.moved, **outcome.moved}

@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
+from b24app import planmath, ratestore
 from b24app.db import connect, file_lock, lock_dir
 from b24app.installations import Installation, InstallationStore, audit
 from b24app.manifest import Manifest, load_manifest
@@ -146,6 +147,12 @@ def _provision(client: RestClient, db: sqlite_utils.Database, inst: Installation
             report.add("option", "app.option", UPDATED if options.get("plans_type_id") else CREATED)
         else:
             report.add("option", "app.option", FOUND)
+        # the first set of rates the plans' history starts from (b24app/ratestore.py)
+        ratestore.record(db, inst.member_id, client.call("crm.currency.list", {}) or [], "install")
+        # the portal's time zone decides its dates (api-reference/common/system/server-time.md)
+        offset = planmath.offset_of(str(client.call("server.time", {}) or ""))
+        if offset:
+            InstallationStore(db).set_time_zone(inst.member_id, offset)
         if public_url:
             ensure_placements(client, manifest, public_url, report)
             ensure_events(client, manifest, public_url, report)

@@ -124,8 +124,9 @@ class B24Client:
     @classmethod
     def for_user_token(cls, installation: Installation, access_token: str, config: Mapping[str, Any],
                        **kwargs: Any) -> B24Client:
-        """A frame user's ``AUTH_ID`` against the stored installation's endpoint; no refresh."""
-        _check_installation(installation)
+        """A frame user's ``AUTH_ID`` against the stored installation's endpoint; no refresh. It works while
+        the stored admin tokens await re-authorisation: it never uses them."""
+        _check_installation(installation, own_token=True)
         register_secret(access_token)
         kwargs.setdefault("max_hold", 30.0)  # a person is waiting: do not hold for minutes
         return cls(installation.client_endpoint, config, token=access_token,
@@ -322,8 +323,11 @@ def _check_method(method: str) -> None:
         raise ValueError(f"not a REST method name: {method!r}")
 
 
-def _check_installation(inst: Installation | None) -> None:
-    """Calls go only to the stored endpoint of a known, active installation."""
-    inst = require_active(inst)
+def _check_installation(inst: Installation | None, own_token: bool = False) -> None:
+    """Calls go only to the stored endpoint of a known, active installation (with a person's ``own_token``:
+    also one whose stored tokens await re-authorisation)."""
+    if not (own_token and inst is not None and inst.serves_frames):
+        inst = require_active(inst)
+    assert inst is not None
     if not codec.is_rest_endpoint(inst.client_endpoint or ""):
         raise AuthError(0, "NO_ENDPOINT", "the installation has no usable client_endpoint", "")

@@ -140,7 +140,8 @@
         deals.forEach(function (d) {
           var label = document.createElement("label"); label.className = "check";
           var box = document.createElement("input"); box.type = "checkbox"; box.name = "deals"; box.value = d.id; box.checked = !!d.linked;
-          label.appendChild(box);
+          var shown = document.createElement("input"); shown.type = "hidden"; shown.name = "shown"; shown.value = d.id;
+          label.appendChild(shown); label.appendChild(box);
           label.appendChild(document.createTextNode(" " + d.title + " · " + d.amount + " "));
           if (d.won) { var w = document.createElement("span"); w.innerHTML = tpl("t-won"); label.appendChild(w); }
           if (d.plan && !d.linked) { var o = document.createElement("span"); o.innerHTML = " " + tpl("t-other-plan"); label.appendChild(o); }

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 import requests
 from click.testing import CliRunner
+from test_plan_truth import won_on
 from test_worker import User, money, wait_for
 
 from b24app.cli import cli
@@ -138,7 +139,7 @@ def test_uninstalled_portal_is_skipped(user, installed, sandbox):
 def test_close_periods_moves_ended_plans_to_no_cumplido(user, installed, sandbox):
     ended = user.add_plan(4000, closedate="2026-03-31")
     fulfilled = user.add_plan(1000, closedate="2026-03-31")
-    user.add_deal(fulfilled, 1000, stage="WON")
+    won_on(sandbox, user.add_deal(fulfilled, 1000, stage="WON"), "2026-03-20T10:00:00+01:00")  # within its period
     running = user.add_plan(4000, closedate="2026-12-31")
     settle(sandbox, installed)
     db = installed.live.db()

@@ -117,6 +117,12 @@ class FakePortal:
         t.update(p["fields"])
         return {"type": t}
 
+    def m_server_time(self, p):
+        return "2026-11-27T10:00:00-06:00"
+
+    def m_crm_currency_list(self, p):
+        return [{"CURRENCY": "USD", "AMOUNT": "1.0000", "AMOUNT_CNT": "1", "DECIMALS": "2", "BASE": "Y"}]
+
     def m_crm_category_list(self, p):
         t = next(t for t in self.types if t["entityTypeId"] == p["entityTypeId"])
         return {"categories": [{"id": t["_category"], "name": "General", "isDefault": "Y"}]}

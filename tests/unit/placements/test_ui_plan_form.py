@@ -112,3 +112,14 @@ def test_messages_are_in_the_users_language(app):
     with app.test_request_context():
         g.ui_locale = "en"
         assert errors_by_field(errors)["amount"] == ["The amount must be greater than zero."]
+
+
+def test_a_contact_plan_matches_deals_by_contact_and_keeps_linked_deals_of_other_clients():
+    ctx = FormContext(currencies=frozenset({"EUR"}), users=frozenset({2}),
+                      deal_clients={21: frozenset({Client("company", 5), Client("contact", 7)}),
+                                    22: frozenset({Client("company", 9)}), 23: frozenset({Client("company", 9)})},
+                      linked=frozenset({22}))
+    data, errors = validate({**GOOD, "client": "C_7"}, ["21", "22"], ctx, TODAY)
+    assert errors == [] and data.deal_ids == (21, 22)  # 21 by its contact; 22 was linked already
+    _, errors = validate({**GOOD, "client": "C_7"}, ["23"], ctx, TODAY)
+    assert [e.code for e in errors] == ["deal_other_client"]  # a new link must be the client's

@@ -1,7 +1,8 @@
 """A tiny in-memory portal behind the REST client's interface, counting HTTP calls like the real client.
 
 Only what sync/ uses: crm.item.list (filters ``@field``, ``>field``, ``field``), crm.item.update,
-crm.currency.list, app.info; ``batch`` (one HTTP call per 50 commands) and ``list_all`` (one call per 2,500 rows).
+crm.currency.list, crm.status.list, server.time, app.info; ``batch`` (one HTTP call per 50 commands) and
+``list_all`` (one call per 2,500 rows).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class FakePortal:
         self.http_calls = 0
         self.updates: list[tuple[int, dict[str, Any]]] = []
         self.fail_updates: set[int] = set()
+        self.extra_stages: dict[str, str] = {}  # stage id -> semantics: stages an admin added
         self.app_gone = False  # after a real uninstall the portal refuses the app's tokens
         self._next_id = 1
 
@@ -81,6 +83,11 @@ class FakePortal:
             return {"ID": 7, "CODE": "local.test", "VERSION": 1, "STATUS": "L", "INSTALLED": True}
         if method == "crm.currency.list":
             return [dict(c) for c in self.currencies]
+        if method == "server.time":
+            return "2026-06-01T10:00:00+00:00"
+        if method == "crm.status.list":
+            return [{"STATUS_ID": sid, "SEMANTICS": None if sem == "P" else sem}
+                    for sid, sem in [*((v, k) for k, v in STAGE_MAP.items()), *self.extra_stages.items()]]
         if method == "crm.item.update":
             item_id = int(params["id"])
             if item_id in self.fail_updates:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sync_fakes import ETI, FIELD_MAP, PARENT, STAGE_MAP
 
@@ -85,7 +87,7 @@ def test_plan_events_count_only_for_our_smart_process(portal, db, inst):
     assert portal.plan(plan)[FIELD_MAP["PROBABLE"]] == 600
 
 
-def test_a_currency_event_recomputes_every_open_plan(portal, db, inst):
+def test_a_currency_event_recomputes_every_open_plan_at_the_rates_of_each_win(portal, db, inst):
     a, b = portal.add_plan("1000", "EUR"), portal.add_plan("1000", "USD")
     portal.add_deal(a, "110", "USD", won=True)
     portal.add_deal(b, "100", "EUR", won=True)
@@ -95,7 +97,12 @@ def test_a_currency_event_recomputes_every_open_plan(portal, db, inst):
     portal.currencies[1]["AMOUNT"] = "1.2500"
     inbox.enqueue(db, "m1", "ONCRMCURRENCYUPDATE", 0, 0, {"FIELDS": {"ID": "EUR"}})
     drain(db, portal)
-    assert (won(portal, a), won(portal, b)) == (88, 125)
+    assert (won(portal, a), won(portal, b)) == (100, 110)  # deals won before the change keep their rate
+    later = portal.add_deal(b, "100", "EUR", won=True)
+    portal.items[2][later]["movedTime"] = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, later)
+    drain(db, portal)
+    assert won(portal, b) == 110 + 125  # a deal won after it converts at the new rate
 
 
 def test_an_uninstalled_portal_is_skipped_without_calls(portal, db, inst):
