@@ -283,6 +283,7 @@ def run(instance: Path = INSTANCE, sandbox_port: int = SANDBOX_PORT, app_port: i
         if not port_free(port):
             raise click.ClickException(f"port {port} (for {what}) is in use; stop what runs there and retry")
     instance.mkdir(parents=True, exist_ok=True)
+    instance.chmod(0o700)  # it holds the app's database (the admin's tokens) and demo.env (the client secret)
     env_file = instance / DEMO_ENV.name
     previous = read_env_file(env_file)
     sandbox = SandboxServer(instance / "sandbox.db", seed="demo", rate_limit=True, host=HOST,
@@ -326,10 +327,18 @@ def run(instance: Path = INSTANCE, sandbox_port: int = SANDBOX_PORT, app_port: i
         sandbox.stop()
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def wait_forever(stop: threading.Event) -> None:
-    """Block until ``stop`` is set, Ctrl-C, or SIGTERM (main thread only)."""
+    """Block until ``stop`` is set, Ctrl-C, or SIGTERM (main thread only).
+
+    SIGTERM is turned into the KeyboardInterrupt Ctrl-C raises: a handler that called ``stop.set()`` could run
+    while this thread holds the event's lock inside ``stop.wait`` and deadlock (seen: a demo that ignored
+    every SIGTERM)."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         while not stop.wait(0.5):
             pass

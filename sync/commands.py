@@ -166,21 +166,24 @@ def doctor(member_id: str | None, fix: bool) -> None:
 
     config = load_config()
     db = connect(config["DATABASE"])
+    seen, healthy = 0, True
     try:
         database, reports = checks.doctor(config, db, member_id, fix=fix)
+        click.echo(f"{database.status:4} {database.what}: {database.detail}")
+        for report in reports:
+            seen += 1
+            healthy = healthy and report.ok
+            state = "healthy" if report.ok else "NEEDS ATTENTION"
+            click.echo(f"portal {report.domain or '?'} ({report.member_id}): {state}")
+            for check in report.checks:
+                click.echo(f"  {check.status:4} {check.what}: {check.detail}")
+                if check.todo and check.status != checks.OK:
+                    click.echo(f"       → {check.todo}")
     finally:
         db.conn.close()
-    click.echo(f"{database.status:4} {database.what}: {database.detail}")
-    if not reports:
+    if not seen:
         click.echo("no installation" + (f" with member_id {member_id}" if member_id else ""))
-    for report in reports:
-        state = "healthy" if report.ok else "NEEDS ATTENTION"
-        click.echo(f"portal {report.domain or '?'} ({report.member_id}): {state}")
-        for check in report.checks:
-            click.echo(f"  {check.status:4} {check.what}: {check.detail}")
-            if check.todo and check.status != checks.OK:
-                click.echo(f"       → {check.todo}")
-    if database.status == checks.FAIL or any(not r.ok for r in reports) or (member_id and not reports):
+    if database.status == checks.FAIL or not healthy or (member_id and not seen):
         sys.exit(1)
 
 

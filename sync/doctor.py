@@ -9,7 +9,7 @@ pending event. Once: the database's integrity. Nothing is repaired unless asked 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 STALE_INBOX = timedelta(minutes=10)  # a pending event older than this: no worker is draining
+PORTAL_TIMEOUT = 15.0  # seconds to wait for the portal's answer to the check
 
 
 @dataclass(frozen=True)
@@ -97,23 +98,23 @@ def _local_checks(report: Report, db: sqlite_utils.Database, inst: Installation,
                   now: datetime) -> None:
     run = jobruns.last(db, inst.member_id, "reconcile")
     every = timedelta(minutes=int(config.get("RECONCILE_MINUTES") or 15))
-    if run is None:
-        report.add(WARN, "reconcile", "has not run yet", "it runs inside the app (B24_SCHEDULER=on) or from cron: "
-                   "`b24plans reconcile`")
+    jobs_todo = "start the jobs (`b24plans jobs`, or B24_SCHEDULER=on in one web process), or run them from cron"
+    installed = datetime.fromisoformat(inst.installed_at) if inst.installed_at else now
+    if run is None:  # a fresh install has a grace of three intervals; after that the sweeps are not running
+        report.add(WARN if now - installed <= 3 * every else FAIL, "reconcile", "has not run yet", jobs_todo)
     elif not run.ok:
         report.add(FAIL, "reconcile", f"last run {run.at:%Y-%m-%d %H:%M} UTC failed: "
                    f"{run.detail.get('error') or str(run.detail.get('failed')) + ' plan(s) failed'}",
                    "see the log of that run; `b24plans reconcile --member-id " + inst.member_id + "` retries it")
-    elif now - run.at > 3 * every:
-        report.add(WARN, "reconcile", f"last run {run.at:%Y-%m-%d %H:%M} UTC, more than {3 * every} ago",
-                   "is the scheduler (B24_SCHEDULER) or the cron job running?")
+    elif now - run.at > 3 * every:  # lost events are repaired only by this sweep: its absence is a fault
+        report.add(FAIL, "reconcile", f"last run {run.at:%Y-%m-%d %H:%M} UTC, more than {3 * every} ago", jobs_todo)
     else:
         report.add(OK, "reconcile", f"last run {run.at:%Y-%m-%d %H:%M} UTC: {run.detail.get('plans')} plan(s), "
                    f"{run.detail.get('updated')} updated")
     pending, oldest = inbox.backlog(db, inst.member_id)
     if pending and oldest is not None and now - oldest > STALE_INBOX:
         report.add(FAIL, "inbox", f"{pending} event(s) pending, the oldest since {oldest:%Y-%m-%d %H:%M} UTC",
-                   "start the worker (`b24plans worker`, or B24_SCHEDULER=on in the web process)")
+                   jobs_todo)
     else:
         report.add(OK, "inbox", f"{pending} event(s) pending")
 
@@ -139,8 +140,10 @@ def check_installation(db: sqlite_utils.Database, inst: Installation, config: Ma
             "placements": ("placement.get", {}),
             "events": ("event.get", {}),
         }
+        quick = {**config, "HTTP_READ_TIMEOUT": min(float(config.get("HTTP_READ_TIMEOUT") or 70), PORTAL_TIMEOUT),
+                 "MAX_RETRIES": 1}  # a check must answer in seconds, even when the portal does not
         try:
-            with clients_for(config).admin(inst) as client:
+            with clients_for(quick).admin(inst) as client:
                 result = client.batch(commands)
             _portal_checks(report, inst, result.result, result.errors, manifest, str(config.get("PUBLIC_URL") or ""))
         except AuthError as exc:  # the whole call refused: the stored tokens no longer work
@@ -160,15 +163,19 @@ def database_check(db: sqlite_utils.Database) -> Check:
 
 
 def doctor(config: Mapping[str, Any], db: sqlite_utils.Database, member_id: str | None = None,
-           fix: bool = False) -> tuple[Check, list[Report]]:
-    """The database check and one report per installation (all of them, uninstalled ones too, or one)."""
+           fix: bool = False) -> tuple[Check, Iterator[Report]]:
+    """The database check, and one report per installation (all of them, uninstalled ones too, or one) made as
+    the caller takes it, so a command can print each portal's checks as soon as they are known."""
     manifest = load_manifest(config.get("MANIFEST"))
     store = InstallationStore(db)
     targets = [i for i in [store.find(member_id)] if i] if member_id else store.all(status=None)
-    if fix:
+
+    def reports() -> Iterator[Report]:
         for inst in targets:
-            if inst.is_active:
+            if fix and inst.is_active:
                 with clients_for(config).admin(inst) as client:
                     provision.provision(client, db, inst, config, manifest)
-        targets = [store.find(i.member_id) or i for i in targets]
-    return database_check(db), [check_installation(db, inst, config, manifest) for inst in targets]
+                inst = store.find(inst.member_id) or inst
+            yield check_installation(db, inst, config, manifest)
+
+    return database_check(db), reports()

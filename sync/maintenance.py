@@ -31,7 +31,8 @@ def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
     path = Path(target)
     if path.exists():
         raise BackupError(f"{path} exists: choose a new file name (a backup never overwrites one)")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        raise BackupError(f"{path.parent} is not a folder: create it first (a typo must not create folders)")
     try:
         os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as exc:

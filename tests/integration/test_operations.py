@@ -66,11 +66,14 @@ def test_doctor_reports_refused_tokens_and_a_stuck_inbox(env):
     assert result.exit_code == 1
     assert "FAIL tokens:" in result.output and "an administrator must open the app" in result.output
     assert "FAIL inbox: 1 event(s) pending, the oldest since 2026-01-01 00:00 UTC" in result.output
-    assert "start the worker" in result.output
+    assert "start the jobs (`b24plans jobs`" in result.output
 
 
 def test_backup_copies_the_live_database(env, tmp_path):
     target = tmp_path / "backups" / "plans.db"
+    missing = CliRunner().invoke(cli, ["backup", str(target)])
+    assert missing.exit_code != 0 and "create it first" in missing.output and not target.parent.exists()
+    target.parent.mkdir()
     result = CliRunner().invoke(cli, ["backup", str(target)])
     assert result.exit_code == 0, result.output
     copy = sqlite3.connect(target)
@@ -103,3 +106,17 @@ def test_the_settings_page_says_in_words_whether_the_app_is_healthy_and_repairs_
     assert "La configuración se ejecutó de nuevo" in fixed.text
     assert "La aplicación está instalada y funciona" in fixed.text
     assert admin.post("/settings/provision", {}, csrf=False).status_code == 403
+
+
+def test_doctor_fails_when_the_sweeps_stopped_running(env):
+    installed = env
+    assert CliRunner().invoke(cli, ["reconcile"]).exit_code == 0
+    db = installed.live.db()
+    try:
+        db.execute("UPDATE job_runs SET at = '2026-11-20T20:00:00+00:00'")
+        db.conn.commit()
+    finally:
+        db.conn.close()
+    result = CliRunner().invoke(cli, ["doctor"])
+    assert result.exit_code == 1 and "FAIL reconcile: last run 2026-11-20 20:00 UTC" in result.output
+    assert "b24plans jobs" in result.output
