@@ -155,11 +155,11 @@ class InstallationStore:
             self.db.execute("UPDATE installations SET time_zone = ?, updated_at = ? WHERE member_id = ?",
                             [time_zone, now_iso(), member_id])
 
-    def set_app_update(self, member_id: str, application_token: str, app_version: str) -> None:
-        """After ONAPPUPDATE: only these columns (the worker may be rotating the OAuth tokens right now)."""
+    def set_app_version(self, member_id: str, app_version: str) -> None:
+        """The version the portal reports after an update: only that column (the tokens may be rotating)."""
         with self.db.conn:
-            self.db.execute("UPDATE installations SET application_token = ?, app_version = ?, updated_at = ? "
-                            "WHERE member_id = ?", [application_token, app_version, now_iso(), member_id])
+            self.db.execute("UPDATE installations SET app_version = ?, updated_at = ? WHERE member_id = ?",
+                            [app_version, now_iso(), member_id])
 
     def mark_uninstalled(self, member_id: str) -> None:
         """ONAPPUNINSTALL: drop the tokens, keep the portal's ids (its CRM data stays); no frame session

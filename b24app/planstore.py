@@ -120,13 +120,6 @@ def drop_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int
             _delete_where_in(db, member_id, "deal_id", chunk)
 
 
-def drop_plans(db: sqlite_utils.Database, member_id: str, plan_ids: Iterable[int]) -> None:
-    """Forget the links of deleted plans."""
-    with db.conn:
-        for chunk in _chunks(plan_ids):
-            _delete_where_in(db, member_id, "plan_id", chunk)
-
-
 def index_sizes(db: sqlite_utils.Database, member_id: str) -> tuple[int | None, int | None]:
     """(plans, linked deals) the index knows; None for an empty index."""
     plans, deals = db.execute("SELECT count(DISTINCT plan_id), count(*) FROM deal_plan WHERE member_id = ?",

@@ -11,8 +11,9 @@ proves an event is *for this app*, not that the portal sent it. Hence:
   brackets (an event is well under a KiB). Anything else is refused with 413 or 400 in milliseconds.
 - ``auth[member_id]`` must be a known, not uninstalled installation and ``auth[application_token]`` must equal
   the stored one (constant time, F4). Nothing from the body is registered as a log secret before that.
-- ``ONAPPUPDATE`` records the version and asks for a re-provision; it never adopts a token. An update that
-  brought a new token is refused: the admin-checked install POST ("Reinstall") is where a new token comes from.
+- ``ONAPPUPDATE`` is queued; the worker takes the version from the portal (``app.info``) and re-provisions only
+  when it changed. It never adopts a token: an update that brought a new token is refused, the admin-checked
+  install POST ("Reinstall") is where a new token comes from.
 - ``ONAPPUNINSTALL`` changes nothing here: it is queued, and the worker acts on it only once the portal confirms
   it (the stored admin token no longer works; sync/worker.py). A forged or replayed uninstall is then ignored.
 """
@@ -127,13 +128,10 @@ def _ok(**extra: Any) -> ResponseReturnValue:
 
 
 def _app_update(store: InstallationStore, inst: Installation, event: Event) -> ResponseReturnValue:
-    """A verified ONAPPUPDATE: keep the version (only that column), ask the worker to re-provision."""
-    version = str(event.data.get("VERSION") or inst.app_version)
-    store.set_app_update(inst.member_id, inst.application_token, version)
-    inbox.enqueue(store.db, inst.member_id, inbox.PROVISION, 0, 0,
-                  {"VERSION": version, "PREVIOUS_VERSION": event.data.get("PREVIOUS_VERSION")}, event.ts)
-    audit(store.db, inst.member_id, "app_update", version=version)
-    return _ok(queued=True)
+    """A verified ONAPPUPDATE: queued (one pending row however many arrive); the worker asks the portal for the
+    version and re-provisions only when it changed (sync/worker.py)."""
+    queued = inbox.enqueue(store.db, inst.member_id, inbox.PROVISION, 0, 0, {}, event.ts)
+    return _ok(queued=queued)
 
 
 def read_form() -> list[tuple[str, str]]:

@@ -52,10 +52,11 @@ class PortalData(ReferenceData):
     """Reads and writes for one frame user of one installation (the reference data it inherits)."""
 
     def __init__(self, client: RestClient, inst: Installation, user_id: int,
-                 admin_client: Callable[[], RestClient] | None = None):
+                 admin_client: Callable[[], RestClient] | None = None, data_version: int = 0):
         super().__init__(client, inst, user_id, admin_client)
         self.schema = PlanSchema.of(inst)
         self.eti = self.schema.entity_type_id
+        self.data_version = data_version  # the newest plan snapshot: cached scans are of this state only
 
     # ---- plans ---------------------------------------------------------------------------------
     def _filter(self, query: ListQuery, today: date) -> dict[str, Any] | None:
@@ -98,7 +99,8 @@ class PortalData(ReferenceData):
         return rows, len(index.rows)
 
     def _flt_key(self, kind: str, flt: dict[str, Any]) -> tuple:
-        return (kind, self.inst.member_id, self.user_id, json.dumps(flt, sort_keys=True, default=str))
+        return (kind, self.inst.member_id, self.user_id, self.data_version,
+                json.dumps(flt, sort_keys=True, default=str))
 
     def _totals_key(self, flt: dict[str, Any]) -> tuple:
         return self._flt_key("totals", flt)

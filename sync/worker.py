@@ -103,7 +103,7 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
             config: Mapping[str, Any]) -> recompute.Outcome:
     """Do one portal's work: provisioning, then one recompute of every affected plan."""
     if work.provision:
-        provision.reprovision(client, db, inst, config)
+        _app_updated(client, db, inst, config)
         inst = InstallationStore(db).find(inst.member_id) or inst
     if not inst.is_provisioned:
         log.info("portal %s: not provisioned yet; %s event(s) wait for reconcile", inst.member_id,
@@ -118,9 +118,9 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
     plan_ids.update(known.values())  # the plan each deal was in before (left, deleted, moved)
     if work.deleted_deals:
         planstore.drop_deals(db, inst.member_id, work.deleted_deals)
-    if work.deleted_plans:
-        planstore.drop_plans(db, inst.member_id, work.deleted_plans)
-        plan_ids -= work.deleted_plans
+    # A delete event is not believed as such (anyone who can open the app can send one): the plan is read
+    # like any other, and only a plan the portal no longer has loses its links in the index (recompute).
+    plan_ids |= work.deleted_plans
     # the deals named by events are read in the same batch; their current plans join the recompute
     outcome = recompute.recompute_plans(client, db, inst, plan_ids, actor="worker", deal_ids=work.deals,
                                         grace_days=recompute.grace_days(config))
@@ -128,6 +128,20 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
     outcome.failed = {**swept.failed, **outcome.failed}
     outcome.moved = {**swept.moved, **outcome.moved}
     return outcome
+
+
+def _app_updated(client: RestClient, db: sqlite_utils.Database, inst: Installation,
+                 config: Mapping[str, Any]) -> None:
+    """An ONAPPUPDATE, confirmed with the portal: its ``app.info`` VERSION is the version (the event's is not
+    believed: anyone who can open the app can send one); provisioning re-runs only when that version changed."""
+    info = client.call("app.info", {})
+    version = str(info.get("VERSION") or "") if isinstance(info, Mapping) else ""
+    if not version or version == inst.app_version:
+        log.info("portal %s: an app update without a new version (forged or repeated): nothing to do", inst.member_id)
+        return
+    InstallationStore(db).set_app_version(inst.member_id, version)
+    audit(db, inst.member_id, "app_update", version=version, previous=inst.app_version)
+    provision.reprovision(client, db, inst.with_(app_version=version), config)
 
 
 def uninstall_confirmed(client: RestClient) -> bool:

@@ -133,12 +133,13 @@ def test_a_forged_uninstall_changes_nothing(client, db):
     assert inbox_rows(db) == []
 
 
-def test_app_update_with_the_known_token_stores_the_version_and_asks_for_provisioning(client, db):
-    response = post(client, event("ONAPPUPDATE", {"VERSION": "2", "PREVIOUS_VERSION": "1", "LANGUAGE_ID": "la"}))
-    assert response.status_code == 200
-    assert InstallationStore(db).find(MEMBER).app_version == "2"
-    (row,) = inbox_rows(db)
-    assert row["event"] == "APP.PROVISION" and json.loads(row["data"])["VERSION"] == "2"
+def test_an_app_update_is_queued_for_the_worker_to_confirm_with_the_portal(client, db):
+    """The version is not taken from the event (anyone with a frame can send one): the worker asks app.info."""
+    for version in ("2", "999", "<img src=x onerror=alert(1)>"):
+        response = post(client, event("ONAPPUPDATE", {"VERSION": version, "PREVIOUS_VERSION": "1"}))
+        assert response.status_code == 200
+    assert InstallationStore(db).find(MEMBER).app_version == ""
+    assert [(r["event"], r["status"]) for r in inbox_rows(db)] == [("APP.PROVISION", "pending")]  # one row
 
 
 @responses.activate

@@ -308,3 +308,20 @@ def test_a_failed_portal_call_says_so_on_every_frame_page(frame, fake, monkeypat
         assert (view, response.status_code) == (view, status)
         assert text in page, view
         assert "the portal says no" not in page and "SOME_CODE" not in page, view
+
+
+def test_cached_totals_follow_a_plan_the_worker_wrote(fake, inst):
+    """The totals scan is cached per user and filter, and per state of the plans (the newest snapshot): once the
+    worker writes a plan, an open page's re-render shows new totals, not the cached ones."""
+    from placements import portal_data
+
+    portal_data.cache.drop(inst.member_id)
+    fake.plans[1] = {"id": 1, "title": "Plan", "companyId": 5, "contactId": 0, "assignedById": 1,
+                     "opportunity": 1000, "currencyId": "EUR", "stageId": "DT1030_7:NEW"}
+    before = portal_data.PortalData(fake, inst, 1, data_version=7).totals({})
+    for plan in fake.plans.values():
+        plan["opportunity"] = float(plan.get("opportunity") or 0) + 1000
+    same_state = portal_data.PortalData(fake, inst, 1, data_version=7).totals({})
+    after = portal_data.PortalData(fake, inst, 1, data_version=8).totals({})
+    assert same_state == before  # nothing written meanwhile: the cache answers
+    assert after != before

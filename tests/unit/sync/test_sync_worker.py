@@ -206,3 +206,31 @@ def test_an_uninstall_the_portal_cannot_confirm_yet_is_retried(portal, db, inst)
     stats = worker.drain_once(config(unreachable), db)
     assert stats.failed == 1 and InstallationStore(db).find("m1").is_active
     assert statuses(db) == [("ONAPPUNINSTALL", "pending")]
+
+
+def test_an_app_update_reprovisions_only_when_the_portal_reports_a_new_version(portal, db, inst, monkeypatch):
+    from b24app.provisioning import provision
+
+    runs = []
+    monkeypatch.setattr(provision, "reprovision", lambda client, db, inst, config: runs.append(inst.app_version))
+    inbox.enqueue(db, "m1", "APP.PROVISION", 0, 0, {})
+    drain(db, portal)  # app.info answers VERSION 1; the stored version was ""
+    assert runs == ["1"] and InstallationStore(db).find("m1").app_version == "1"
+    inbox.enqueue(db, "m1", "APP.PROVISION", 0, 0, {})  # a forged or repeated update: same version
+    drain(db, portal)
+    assert runs == ["1"]
+
+
+def test_a_forged_plan_delete_keeps_the_index_of_a_plan_that_still_exists(portal, db, inst):
+    plan = portal.add_plan("1000")
+    deal = portal.add_deal(plan, "100", won=True)
+    inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, deal)
+    drain(db, portal)
+    inbox.enqueue(db, "m1", "ONCRMDYNAMICITEMDELETE", ETI, plan)  # the plan is still in the portal
+    drain(db, portal)
+    assert planstore.plans_of_deals(db, "m1", [deal]) == {deal: plan}
+    del portal.items[ETI][plan]  # now it really is gone, and its deal with it
+    del portal.items[2][deal]
+    inbox.enqueue(db, "m1", "ONCRMDYNAMICITEMDELETE", ETI, plan)
+    drain(db, portal)
+    assert planstore.plans_of_deals(db, "m1", [deal]) == {}
