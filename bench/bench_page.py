@@ -96,10 +96,10 @@ def _run(sandbox: SandboxServer, folder: Path, plans: int, repeat: int) -> dict[
         hook = B24Client.for_webhook(sandbox.webhook_url, {**app.config})
         views: dict[str, Any] = {}
         for name, path, params in VIEWS:
-            samples, calls, walls = [], [], []
+            samples, calls, walls, methods = [], [], [], []
             for _ in range(repeat):
                 portal_data.cache._data.clear()
-                with meter.measure() as spent:
+                with meter.measure(methods=True) as spent:
                     began = time.perf_counter()
                     response = http.get(app.url + path, params={**params, "_s": token}, timeout=300)
                     walls.append(time.perf_counter() - began)
@@ -107,8 +107,9 @@ def _run(sandbox: SandboxServer, folder: Path, plans: int, repeat: int) -> dict[
                 assert path != "/" or re.search(r'<tr data-plan="\d+"', response.text)
                 samples.append(own[-1])
                 calls.append(spent["http_calls"])
+                methods.append(spent["methods"])
             views[name] = {"app_ms": percentiles(samples), "wall_ms": percentiles(walls),
-                           "portal_calls": max(calls)}
+                           "portal_calls": max(calls), "portal_methods": max(methods, key=len)}
         base_samples, base_calls, base_walls = [], [], []
         for _ in range(repeat):
             query = ListQuery.from_args({})

@@ -28,6 +28,7 @@ class Meter:
     http: int = 0
     commands: int = 0
     rate_limited: int = 0
+    methods: list[str] = field(default_factory=list)  # the method of each HTTP request, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, sandbox: SandboxServer) -> Meter:
@@ -38,6 +39,7 @@ class Meter:
             status, body = call(method, params, auth)
             with self.lock:
                 self.http += 1
+                self.methods.append(method)
                 if isinstance(body, dict) and body.get("error") == "QUERY_LIMIT_EXCEEDED":
                     self.rate_limited += 1
             return status, body
@@ -57,14 +59,18 @@ class Meter:
             return self.http, self.commands, self.rate_limited
 
     @contextmanager
-    def measure(self) -> Iterator[dict[str, int]]:
-        """``with meter.measure() as spent:`` fills ``spent`` with the calls made inside the block."""
+    def measure(self, methods: bool = False) -> Iterator[dict[str, Any]]:
+        """``with meter.measure() as spent:`` fills ``spent`` with the calls made inside the block (and the
+        method of each HTTP request with ``methods``)."""
         before = self.snapshot()
-        spent: dict[str, int] = {}
+        spent: dict[str, Any] = {}
         try:
             yield spent
         finally:
             after = self.snapshot()
+            if methods:
+                with self.lock:
+                    spent["methods"] = self.methods[before[0]:after[0]]
             spent.update(http_calls=after[0] - before[0], commands=after[1] - before[1],
                          rate_limited=after[2] - before[2])
 
@@ -200,3 +206,75 @@ def install_app(sandbox: SandboxServer, folder: Path, threads: int = 32, **setti
     inst = InstallationStore(connect(config["DATABASE"])).find(sandbox.portal.member_id)
     assert inst is not None and inst.is_provisioned
     return App(url, holder["app"].config, registered["client_id"], inst, server, timings, statuses)
+
+
+def app_env(config: dict[str, Any]) -> dict[str, str]:
+    """The ``B24_*`` environment of an app process with this config."""
+    keys = ("ENV", "DATABASE", "CLIENT_ID", "CLIENT_SECRET", "PUBLIC_URL", "OAUTH_URL", "SECRET_KEY", "LOG_LEVEL")
+    return {**os.environ, **{f"B24_{k}": str(config[k]) for k in keys}, "B24_SCHEDULER": "off"}
+
+
+@dataclass
+class AppProcess:
+    """The app under README's production line (``waitress-serve --threads=32 --backlog=2048``), a process of its
+    own as in production, so its handler does not share an interpreter lock with the portal's senders."""
+
+    url: str
+    process: Any
+    events_log: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def handler_seconds(self) -> list[float]:
+        """Each /events request's time inside the app process."""
+        return [float(line) for line in self.events_log.read_text().split()]
+
+
+def serve_app_process(config: dict[str, Any], folder: Path) -> AppProcess:
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    port = int(config["PUBLIC_URL"].rsplit(":", 1)[1])
+    waitress = str(Path(sys.executable).parent / "waitress-serve")
+    log = (folder / "waitress.log").open("w")
+    events_log = folder / "events-handler.txt"
+    env = {**app_env(config), "BENCH_EVENTS_LOG": str(events_log), "PYTHONPATH": str(Path(__file__).parent)}
+    process = subprocess.Popen([waitress, "--threads=32", "--backlog=2048", "--connection-limit=2000",
+                                "--host=127.0.0.1", f"--port={port}", "--call", "served_app:create"],
+                               cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(400):  # up once it answers anything over HTTP
+        if process.poll() is not None:
+            raise RuntimeError((folder / "waitress.log").read_text())
+        try:
+            requests.get(url + "/health", timeout=2)
+            break
+        except requests.RequestException:
+            time.sleep(0.05)
+    return AppProcess(url, process, events_log)
+
+
+class SenderClock:
+    """Times each event POST the sandbox sends (what the portal's queue waits for) and keeps its status."""
+
+    def __init__(self) -> None:
+        import requests
+
+        self._requests = requests
+        self.samples: list[float] = []
+        self.statuses: list[int] = []
+        self.RequestException = requests.RequestException
+
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        import time
+
+        began = time.perf_counter()
+        response = self._requests.post(*args, **kwargs)
+        self.samples.append(time.perf_counter() - began)
+        self.statuses.append(response.status_code)
+        return response

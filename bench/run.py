@@ -59,7 +59,7 @@ def targets(r: dict[str, Any]) -> dict[str, bool]:
     return {
         "reconcile_within_1.1x_lower_bound": rec["app"]["http_calls"] <= 1.1 * rec["lower_bound_calls"],
         "reconcile_50x_fewer_calls_than_naive": rec["naive"]["http_calls"] >= 50 * rec["app"]["http_calls"],
-        "reconcile_no_rate_limit_rejections": rec["app"]["rate_limited"] == 0,
+        "reconcile_no_rate_limit_rejections": rec["app"]["rate_limited"] == 0 == rec["app_cold"]["rate_limited"],
         "reconcile_peak_rss_under_150mb": rec["app"]["peak_rss_mb"] < 150,
         "reconcile_calls_grow_at_most_linearly": big["http_calls"] <= scale * small["http_calls"],
         "burst_no_event_lost": burst["lost"] == 0,
@@ -78,8 +78,9 @@ def table(r: dict[str, Any]) -> str:
              f"\nreconcile {rec['plans']} plans / {rec['deals']} deals (30 % won, 4 currencies); "
              f"lower bound {rec['lower_bound_calls']} calls",
              f"{'':28s} {'HTTP':>7s} {'cmds':>7s} {'wall s':>8s} {'cloud s':>8s} {'RSS MB':>7s} {'503':>5s}",
-             f"{'b24plans reconcile':28s} {app['http_calls']:7d} {app['commands']:7d} {app['wall_s']:8.2f} "
-             f"{app['cloud_projected_s']:8.1f} {app['peak_rss_mb']:7.1f} {app['rate_limited']:5d}",
+             *(f"{label:28s} {a['http_calls']:7d} {a['commands']:7d} {a['wall_s']:8.2f} "
+               f"{a['cloud_projected_s']:8.1f} {a['peak_rss_mb']:7.1f} {a['rate_limited']:5d}"
+               for label, a in (("b24plans reconcile, cold", rec["app_cold"]), ("b24plans reconcile, warm", app))),
              f"{'naive per plan (no limit)':28s} {naive['http_calls']:7d} {naive['commands']:7d} "
              f"{naive['wall_s']:8.2f} {naive['cloud_projected_s']:8.1f} {'':>7s} {naive['rate_limited']:5d}",
              f"ratio naive/ours: {rec['ratios']['calls_naive_over_app']}x calls, "
@@ -90,7 +91,10 @@ def table(r: dict[str, Any]) -> str:
                  for g in rec["growth"]),
              f"\nevent burst {burst['events']} ONCRMDEALUPDATE over {burst['plans']} plans "
              f"({burst['distinct_deals']} deals, concurrency {burst['event_concurrency']}, {burst['server']})",
-             f"ack ms p50 {burst['ack_ms']['p50']} p95 {burst['ack_ms']['p95']} p99 {burst['ack_ms']['p99']}; "
+             f"handler ms (in the app) p50 {burst['ack_ms']['p50']} p95 {burst['ack_ms']['p95']} p99 "
+             f"{burst['ack_ms']['p99']}; as the sender saw it p50 {burst['sender_ms']['p50']} p99 "
+             f"{burst['sender_ms']['p99']}",
+             f"delivered in {burst['delivery_s']} s; "
              f"lost {burst['lost']}; settled in {burst['settle_s']} s with {burst['http_calls']} HTTP calls "
              f"({burst['rate_limited']} rate-limited), plans wrong after: {burst['plans_wrong_after']}",
              f"one event at a time: {burst['baseline_http_calls']} HTTP calls (measured on "
@@ -102,7 +106,8 @@ def table(r: dict[str, Any]) -> str:
     for name, v in [*page["views"].items(), ("baseline: " + page["baseline"]["view"], page["baseline"])]:
         lines.append(f"{name:36s} {v['app_ms']['p50']:8.1f} {v['app_ms']['p95']:8.1f} {v['wall_ms']['p50']:9.1f} "
                      f"{v['portal_calls']:6d} {v.get('ratio_calls_baseline_over_view', ''):>16}")
-    lines.append("\ntargets: " + ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in r["targets"].items()))
+    lines.append("\ntargets (reconcile: warm run): " + ", ".join(f"{k} {'met' if ok else 'MISSED'}"
+                                                             for k, ok in r["targets"].items()))
     return "\n".join(lines)
 
 
