@@ -137,12 +137,6 @@ def seed_deals(sandbox: SandboxServer, parent: str, plan_ids: list[int], count: 
     return sandbox.portal.add_items(2, rows)
 
 
-def temp_dir(base: Path, name: str) -> Path:
-    path = base / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 @dataclass
 class App:
     """The app served by waitress (README's production line) and installed in the sandbox like a first opening."""
@@ -152,8 +146,6 @@ class App:
     client_id: str
     inst: Any
     server: Any
-    timings: list[float] = field(default_factory=list)  # seconds per POST /events, measured in the server
-    statuses: list[str] = field(default_factory=list)  # the status line of each /events answer
 
     def stop(self) -> None:
         import logging
@@ -163,8 +155,6 @@ class App:
 
 
 def install_app(sandbox: SandboxServer, folder: Path, threads: int = 32, **settings: Any) -> App:
-    import time
-
     import waitress
 
     from b24app import create_app
@@ -173,22 +163,9 @@ def install_app(sandbox: SandboxServer, folder: Path, threads: int = 32, **setti
     from b24sandbox.installer import install_app as install
 
     holder: dict[str, Any] = {}
-    timings: list[float] = []
-    statuses: list[str] = []
 
     def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO") != "/events":
-            return holder["app"](environ, start_response)
-
-        def recorded(status: str, headers: Any, *exc: Any) -> Any:
-            statuses.append(status)
-            return start_response(status, headers, *exc)
-
-        began = time.perf_counter()
-        try:
-            return list(holder["app"](environ, recorded))
-        finally:
-            timings.append(time.perf_counter() - began)
+        return holder["app"](environ, start_response)
 
     server = waitress.create_server(wsgi, host="127.0.0.1", port=0, threads=threads, backlog=2048,
                                     connection_limit=2000, channel_timeout=30)
@@ -205,7 +182,7 @@ def install_app(sandbox: SandboxServer, folder: Path, threads: int = 32, **setti
     install(sandbox.portal, registered["client_id"], user_id=1, lang="la")
     inst = InstallationStore(connect(config["DATABASE"])).find(sandbox.portal.member_id)
     assert inst is not None and inst.is_provisioned
-    return App(url, holder["app"].config, registered["client_id"], inst, server, timings, statuses)
+    return App(url, holder["app"].config, registered["client_id"], inst, server)
 
 
 def app_env(config: dict[str, Any]) -> dict[str, str]:
