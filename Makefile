@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 
-.PHONY: demo test lint typecheck venv chromium clean lock
+.PHONY: demo test lint typecheck venv chromium clean lock bench bench-quick
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -39,6 +39,13 @@ typecheck: $(STAMP)
 
 test: $(STAMP) chromium lint typecheck
 	$(BIN)/python -m pytest
+
+# Benchmarks against the sandbox over loopback HTTP: bench/results.json and a table (bench/run.py).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --quick
 
 demo: $(STAMP)
 	$(BIN)/b24sandbox demo

@@ -8,6 +8,7 @@ nested groups with ``"logic": "OR"``.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -166,3 +167,10 @@ def sort_rows(rows: list[Any], order: Any, get: Callable[[Any, str], Any]) -> li
         return 0
 
     return sorted(rows, key=functools.cmp_to_key(cmp)) if keys else list(rows)
+
+
+def install_sql_functions(conn: sqlite3.Connection) -> None:
+    """``b24_lower`` and the collation ``b24`` (``compare`` itself), so the SQL of ``item_query`` filters and
+    orders text exactly as this module does."""
+    conn.create_function("b24_lower", 1, lambda v: v.lower() if isinstance(v, str) else v, deterministic=True)
+    conn.create_collation("b24", lambda a, b: compare(a, b) or 0)

@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlite_utils
 
+from b24sandbox.filters import install_sql_functions
+
 SCHEMA: dict[str, tuple[dict[str, Any], Any]] = {
     "meta": ({"key": str, "value": str}, "key"),
     "users": ({"id": int, "data": str}, "id"),
@@ -47,6 +49,7 @@ def connect(path: str | Path) -> sqlite_utils.Database:
         if not db[name].exists():
             db[name].create(columns, pk=pk)
     db["tokens"].create_index(["refresh_token"], if_not_exists=True)
+    install_sql_functions(conn)  # what the SQL of crm.item.list pages calls
     return db
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from b24sandbox import crm_write, errors, filters
+from b24sandbox import crm_write, errors, filters, item_query
 from b24sandbox import field_names as names
 from b24sandbox.auth import AuthContext
 from b24sandbox.crm_model import (
@@ -22,7 +22,7 @@ from b24sandbox.crm_model import (
     render,
     type_info,
 )
-from b24sandbox.methods import Page, method, paging, param
+from b24sandbox.methods import Page, method, param
 from b24sandbox.wire import truthy
 
 if TYPE_CHECKING:
@@ -60,8 +60,8 @@ def item_list(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     order = names.in_keys(spelled, param(params, "order", default=None))
     check_filter(info, flt)
     check_order(info, order)
-    rows = visible_items(portal, ctx, info, flt, order)
-    page, total, nxt, _ = paging(params, rows)
+    access = check_read_type(portal, ctx)
+    page, total, nxt = item_query.list_page(portal, info, access, ctx.user_id, flt, order, params)
     select = param(params, "select", default=None) or ["*"]
     select_list = names.in_select(spelled, list(select.values()) if isinstance(select, dict) else (
         select if isinstance(select, list) else [select]))
