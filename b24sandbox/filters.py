@@ -27,7 +27,7 @@ def split_key(key: str) -> tuple[str, str]:
     return "=", key
 
 
-def _entries(flt: Any) -> list[tuple[str, Any]]:
+def entries(flt: Any) -> list[tuple[str, Any]]:
     if isinstance(flt, Mapping):
         return [(str(k), v) for k, v in flt.items()]
     if isinstance(flt, list):
@@ -127,13 +127,13 @@ def _test(op: str, actual: Any, wanted: Any) -> bool:
 
 def matches(flt: Any, get: Getter) -> bool:
     """True when the item (read through ``get(field)``) passes the filter."""
-    entries = _entries(flt)
+    pairs = entries(flt)
     logic = "AND"
-    for key, value in entries:
+    for key, value in pairs:
         if key.lower() == "logic":
             logic = str(value).upper()
     results: list[bool] = []
-    for key, value in entries:
+    for key, value in pairs:
         if key.lower() == "logic":
             continue
         if key.isdigit() and isinstance(value, Mapping | list):
@@ -148,7 +148,7 @@ def matches(flt: Any, get: Getter) -> bool:
 
 def sort_rows(rows: list[Any], order: Any, get: Callable[[Any, str], Any]) -> list[Any]:
     """Stable multi-key sort; empty values first on ASC (what MySQL does with NULL)."""
-    keys = [(str(k), str(v).upper()) for k, v in _entries(order)] if order else []
+    keys = [(str(k), str(v).upper()) for k, v in entries(order)] if order else []
     import functools
 
     def cmp(a: Any, b: Any) -> int:

@@ -152,17 +152,9 @@ def _entry(info: TypeInfo, key: str, value: Any, args: list[Any]) -> str:
     return f"(NOT {_is_empty_sql(kind, expr)} AND {stored} {_COMPARE[op]} ?)"
 
 
-def _entries(flt: Any) -> list[tuple[str, Any]]:
-    if isinstance(flt, Mapping):
-        return [(str(k), v) for k, v in flt.items()]
-    if isinstance(flt, list):
-        return [(str(i), v) for i, v in enumerate(flt)]
-    return []
-
-
 def _group(info: TypeInfo, flt: Any, args: list[Any]) -> tuple[str, dict[str, Any]]:
     """(SQL, residual filter): the residual is ANDed in Python; an OR group goes to SQL whole or not at all."""
-    entries = _entries(flt)
+    entries = filters.entries(flt)
     logic = "AND"
     for key, value in entries:
         if key.lower() == "logic":
@@ -197,7 +189,7 @@ def compile_filter(info: TypeInfo, flt: Any) -> tuple[str, list[Any], dict[str, 
     try:
         sql, residual = _group(info, flt, args)
     except NotSql:
-        return "1", [], dict(_entries(flt))
+        return "1", [], dict(filters.entries(flt))
     return sql, args, residual
 
 

@@ -141,3 +141,16 @@ def installed(live_app, sandbox) -> Installed:
     result = install_app(sandbox.portal, live_app.client_id, user_id=1, lang="la")
     assert result.installed, result
     return Installed(live_app, result, sandbox.portal.member_id)
+
+
+@pytest.fixture
+def user(installed, sandbox) -> Any:
+    """A person's script against the installed portal (``test_worker.User``): the webhook only."""
+    from test_worker import User
+
+    from b24app.rest import B24Client
+
+    inst = installed.installation
+    assert inst.is_provisioned
+    return User(B24Client.for_webhook(sandbox.webhook_url, installed.live.config), int(inst.entity_type_id),
+                dict(inst.field_map))

@@ -16,7 +16,6 @@ import requests
 from test_reconcile import drain, faults, quiet
 from test_worker import User, money
 
-from b24app.rest import B24Client
 from b24sandbox.phpform import http_build_query
 from sync import reconcile
 
@@ -24,12 +23,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PLANS, DEALS_PER_PLAN = 6, 4
 
-
-@pytest.fixture
-def user(installed, sandbox) -> User:
-    inst = installed.installation
-    return User(B24Client.for_webhook(sandbox.webhook_url, installed.live.config), int(inst.entity_type_id),
-                dict(inst.field_map))
 
 
 def seed(user: User, rng: random.Random) -> dict[int, list[tuple[int, int]]]:

@@ -14,18 +14,11 @@ from decimal import Decimal
 import pytest
 from test_worker import User, money, wait_for
 
-from b24app.rest import B24Client
 from sync import periods, worker
 from tests.integration.test_ui_support import Frame
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def user(installed, sandbox) -> User:
-    inst = installed.installation
-    return User(B24Client.for_webhook(sandbox.webhook_url, installed.live.config), int(inst.entity_type_id),
-                dict(inst.field_map))
 
 
 def drain(installed) -> worker.DrainStats:

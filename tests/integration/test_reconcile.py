@@ -8,21 +8,14 @@ import pytest
 import requests
 from click.testing import CliRunner
 from test_plan_truth import won_on
-from test_worker import User, money, wait_for
+from test_worker import money, wait_for
 
 from b24app.cli import cli
 from b24app.installations import InstallationStore
-from b24app.rest import B24Client
 from sync import inbox, periods, reconcile, worker
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def user(installed, sandbox) -> User:
-    inst = installed.installation
-    return User(B24Client.for_webhook(sandbox.webhook_url, installed.live.config), int(inst.entity_type_id),
-                dict(inst.field_map))
 
 
 def faults(sandbox, **changes) -> dict:

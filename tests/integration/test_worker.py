@@ -103,13 +103,6 @@ def running_worker(installed) -> Iterator[threading.Event]:
     db.conn.close()
 
 
-@pytest.fixture
-def user(installed, sandbox) -> User:
-    inst = installed.installation
-    assert inst.is_provisioned
-    return User(B24Client.for_webhook(sandbox.webhook_url, installed.live.config), int(inst.entity_type_id),
-                dict(inst.field_map))
-
 
 def test_done_when_a_plan_follows_its_deals(user, running_worker):
     plan = user.add_plan(10000, "USD", probability=60)
