@@ -78,6 +78,7 @@ def test_dropped_events_leave_every_plan_right_after_one_reconcile(user, install
     plans = seed(user, rng)
     quiet(sandbox, installed)
     faults(sandbox, drop_events=drop)
+    sandbox.portal.dispatcher.rng = random.Random(1)  # its first draw (0.134) drops: the trial always loses events
     win_some(user, plans, rng)
     assert sandbox.portal.dispatcher.wait_idle(30)
     drain(installed)
