@@ -80,6 +80,8 @@ class Directory:
     base_currency: str
     plans: list[ExistingPlan]
     names: dict[str, list[Client]] = field(default_factory=dict)  # case-folded name -> clients so named
+    #: whether the portal shows e-mails to the app (user.get needs the ``user_basic`` scope for them)
+    emails_known: bool = True
 
     def __post_init__(self) -> None:
         if not self.names:
@@ -176,9 +178,13 @@ def plan_changes(entries: list[Entry], directory: Directory, target: Target,
     people_by_id = {p.id: p for p in directory.people}
     seen: dict[Client, list[Entry]] = defaultdict(list)
 
+    said: set[Problem] = set()
+
     def fail(entry: Entry, message: str, cell: bool = False, **params: Any) -> None:
-        out.problems.append(problem(message, sheet=entry.sheet, row=entry.row, cell=entry.cell if cell else "",
-                                    **params))
+        found = problem(message, sheet=entry.sheet, row=entry.row, cell=entry.cell if cell else "", **params)
+        if found not in said:  # a row's problem once, not once per period of the row
+            said.add(found)
+            out.problems.append(found)
 
     for entry in entries:
         ref = entry.client
@@ -208,6 +214,10 @@ def plan_changes(entries: list[Entry], directory: Directory, target: Target,
                 matches = [p for p in directory.people if p.email and p.email.casefold() == person.email]
             else:
                 matches = [p for p in directory.people if _norm(p.name) == _norm(person.name)]
+            if not matches and person.email and not directory.emails_known:
+                fail(entry, N_("the portal does not show employees' e-mails to the app: write the responsible "
+                               "%(person)s by id or name"), person=str(person))
+                continue
             if not matches:
                 fail(entry, N_("unknown responsible %(person)s"), person=str(person))
                 continue

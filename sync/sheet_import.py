@@ -125,8 +125,9 @@ def read_directory(client: RestClient, inst: Installation, entries: list[Entry])
     plans: list[ExistingPlan] = []
     if entries:
         plans = read_plans(client, inst, min(e.begin for e in entries), max(e.end for e in entries))
-    return Directory(read_clients(client, entries), read_people(client), currencies,
-                     base or next(iter(currencies), "USD"), plans)
+    people = read_people(client)
+    return Directory(read_clients(client, entries), people, currencies, base or next(iter(currencies), "USD"),
+                     plans, emails_known=any(p.email for p in people))
 
 
 def changes_for(client: RestClient, inst: Installation, entries: list[Entry],
