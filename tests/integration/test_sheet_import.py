@@ -31,9 +31,9 @@ def plans(installed):
 
     inst = installed.installation
     with B24Client.for_webhook(installed.live.sandbox.webhook_url, installed.live.config) as hook:
-        return hook.list_all("crm.item.list", {"entityTypeId": inst.entity_type_id, "filter": {">=begindate": "2027-01-01"},
-                                               "select": ["id", "companyId", "begindate", "opportunity", "currencyId"]},
-                             items_key="items")
+        params = {"entityTypeId": inst.entity_type_id, "filter": {">=begindate": "2027-01-01"},
+                  "select": ["id", "companyId", "begindate", "opportunity", "currencyId"]}
+        return hook.list_all("crm.item.list", params, items_key="items")
 
 
 def realistic_sheet(installed, tmp_path, names=30):
