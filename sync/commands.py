@@ -269,7 +269,7 @@ def import_plans(path: str, dry_run: bool, member_id: str | None, lang: str) -> 
         raise click.ClickException(f"portal {inst.member_id} has no smart process yet: run b24plans provision")
     parsed = read_file(Path(path).read_bytes(), path, locale=lang)
     with clients_for(config).admin(inst) as client:
-        changes = (sheet_import.changes_for(client, inst, parsed.entries, parsed.problems) if parsed.ok
+        changes = (sheet_import.changes_for(client, inst, parsed.entries, parsed.problems) if parsed.entries
                    else sheet_import.plan_changes_failed(parsed.problems))
         for line in sheet_import.report_lines(changes):
             click.echo(line)
