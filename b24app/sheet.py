@@ -3,7 +3,7 @@ problem row by row; and write the same format back (the export that imports agai
 
 Two layouts, headers in English, Spanish or Russian (``HEADERS``):
 
-- **wide**: ``client``, optional ``responsible``, ``currency``, ``probability``, ``recurrence``, ``client name``
+- **wide**: ``client`` (``company:12``, ``contact:7``, Bitrix24's ``CO_12`` / ``C_7``, or the exact name), optional ``responsible``, ``currency``, ``probability``, ``recurrence``, ``client name``
   (ignored: the export's readable name), then one column per period headed ``2027-01`` (a month), ``2027-Q1``
   (a quarter; ``T1`` and ``К1`` too) or ``2027`` (a year); a cell is that client's plan amount for that period,
   an empty cell no plan;
@@ -66,6 +66,7 @@ _RECURRENCE_WORDS = {
 }
 _PERIOD_HEADER = re.compile(r"^(\d{4})(?:[-/ ]?(?:(\d{1,2})|([QqTtКк])([1-4])))?$")
 _CLIENT_CODE = re.compile(r"^(company|contact|empresa|contacto|компания|контакт)\s*:\s*(\d+)$", re.IGNORECASE)
+_CRM_CODE = re.compile(r"^(CO|C)_(\d+)$", re.IGNORECASE)
 _CLIENT_KINDS = {"company": "company", "empresa": "company", "компания": "company",
                  "contact": "contact", "contacto": "contact", "контакт": "contact"}
 _EXCEL_EPOCH = date(1899, 12, 30)
@@ -338,6 +339,9 @@ def parse_client(value: Any) -> ClientRef | None:
     match = _CLIENT_CODE.match(text)
     if match:
         return ClientRef(_CLIENT_KINDS[match.group(1).lower()], int(match.group(2)))
+    match = _CRM_CODE.match(text)
+    if match:  # Bitrix24's own short codes, as its CRM fields and the app's client picker write them
+        return ClientRef("company" if match.group(1).upper() == "CO" else "contact", int(match.group(2)))
     return ClientRef(name=text[:MAX_TEXT])
 
 
