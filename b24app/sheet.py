@@ -3,8 +3,9 @@ problem row by row; and write the same format back (the export that imports agai
 
 Two layouts, headers in English, Spanish or Russian (``HEADERS``):
 
-- **wide**: ``client`` (``company:12``, ``contact:7``, Bitrix24's ``CO_12`` / ``C_7``, or the exact name), optional ``responsible``, ``currency``, ``probability``, ``recurrence``, ``client name``
-  (ignored: the export's readable name), then one column per period headed ``2027-01`` (a month), ``2027-Q1``
+- **wide**: ``client`` (``company:12``, ``contact:7``, Bitrix24's ``CO_12`` / ``C_7``, or the exact name),
+  optional ``responsible``, ``currency``, ``probability``, ``recurrence``, ``client name`` (ignored: the
+  export's readable name), then one column per period headed ``2027-01`` (a month), ``2027-Q1``
   (a quarter; ``T1`` and ``К1`` too) or ``2027`` (a year); a cell is that client's plan amount for that period,
   an empty cell no plan;
 - **long**: ``client``, ``start``, ``end``, ``amount`` and the same optional columns, a row per plan.

@@ -73,7 +73,8 @@ def test_period_headers(header, expected):
 def test_references():
     assert sheet.parse_client("company:12") == ClientRef("company", 12)
     assert sheet.parse_client("Contacto: 7") == ClientRef("contact", 7)
-    assert sheet.parse_client("CO_12") == ClientRef("company", 12) and sheet.parse_client("C_7") == ClientRef("contact", 7)
+    assert sheet.parse_client("CO_12") == ClientRef("company", 12)
+    assert sheet.parse_client("C_7") == ClientRef("contact", 7)
     assert sheet.parse_client("  Acme   S.A. ") == ClientRef(name="Acme S.A.")
     assert sheet.parse_person(5) == PersonRef(id=5) and sheet.parse_person("5") == PersonRef(id=5)
     assert sheet.parse_person("Ana@Example.com") == PersonRef(email="ana@example.com")
