@@ -360,14 +360,25 @@ def export_rows(items: list[dict[str, Any]], year: int) -> tuple[list[SheetRow],
 @bp.get("/grid/export.xlsx", endpoint="export")
 @frame_required
 def export() -> Any:
+    """The chosen year, or the years of ``years=2026,2027`` (at most 5), one sheet each."""
     if not g.installation.is_provisioned:
         abort(404)
     year, _unit = _year_and_unit()
-    rows, headers = export_rows(_plans(year), year)
+    try:
+        years = sorted({min(max(int(y), 2000), 2100) for y in (request.args.get("years") or "").split(",") if y})[:5]
+    except ValueError:
+        years = []
+    years = years or [year]
+    sheets: dict[str, list[SheetRow]] = {}
+    headers: dict[str, list[str]] = {}
+    for each in years:
+        sheets[str(each)], headers[str(each)] = export_rows(_plans(each), each)
     titles = {"client": gettext("client"), "client_name": gettext("client name"),
               "responsible": gettext("responsible"), "currency": gettext("currency"),
               "probability": gettext("probability"), "recurrence": gettext("recurrence")}
-    body = to_xlsx({str(year): rows}, {str(year): headers}, web.data().currency_decimals(), titles)
-    name = f"{gettext('sales-plans')}-{year}.xlsx"
+    body = to_xlsx(sheets, headers, web.data().currency_decimals(), titles)
+    name = f"{gettext('sales-plans')}-{'-'.join(str(y) for y in (years[0], years[-1]) if y)}.xlsx"
+    if len(years) == 1:
+        name = f"{gettext('sales-plans')}-{years[0]}.xlsx"
     return Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

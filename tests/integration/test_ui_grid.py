@@ -123,6 +123,8 @@ def test_export_edit_one_cell_import_changes_exactly_one_plan(installed, seeded)
     changed = [pid for pid in after if after[pid] != before[pid]]
     assert len(changed) == 1 and after[changed[0]]["opportunity"] == 7777
     assert after[changed[0]]["companyId"] == seeded[5]
+    years = load_workbook(io.BytesIO(frame.get("/grid/export.xlsx", years="2027,2026").content))
+    assert years.sheetnames == ["2026", "2027"] and years["2026"].max_row == 1  # one sheet per year
 
 
 def test_an_upload_that_is_not_a_spreadsheet_says_so(installed, seeded):
