@@ -16,7 +16,7 @@ portal's base currency, no probability, the portal's own responsible - the user 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -98,6 +98,8 @@ class Target:
     category_id: int | None
     stage_new: str | None
     field_map: Mapping[str, str]  # suffix -> REST name (Installation.field_map)
+    #: a new plan's title from the client's name and the period (the frames name it in the user's language)
+    title: Callable[[str, date, date], str] | None = None
 
     @property
     def probability_field(self) -> str | None:
@@ -276,7 +278,7 @@ def _change(entry: Entry, client: Client, directory: Directory, target: Target, 
     pfield = target.probability_field
     if plan is None:
         fields: dict[str, Any] = {
-            "title": title_for(name, entry.begin, entry.end),
+            "title": (target.title or title_for)(name, entry.begin, entry.end),
             "companyId": client[1] if client[0] == "company" else 0,
             "contactId": client[1] if client[0] == "contact" else 0,
             "begindate": entry.begin.isoformat(), "closedate": entry.end.isoformat(),

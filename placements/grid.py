@@ -36,6 +36,8 @@ from placements import web
 from placements.frames import frame_required
 from placements.i18n import number
 from placements.plan_form import Client
+from placements.portal_data import plan_title
+from placements.reference_data import cache
 from sync import sheet_import
 
 log = logging.getLogger(__name__)
@@ -240,7 +242,7 @@ def _preview(parsed: Parsed, extra_problems: list[Any] | None = None) -> ChangeS
     problems = [*parsed.problems, *(extra_problems or [])]
     if not parsed.entries:  # nothing readable to resolve; otherwise every problem is listed at once
         return sheet_import.plan_changes_failed(problems)
-    return sheet_import.changes_for(portal.client, g.installation, parsed.entries, problems)
+    return sheet_import.changes_for(portal.client, g.installation, parsed.entries, problems, title=plan_title)
 
 
 def _parsed_payload() -> Parsed:
@@ -284,7 +286,15 @@ def save() -> Any:
         report = sheet_import.write(web.data().client, g.installation, changes)
     except B24Error as exc:
         return web.portal_error(exc)
+    _audit(changes, report, "grid")
     return _report(changes, report, action="grid")
+
+
+def _audit(changes: ChangeSet, report: sheet_import.WriteReport, source: str) -> None:
+    from b24app.db import get_db
+
+    sheet_import.audit_write(get_db(), g.installation, changes, report, f"user:{g.frame_user.user_id}", source)
+    cache.drop(g.installation.member_id)
 
 
 # ---- files ------------------------------------------------------------------------------------------------------
@@ -311,6 +321,7 @@ def import_file() -> Any:
         changes = _preview(parsed)
         if request.form.get("write") == "1" and changes.ok:
             report = sheet_import.write(web.data().client, g.installation, changes)
+            _audit(changes, report, "file")
             return _report(changes, report, action="file")
     except B24Error as exc:
         return web.portal_error(exc)

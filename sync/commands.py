@@ -279,6 +279,11 @@ def import_plans(path: str, dry_run: bool, member_id: str | None, lang: str) -> 
             click.echo("dry run: nothing written")
             return
         report = sheet_import.write(client, inst, changes)
+    db = connect(config["DATABASE"])
+    try:
+        sheet_import.audit_write(db, inst, changes, report, "cli", Path(path).name)
+    finally:
+        db.conn.close()
     for line in sheet_import.write_lines(changes, report):
         click.echo(line)
     if not report.complete:

@@ -45,8 +45,9 @@ def _person_name(item: dict[str, Any]) -> str:
     return " ".join(str(p) for p in parts if p).strip()
 
 
-def target_of(inst: Installation) -> Target:
-    return Target(int(inst.entity_type_id or 0), inst.category_id, inst.stage_map.get("P"), dict(inst.field_map))
+def target_of(inst: Installation, title: Callable[[str, date, date], str] | None = None) -> Target:
+    return Target(int(inst.entity_type_id or 0), inst.category_id, inst.stage_map.get("P"), dict(inst.field_map),
+                  title)
 
 
 def read_people(client: RestClient) -> list[Person]:
@@ -131,9 +132,20 @@ def read_directory(client: RestClient, inst: Installation, entries: list[Entry])
 
 
 def changes_for(client: RestClient, inst: Installation, entries: list[Entry],
-                problems: list[Problem] | None = None) -> ChangeSet:
+                problems: list[Problem] | None = None,
+                title: Callable[[str, date, date], str] | None = None) -> ChangeSet:
     """The change set of ``entries`` against the portal as it is now (the dry run)."""
-    return plan_changes(entries, read_directory(client, inst, entries), target_of(inst), problems)
+    return plan_changes(entries, read_directory(client, inst, entries), target_of(inst, title), problems)
+
+
+def audit_write(db: Any, inst: Installation, changes: ChangeSet, report: WriteReport, actor: str,
+                source: str) -> None:
+    """One audit row per write: what was asked, what was written, what failed (counts only)."""
+    from b24app.installations import audit
+
+    audit(db, inst.member_id, "plans.imported", actor=actor, source=source, create=changes.count("create"),
+          change=changes.count("change"), unchanged=changes.count("unchanged"), written=len(report.written),
+          failed=len(report.failed), not_sent=len(report.not_sent), calls=report.calls)
 
 
 @dataclass

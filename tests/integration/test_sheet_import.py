@@ -69,6 +69,8 @@ def test_a_year_of_30_clients_dry_run_then_real_then_again(env, tmp_path):
     written = plans(installed)
     assert len(written) == expected
     assert {p["currencyId"] for p in written} == {"EUR", "USD", "MXN"}
+    audit = installed.live.rows("SELECT actor, detail FROM audit_log WHERE action = 'plans.imported'")
+    assert [a["actor"] for a in audit] == ["cli"] and f'"written": {expected}' in audit[0]["detail"]
 
     again = CliRunner().invoke(cli, ["import", str(path), "--lang", "es"])
     assert again.exit_code == 0, again.output

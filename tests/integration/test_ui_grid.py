@@ -75,6 +75,10 @@ def test_a_pasted_block_in_spanish_formats_preview_save_and_again(installed, see
     assert after[(seeded[0], "2027-02")] == Decimal("1234.5") and after[(seeded[0], "2027-03")] == 2000
     assert after[(seeded[2], "2027-04")] == Decimal("15.5") and after[(seeded[3], "2027-01")] == 1500
     assert len(after) == 60 + 9
+    titles = {p["title"] for p in year_plans(installed) if p["companyId"] == seeded[0]}
+    assert "Grid 00 · feb 2027" in titles  # a new plan is named like the plan form names it, in Spanish
+    audit = installed.live.rows("SELECT actor, detail FROM audit_log WHERE action = 'plans.imported'")
+    assert len(audit) == 1 and audit[0]["actor"] == "user:1" and json.loads(audit[0]["detail"])["written"] == 10
     again = frame.post("/grid/preview", {"payload": payload})
     assert 'data-create="0"' in again.text and 'data-change="0"' in again.text and 'data-unchanged="10"' in again.text
 
