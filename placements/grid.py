@@ -147,6 +147,18 @@ def _named(rows: list[GridRow]) -> list[GridRow]:
 
 
 def _context(year: int, unit: str) -> dict[str, Any]:
+    """The grid's rows, read once and kept a minute for the chunks that follow the first screen (dropped by any
+    write through the app and outdated by any plan the worker wrote: ``data_version``)."""
+    portal = web.data()
+    key = ("grid", g.installation.member_id, portal.user_id, year, unit, portal.data_version)
+    found = cache.get(key)
+    if found is None:
+        found = _read_context(year, unit)
+        cache.put(key, found, 60)
+    return dict(found)
+
+
+def _read_context(year: int, unit: str) -> dict[str, Any]:
     items = _plans(year)
     rows, other = grid_rows(year, unit, items)
     names = web.data().client_names(r.client for r in rows)
