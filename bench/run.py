@@ -73,6 +73,9 @@ def targets(r: dict[str, Any]) -> dict[str, bool]:
         "sheet_dry_run_app_time_under_10s": r["sheet_import"]["dry_run"]["app_s"] < 10,
         "sheet_write_in_ceil_changes_over_50_batches": (r["sheet_import"]["write"]["batch_calls"]
                                                         <= r["sheet_import"]["batch_calls_bound"]),
+        "sheet_grid_first_screen_without_all_rows": (r["sheet_import"]["grid"]["first_screen_rows"]
+                                                     < r["sheet_import"]["grid"]["rows"]
+                                                     or r["sheet_import"]["grid"]["rows"] <= 50),
         "sheet_second_import_changes_nothing": (r["sheet_import"]["again"]["create"]
                                                 == r["sheet_import"]["again"]["change"] == 0),
     }
@@ -123,6 +126,10 @@ def table(r: dict[str, Any]) -> str:
               f"{sheet['batch_calls_bound']}), {write['http_calls']} HTTP calls, {write['wall_s']} s, cloud "
               f"{write['cloud_projected_s']} s; again: {sheet['again']['unchanged']} unchanged, "
               f"{sheet['again']['create'] + sheet['again']['change']} to write",
+              f"grid of the year: first screen {sheet['grid']['first_screen_rows']} rows in "
+              f"{sheet['grid']['first_screen_s']} s ({sheet['grid']['first_screen_portal_calls']} portal calls), the "
+              f"other {sheet['grid']['rows'] - sheet['grid']['first_screen_rows']} rows in "
+              f"{sheet['grid']['rest_chunks']} chunks, {sheet['grid']['rest_s']} s",
               f"one by one: {base['plans_written']} plans, {base['http_calls']} HTTP calls, {base['wall_s']} s, cloud "
               f"{base['cloud_projected_s']} s; ratio {sheet['ratio_calls_one_by_one_over_write']}x calls, "
               f"{sheet['ratio_cloud_time_one_by_one_over_write']}x cloud time"]
