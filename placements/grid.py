@@ -31,7 +31,18 @@ from b24app.changeset import ChangeSet, recurrence_of
 from b24app.planmath import parse_date
 from b24app.rest.errors import B24Error
 from b24app.schema import PROBABILITY_SUFFIX
-from b24app.sheet import Grid, Parsed, SheetRow, iter_periods, parse_grids, period_header, problem, read_file, to_xlsx
+from b24app.sheet import (
+    MAX_ROWS,
+    Grid,
+    Parsed,
+    SheetRow,
+    iter_periods,
+    parse_grids,
+    period_header,
+    problem,
+    read_file,
+    to_xlsx,
+)
 from placements import web
 from placements.frames import frame_required
 from placements.i18n import number
@@ -234,7 +245,10 @@ def grid_of_payload(payload: Any) -> tuple[Grid, int]:
     grid = Grid("")
     grid.rows.append((1, [*ATTRS, *periods]))
     cleared = 0
-    for number_, row in enumerate(payload.get("rows") or [], start=2):
+    given_rows = payload.get("rows") or []
+    if not isinstance(given_rows, list) or len(given_rows) > MAX_ROWS:
+        raise ValueError("too many rows")
+    for number_, row in enumerate(given_rows, start=2):
         if not isinstance(row, dict):
             continue
         given = row.get("cells")

@@ -243,7 +243,7 @@ def jobs() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="say what would be created or changed, write nothing")
 @click.option("--member-id", default=None, help="the portal (needed when more than one is installed)")
-@click.option("--lang", default="en", show_default=True, help="language of the numbers in text cells (es, en, ru)")
+@click.option("--lang", default="es", show_default=True, help="language of the numbers in text cells (es, en, ru)")
 def import_plans(path: str, dry_run: bool, member_id: str | None, lang: str) -> None:
     """Create or update plans from an .xlsx or .csv sheet (README: the file format); a plan matches by client and
     period, so importing the same file twice changes nothing the second time."""
