@@ -30,7 +30,11 @@ RECURRENCE_SUFFIX = "RECURRENCE"
 def recurrence_fields(value: str | None, field_map: Mapping[str, str]) -> dict[str, Any] | None:
     """The plan fields that carry a recurrence (``NONE`` / ``MONTHLY`` / ``QUARTERLY`` / ``YEARLY``): ``{}`` when
     the entry asks for none, ``None`` when the portal's smart process has no recurrence field (the change is
-    reported as not applied). The only place a recurrence is turned into plan fields."""
+    reported as not applied). The only place a recurrence is turned into plan fields.
+
+    The field is an enumeration whose items carry the XML ids ``NONE`` / ``MONTHLY`` / ``QUARTERLY`` / ``YEARLY``;
+    Bitrix24 writes and reads an enumeration by its item id, so at the merge with the recurring plans this pair
+    maps the XML id to that item id and back (``recurrence_of``); nothing else needs to change."""
     if value is None:
         return {}
     name = field_map.get(RECURRENCE_SUFFIX)

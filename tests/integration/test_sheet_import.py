@@ -81,7 +81,8 @@ def test_a_year_of_30_clients_dry_run_then_real_then_again(env, tmp_path):
 
 def test_one_bad_cell_writes_nothing(env, tmp_path):
     installed = env
-    company = installed.live.sandbox.portal.add_items(4, [{"title": "Uno"}])[0]
+    company, twin, other_twin = installed.live.sandbox.portal.add_items(4, [{"title": "Uno"}, {"title": "Doble"},
+                                                                            {"title": "Doble"}])
     path = tmp_path / "bad.csv"
     path.write_text(f"cliente;moneda;2027-01;2027-02\ncompany:{company};EUR;1.000,50;x\n"
                     f"company:{company};GBP;;5\nNadie;EUR;5;\n", encoding="utf-8")
@@ -90,10 +91,13 @@ def test_one_bad_cell_writes_nothing(env, tmp_path):
     assert "cell D2: x is not a number" in result.output and "nothing written" in result.output
     assert plans(installed) == []
     path.write_text(f"cliente;moneda;responsable;2027-01;2027-02\ncompany:{company};EUR;;1.000,50;\n"
-                    f"company:{company};GBP;;;5\nNadie;EUR;;5;\ncompany:{company};EUR;a@b.c;;7\n", encoding="utf-8")
+                    f"company:{company};GBP;;;5\nNadie;EUR;;5;\ncompany:{company};EUR;a@b.c;;7\ndoble;EUR;;9;\n",
+                    encoding="utf-8")
     result = CliRunner().invoke(cli, ["import", str(path), "--lang", "es"])
     assert "row 3: the portal has no currency GBP" in result.output
     assert "row 4: unknown client Nadie" in result.output
+    assert (f"row 6: 2 clients are named doble (company:{twin}, company:{other_twin}): write the one you mean as "
+            "company:ID or contact:ID") in result.output
     # the app's scope user_brief shows no e-mails (api-reference/scopes): said, not "unknown"
     assert "row 5: the portal does not show employees' e-mails to the app: write the responsible a@b.c by id" \
         in result.output
