@@ -140,3 +140,27 @@ def test_an_upload_that_is_not_a_spreadsheet_says_so(installed, seeded):
     assert check.status_code == 200
     assert "no es una hoja de cálculo" in check.text and "Nada se escribió" in check.text
     assert 'name="file_data"' not in check.text
+
+
+def test_every_bad_file_of_the_issue_is_refused_over_http_and_writes_nothing(installed, seeded):
+    from tests.unit.test_sheet import BAD_FILES
+
+    frame = Frame(installed)
+    frame.get("/grid", year=2027)
+    spanish = {"100,000 rows": (b"client,2027-01\n" + b"company:1,1\n" * 100_000, "más de 20000 filas"),
+               "negative amount": (f"cliente;2027-02\ncompany:{seeded[0]};-5\n".encode(), "importe negativo -5"),
+               "unknown currency": (f"cliente;moneda;2027-02\ncompany:{seeded[0]};GBP;5\n".encode(),
+                                    "el portal no tiene la moneda GBP"),
+               "overlapping period": (f"cliente;2027-Q1\ncompany:{seeded[0]};5\n".encode(), "se superpone con el plan"),
+               "duplicate row": (f"cliente;2027-02\ncompany:{seeded[0]};5\ncompany:{seeded[0]};6\n".encode(),
+                                 "el mismo cliente y período que B2")}
+    cases = {name: (data, None) for name, (data, _english) in BAD_FILES.items()} | spanish
+    for name, (data, message) in cases.items():
+        files = {"file": ("upload", data, "application/octet-stream")}
+        check = frame.http.post(frame.base + "/grid/import", data={"_s": frame.s, "csrf_token": frame.csrf},
+                                files=files, timeout=60)
+        assert check.status_code == 200, name
+        assert 'class="problem-error"' in check.text and "Nada se escribió" in check.text, name
+        assert 'name="file_data"' not in check.text, name  # no button to write it
+        assert message is None or message in check.text, (name, check.text[-1500:])
+    assert len(year_plans(installed)) == 60
