@@ -164,3 +164,35 @@ def test_every_bad_file_of_the_issue_is_refused_over_http_and_writes_nothing(ins
         assert 'name="file_data"' not in check.text, name  # no button to write it
         assert message is None or message in check.text, (name, check.text[-1500:])
     assert len(year_plans(installed)) == 60
+
+
+def test_a_save_failing_in_the_middle_says_what_was_written_and_saving_again_finishes(installed, seeded, monkeypatch):
+    from b24app.rest.client import B24Client
+    from b24app.rest.errors import TransportError
+
+    frame = Frame(installed)
+    frame.get("/grid", year=2027)
+    payload = json.dumps({"periods": MONTHS, "rows": [{"client": f"company:{c}", "cells": {"2027-06": "10"}}
+                                                      for c in seeded]})  # 60 new plans: two batches
+    real_batch = B24Client.batch
+    adds = {"n": 0}
+
+    def flaky(self, commands, halt=False):
+        if any(command[0] == "crm.item.add" for command in commands.values()):
+            adds["n"] += 1
+            if adds["n"] == 2:
+                raise TransportError(0, "TIMEOUT", "the portal did not answer", "batch")
+        return real_batch(self, commands, halt)
+
+    monkeypatch.setattr(B24Client, "batch", flaky)
+    first = frame.post("/grid/save", {"payload": payload})
+    assert first.status_code == 200 and 'data-complete="no"' in first.text and 'data-written="50"' in first.text
+    assert "Guardado en parte" in first.text and first.text.count("· 2027-06: batch TIMEOUT") == 10
+    assert "Guarde de nuevo para terminar" in first.text
+    monkeypatch.setattr(B24Client, "batch", real_batch)
+    again = frame.post("/grid/preview", {"payload": payload})
+    assert 'data-create="10"' in again.text and 'data-unchanged="50"' in again.text
+    done = frame.post("/grid/save", {"payload": payload})
+    assert 'data-complete="yes"' in done.text and 'data-written="10"' in done.text
+    june = [p for p in year_plans(installed) if p["begindate"].startswith("2027-06")]
+    assert len(june) == 60 and len({p["companyId"] for p in june}) == 60  # no duplicate
