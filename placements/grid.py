@@ -177,7 +177,8 @@ def _read_context(year: int, unit: str) -> dict[str, Any]:
         row.name = names.get(row.client, "") or row.client.code
     rows.sort(key=lambda r: (not any(c.plan_id for c in r.cells.values()), r.name.casefold()))
     periods = [(period_header(b, e) or "", b) for b, e in iter_periods(year, unit)]
-    return {"rows": rows, "other": other, "periods": periods, "year": year, "unit": unit}
+    user_names = {u.id: u.name for u in web.data().users()}
+    return {"rows": rows, "other": other, "periods": periods, "year": year, "unit": unit, "user_names": user_names}
 
 
 def cell_text(value: Decimal | None) -> str:
@@ -231,7 +232,7 @@ def new_row() -> Any:
     rows = _named([GridRow(client)])
     periods = [(period_header(b, e) or "", b) for b, e in iter_periods(year, unit)]
     return web.render("placements/_grid_rows.html", rows=rows, more=False, periods=periods, year=year, unit=unit,
-                      cell_text=cell_text, has_recurrence="RECURRENCE" in g.installation.field_map)
+                      cell_text=cell_text, user_names={}, has_recurrence="RECURRENCE" in g.installation.field_map)
 
 
 # ---- save: the same reader and change set as a file -------------------------------------------------------------

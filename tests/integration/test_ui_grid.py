@@ -47,6 +47,7 @@ def test_the_grid_shows_50_rows_first_and_the_rest_on_request(installed, seeded)
     assert "Planificación" in page.text
     assert page.text.count('<tr class="grid-row"') == 50 and "grid-more" in page.text
     assert 'value="1000"' in page.text and 'class="won"' in page.text  # the amount, with won · execution
+    assert '<small class="grid-person">Ana García</small>' in page.text  # the row's responsible, by name
     more = re.search(r'data-more-url="([^"]+)"', page.text).group(1).replace("&amp;", "&")
     rest = frame.get(more)
     assert rest.status_code == 200 and rest.text.count('<tr class="grid-row"') == 10 and "grid-more" not in rest.text
