@@ -1,4 +1,5 @@
-"""``make bench`` / ``make bench-quick``: reconcile, event burst and plans page, each against its baseline.
+"""``make bench`` / ``make bench-quick``: reconcile, event burst, plans page and a sheet import, each against its
+baseline.
 
     .venv/bin/python bench/run.py [--quick] [--out bench/results.json]
 
@@ -24,14 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import bench_burst  # noqa: E402
 import bench_page  # noqa: E402
 import bench_reconcile  # noqa: E402
+import bench_sheet  # noqa: E402
 from harness import machine  # noqa: E402
 
 FULL = {"plans": 1000, "deals": 20000, "growth": [2000, 20000, 100000], "burst_plans": 500, "events": 10000,
-        "baseline_sample": 1000, "page_plans": 5000, "repeat": 7}
+        "baseline_sample": 1000, "page_plans": 5000, "repeat": 7, "sheet_clients": 500}
 QUICK = {"plans": 20, "deals": 400, "growth": [100, 400], "burst_plans": 20, "events": 200,
-         "baseline_sample": None, "page_plans": 120, "repeat": 3}
+         "baseline_sample": None, "page_plans": 120, "repeat": 3, "sheet_clients": 40}
 TINY = {"plans": 4, "deals": 40, "growth": [40], "burst_plans": 4, "events": 20, "baseline_sample": None,
-        "page_plans": 60, "repeat": 1}
+        "page_plans": 60, "repeat": 1, "sheet_clients": 5}
 
 
 def run(sizes: dict[str, Any], out: Path) -> dict[str, Any]:
@@ -45,6 +47,7 @@ def run(sizes: dict[str, Any], out: Path) -> dict[str, Any]:
         results["event_burst"] = bench_burst.run(folder / "burst", sizes["burst_plans"], sizes["events"],
                                                  baseline_sample=sizes["baseline_sample"])
         results["plans_page"] = bench_page.run(folder / "page", sizes["page_plans"], sizes["repeat"])
+        results["sheet_import"] = bench_sheet.run(folder / "sheet", sizes["sheet_clients"])
     results["targets"] = targets(results)
     results["seconds"] = round(time.perf_counter() - started, 1)
     out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
@@ -67,6 +70,14 @@ def targets(r: dict[str, Any]) -> dict[str, bool]:
         "burst_20x_fewer_calls_than_one_by_one": burst["baseline_http_calls"] >= 20 * burst["http_calls"],
         "page_at_most_2_portal_calls_per_view": all(v["portal_calls"] <= 2 for v in page["views"].values()),
         "page_app_p95_at_most_50ms": all(v["app_ms"]["p95"] <= 50 for v in page["views"].values()),
+        "sheet_dry_run_app_time_under_10s": r["sheet_import"]["dry_run"]["app_s"] < 10,
+        "sheet_write_in_ceil_changes_over_50_batches": (r["sheet_import"]["write"]["batch_calls"]
+                                                        <= r["sheet_import"]["batch_calls_bound"]),
+        "sheet_grid_first_screen_without_all_rows": (r["sheet_import"]["grid"]["first_screen_rows"]
+                                                     < r["sheet_import"]["grid"]["rows"]
+                                                     or r["sheet_import"]["grid"]["rows"] <= 50),
+        "sheet_second_import_changes_nothing": (r["sheet_import"]["again"]["create"]
+                                                == r["sheet_import"]["again"]["change"] == 0),
     }
 
 
@@ -106,6 +117,22 @@ def table(r: dict[str, Any]) -> str:
     for name, v in [*page["views"].items(), ("baseline: " + page["baseline"]["view"], page["baseline"])]:
         lines.append(f"{name:36s} {v['app_ms']['p50']:8.1f} {v['app_ms']['p95']:8.1f} {v['wall_ms']['p50']:9.1f} "
                      f"{v['portal_calls']:6d} {v.get('ratio_calls_baseline_over_view', ''):>16}")
+    sheet = r["sheet_import"]
+    dry, write, base = sheet["dry_run"], sheet["write"], sheet["one_by_one"]
+    lines += [f"\nsheet import, {sheet['clients']} clients x 12 months ({sheet['cells']} cells, .xlsx, half by name)",
+              f"dry run: app {dry['app_s']} s (wall {dry['wall_s']} s), {dry['http_calls']} HTTP calls, "
+              f"{dry['create']} to create",
+              f"write: {write['plans_written']} plans in {write['batch_calls']} batch calls (bound "
+              f"{sheet['batch_calls_bound']}), {write['http_calls']} HTTP calls, {write['wall_s']} s, cloud "
+              f"{write['cloud_projected_s']} s; again: {sheet['again']['unchanged']} unchanged, "
+              f"{sheet['again']['create'] + sheet['again']['change']} to write",
+              f"grid of the year: first screen {sheet['grid']['first_screen_rows']} rows in "
+              f"{sheet['grid']['first_screen_s']} s ({sheet['grid']['first_screen_portal_calls']} portal calls), the "
+              f"other {sheet['grid']['rows'] - sheet['grid']['first_screen_rows']} rows in "
+              f"{sheet['grid']['rest_chunks']} chunks, {sheet['grid']['rest_s']} s",
+              f"one by one: {base['plans_written']} plans, {base['http_calls']} HTTP calls, {base['wall_s']} s, cloud "
+              f"{base['cloud_projected_s']} s; ratio {sheet['ratio_calls_one_by_one_over_write']}x calls, "
+              f"{sheet['ratio_cloud_time_one_by_one_over_write']}x cloud time"]
     lines.append("\ntargets (reconcile: warm run): " + ", ".join(f"{k} {'met' if ok else 'MISSED'}"
                                                              for k, ok in r["targets"].items()))
     return "\n".join(lines)

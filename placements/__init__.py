@@ -5,7 +5,7 @@ from flask import Blueprint, Flask
 
 def register(app: Flask) -> None:
     """Register this package's blueprints, template helpers and session cookie settings on the app."""
-    from placements import changes, client_tab, deal_tab, i18n, plan_edit, plans_page, settings_page
+    from placements import changes, client_tab, deal_tab, grid, i18n, plan_edit, plans_page, settings_page
 
     i18n.init_app(app)
     # Frames live on the portal's site: the cookie must be SameSite=None; Secure. Browsers refuse
@@ -19,5 +19,5 @@ def register(app: Flask) -> None:
         app.config["SESSION_COOKIE_NAME"] = "b24plans_session"
     app.register_blueprint(Blueprint("placements_static", __name__, static_folder="static",
                                      static_url_path="/placements/static"))
-    for module in (plans_page, plan_edit, deal_tab, client_tab, changes, settings_page):
+    for module in (plans_page, plan_edit, deal_tab, client_tab, changes, settings_page, grid):
         app.register_blueprint(module.bp)

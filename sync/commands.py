@@ -237,3 +237,54 @@ def jobs() -> None:
     except KeyboardInterrupt:
         scheduler.stop()
         click.echo("jobs stopped")
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="say what would be created or changed, write nothing")
+@click.option("--member-id", default=None, help="the portal (needed when more than one is installed)")
+@click.option("--lang", default="es", show_default=True, help="language of the numbers in text cells (es, en, ru)")
+def import_plans(path: str, dry_run: bool, member_id: str | None, lang: str) -> None:
+    """Create or update plans from an .xlsx or .csv sheet (README: the file format); a plan matches by client and
+    period, so importing the same file twice changes nothing the second time."""
+    from pathlib import Path
+
+    from b24app.db import connect
+    from b24app.installations import InstallationStore
+    from b24app.rest.clients import clients_for
+    from b24app.sheet import read_file
+    from sync import sheet_import
+
+    config = load_config()
+    db = connect(config["DATABASE"])
+    try:
+        installs = [i for i in InstallationStore(db).all() if member_id in (None, i.member_id)]
+    finally:
+        db.conn.close()
+    if len(installs) != 1:
+        raise click.ClickException("no such installation" if not installs
+                                   else "more than one portal is installed: name one with --member-id")
+    inst = installs[0]
+    if not inst.is_provisioned:
+        raise click.ClickException(f"portal {inst.member_id} has no smart process yet: run b24plans provision")
+    parsed = read_file(Path(path).read_bytes(), path, locale=lang)
+    with clients_for(config).admin(inst) as client:
+        changes = (sheet_import.changes_for(client, inst, parsed.entries, parsed.problems) if parsed.entries
+                   else sheet_import.plan_changes_failed(parsed.problems))
+        for line in sheet_import.report_lines(changes):
+            click.echo(line)
+        if not changes.ok:
+            raise click.ClickException(f"{len(changes.errors)} problem(s): nothing written")
+        if dry_run:
+            click.echo("dry run: nothing written")
+            return
+        report = sheet_import.write(client, inst, changes)
+    db = connect(config["DATABASE"])
+    try:
+        sheet_import.audit_write(db, inst, changes, report, "cli", Path(path).name)
+    finally:
+        db.conn.close()
+    for line in sheet_import.write_lines(changes, report):
+        click.echo(line)
+    if not report.complete:
+        sys.exit(1)

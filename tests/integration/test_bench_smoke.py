@@ -34,5 +34,10 @@ def test_bench_writes_every_figure_the_issue_lists(tmp_path, monkeypatch):
     for view in page["views"].values():
         assert {"p50", "p95"} <= view["app_ms"].keys() and view["portal_calls"] >= 1
     assert page["baseline"]["portal_calls"] >= 1
+    sheet = results["sheet_import"]
+    assert sheet["clients"] == 5 and sheet["cells"] == 60 and sheet["dry_run"]["create"] == 60
+    assert sheet["write"]["plans_written"] == 60 and sheet["write"]["batch_calls"] == sheet["batch_calls_bound"] == 2
+    assert sheet["again"]["unchanged"] == 60 and sheet["one_by_one"]["http_calls"] >= 60
+    assert sheet["grid"]["rows"] == sheet["grid"]["first_screen_rows"] == 5 and sheet["grid"]["rest_chunks"] == 0
     assert all(isinstance(ok, bool) for ok in results["targets"].values())
     assert "reconcile" in bench_run.table(results)
