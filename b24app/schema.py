@@ -21,8 +21,11 @@ COMPANY = 4
 PROBABILITY_SUFFIX = "PROBABILITY"
 #: manifest suffix of each computed figure (app.yaml smart_process.fields), by the figure's name
 FIGURE_SUFFIXES = {"won": "EXECUTED", "remainder": "REMAINDER", "execution": "EXECUTION", "probable": "PROBABLE"}
+#: the plan series' fields (b24app/series.py), by our key; RECURRENCE and CARRYOVER are list fields
+SERIES_SUFFIXES = {"recurrence": "RECURRENCE", "growth": "GROWTH", "carryover": "CARRYOVER", "cap": "CARRYCAP",
+                   "carried": "CARRIED", "predecessor": "PREDECESSOR", "successor": "SUCCESSOR"}
 #: every user field the app reads, by our key
-UF_SUFFIXES = {"probability": PROBABILITY_SUFFIX, **FIGURE_SUFFIXES}
+UF_SUFFIXES = {"probability": PROBABILITY_SUFFIX, **FIGURE_SUFFIXES, **SERIES_SUFFIXES}
 
 #: native plan fields a plan row needs (crm.item camelCase names)
 PLAN_FIELDS = ("id", "title", "companyId", "contactId", "begindate", "closedate", "assignedById",
