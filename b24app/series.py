@@ -219,3 +219,16 @@ def read_options(values: Mapping[str, object], enum_ids: Mapping[str, Mapping[st
         successor=ident("successor"),
     )
     return options, found
+
+
+def period_name(recurrence: str, begin: date, end: date) -> str:
+    """A language-neutral name of a period for a successor's title: ``2026-02``, ``2026-Q2``, ``2026``, else
+    ``2026-01-10..2026-01-19``."""
+    unit = recurrence if recurrence in MONTHS and matches(recurrence, begin, end) else unit_of(begin, end)
+    if unit == MONTHLY:
+        return f"{begin.year}-{begin.month:02d}"
+    if unit == QUARTERLY:
+        return f"{begin.year}-Q{(begin.month - 1) // 3 + 1}"
+    if unit == YEARLY:
+        return str(begin.year)
+    return f"{begin.isoformat()}..{end.isoformat()}"

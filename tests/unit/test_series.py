@@ -92,3 +92,11 @@ def test_read_options_maps_list_ids_back_and_never_raises() -> None:
     options, found = series.read_options({"recurrence": 99, "growth": "lots"}, enums)
     assert found == [series.RECURRENCE_UNKNOWN, series.NOT_A_NUMBER]
     assert not options.recurring
+
+
+@pytest.mark.parametrize(("begin", "end", "name"), [
+    ("2026-02-01", "2026-02-28", "2026-02"), ("2026-04-01", "2026-06-30", "2026-Q2"),
+    ("2027-01-01", "2027-12-31", "2027"), ("2026-01-10", "2026-01-19", "2026-01-10..2026-01-19"),
+])
+def test_period_name(begin: str, end: str, name: str) -> None:
+    assert series.period_name("NONE", d(begin), d(end)) == name
