@@ -179,18 +179,20 @@ def problems(options: SeriesOptions, begin: date | None, end: date | None) -> li
     return found
 
 
-def read_options(values: Mapping[str, object], enum_ids: Mapping[str, Mapping[str, int]]) -> tuple[SeriesOptions,
-                                                                                                  list[str]]:
+def read_options(values: Mapping[str, object], enum_ids: Mapping[str, Mapping[str, int]],
+                 defaults: SeriesOptions | None = None) -> tuple[SeriesOptions, list[str]]:
     """Options from a plan's field values by our keys (recurrence, growth, carryover, cap, carried,
     predecessor, successor); list values are the portal's item ids, mapped back with ``enum_ids``
-    (suffix -> XML id -> id). Returns the options and the problems met while reading (an unknown list id,
-    a value that is not a number): the reading never raises."""
+    (suffix -> XML id -> id). An empty growth, policy or cap takes the ``defaults`` (the settings); an empty
+    recurrence is NONE. Returns the options and the problems met while reading (an unknown list id, a value
+    that is not a number): the reading never raises."""
     found: list[str] = []
+    defaults = defaults or SeriesOptions()
 
-    def xml(suffix: str, key: str, unknown: str) -> str:
+    def xml(suffix: str, key: str, unknown: str, default: str = NONE) -> str:
         raw = values.get(key)
         if raw in (None, "", 0, "0", False):
-            return NONE
+            return default
         by_id = {str(i): x for x, i in (enum_ids.get(suffix) or {}).items()}
         xml_id = by_id.get(str(raw))
         if xml_id is None:
@@ -211,14 +213,27 @@ def read_options(values: Mapping[str, object], enum_ids: Mapping[str, Mapping[st
 
     options = SeriesOptions(
         recurrence=xml("RECURRENCE", "recurrence", RECURRENCE_UNKNOWN),
-        growth=num("growth") or ZERO,
-        policy=xml("CARRYOVER", "carryover", POLICY_UNKNOWN),
-        cap=num("cap"),
+        growth=_or(num("growth"), defaults.growth) or ZERO,
+        policy=xml("CARRYOVER", "carryover", POLICY_UNKNOWN, defaults.policy),
+        cap=_or(num("cap"), defaults.cap),
         carried=num("carried") or ZERO,
         predecessor=ident("predecessor"),
         successor=ident("successor"),
     )
     return options, found
+
+
+def _or(value: Decimal | None, default: Decimal | None) -> Decimal | None:
+    return default if value is None else value
+
+
+def defaults_of(config: Mapping[str, object]) -> SeriesOptions:
+    """The settings' defaults (``B24_SERIES_*``) as options."""
+    cap = config.get("SERIES_CAP")
+    return SeriesOptions(recurrence=str(config.get("SERIES_RECURRENCE") or NONE),
+                         growth=number(config.get("SERIES_GROWTH")) or ZERO,
+                         policy=str(config.get("SERIES_CARRYOVER") or NONE),
+                         cap=number(cap) if cap not in (None, "") else None)
 
 
 def period_name(recurrence: str, begin: date, end: date) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from b24app import planmath
+from b24app import planmath, series
 from b24app.installations import Installation, InstallationStore
 from b24app.rest.clients import clients_for
 from sync import recompute, reconcile, successors
@@ -46,7 +46,8 @@ def close_periods(config: Mapping[str, Any], db: sqlite_utils.Database, today: d
         day = today or recompute.portal_today(inst, moment)
         try:
             with clients.admin(inst) as client:
-                outcome.series = successors.make_successors(client, db, inst, day, recompute.grace_days(config))
+                outcome.series = successors.make_successors(client, db, inst, day, recompute.grace_days(config),
+                                                            defaults=series.defaults_of(config))
         except Exception as exc:  # noqa: BLE001 - a failed series step is retried by the next run, never fatal
             log.warning("portal %s: next periods not made (%s: %s)", member, type(exc).__name__, exc)
             outcome.error = f"next periods: {type(exc).__name__}: {exc}"

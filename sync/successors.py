@@ -59,11 +59,12 @@ def names(inst: Installation) -> dict[str, str]:
     return {key: inst.field_map[suffix] for key, suffix in SERIES_SUFFIXES.items() if suffix in inst.field_map}
 
 
-def options_of(inst: Installation, row: Mapping[str, Any]) -> tuple[series.SeriesOptions, list[str]]:
-    """A plan row's series options and every problem with them (reading and validation)."""
+def options_of(inst: Installation, row: Mapping[str, Any],
+               defaults: series.SeriesOptions | None = None) -> tuple[series.SeriesOptions, list[str]]:
+    """A plan row's series options (empty fields: ``defaults``, the settings) and every problem with them."""
     fields = names(inst)
     values = {key: row.get(name) for key, name in fields.items()}
-    options, found = series.read_options(values, inst.enum_map)
+    options, found = series.read_options(values, inst.enum_map, defaults)
     begin, end = planmath.parse_date(row.get("begindate")), planmath.parse_date(row.get("closedate"))
     problems = found + [p for p in series.problems(options, begin, end) if p not in found]
     return options, problems
@@ -189,7 +190,8 @@ def keep_lowest(client: RestClient, inst: Installation, ids: list[int], outcome:
 
 def make_successors(client: RestClient, db: sqlite_utils.Database, inst: Installation, today: date,
                     grace_days: int = 0, stages: Mapping[str, str] | None = None,
-                    rates: planmath.Rates | None = None) -> SeriesOutcome:
+                    rates: planmath.Rates | None = None,
+                    defaults: series.SeriesOptions | None = None) -> SeriesOutcome:
     """Create the missing successors of one portal's closed recurring plans (module docstring)."""
     outcome = SeriesOutcome()
     if not inst.is_provisioned or not {"recurrence", "predecessor", "successor"} <= set(names(inst)):
@@ -201,7 +203,7 @@ def make_successors(client: RestClient, db: sqlite_utils.Database, inst: Install
             plan_id = recompute.as_int(row.get("id"))
             if not recompute.is_closed(inst, row, today, grace_days, stages):
                 continue
-            options, problems = options_of(inst, row)
+            options, problems = options_of(inst, row, defaults)
             if options.successor:
                 continue  # done (a successor a person deleted stays deleted)
             if problems:

@@ -100,3 +100,13 @@ def test_read_options_maps_list_ids_back_and_never_raises() -> None:
 ])
 def test_period_name(begin: str, end: str, name: str) -> None:
     assert series.period_name("NONE", d(begin), d(end)) == name
+
+
+def test_empty_fields_take_the_settings_defaults() -> None:
+    defaults = series.defaults_of({"SERIES_GROWTH": 5.0, "SERIES_CARRYOVER": "SHORTFALL", "SERIES_CAP": 100.0,
+                                   "SERIES_RECURRENCE": "MONTHLY"})
+    options, _ = series.read_options({"recurrence": None, "growth": None, "carryover": "", "cap": None}, {}, defaults)
+    assert (options.recurrence, options.growth, options.policy, options.cap) == ("NONE", D("5.0"), "SHORTFALL",
+                                                                                 D("100.0"))
+    options, _ = series.read_options({"growth": 0, "cap": 0}, {}, defaults)
+    assert (options.growth, options.cap) == (D("0"), D("0"))  # a 0 typed is a value, not "empty"
