@@ -19,7 +19,9 @@ from decimal import Decimal
 from typing import Any
 
 from b24app.planmath import parse_date, value_flags
-from b24app.schema import PlanSchema
+from b24app.schema import SERIES_SUFFIXES, PlanSchema
+from b24app.series import SeriesOptions, read_options
+from b24app.series import problems as series_problems
 from placements.plan_form import Client, period_for
 
 PAGE_SIZE = 50
@@ -186,6 +188,8 @@ class PlanRow:
     responsible_photo: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     flags: frozenset[str] = frozenset()  # planmath.PROBABILITY_OUT_OF_RANGE, NO_CURRENCY
+    series: SeriesOptions = SeriesOptions()  # recurrence, growth, carry-over, links (b24app/series.py)
+    series_flags: tuple[str, ...] = ()  # why the daily job cannot continue it (series.problems)
 
     @property
     def bar(self) -> int:
@@ -226,6 +230,12 @@ def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
     won = uf("won")
     remainder = uf("remainder") if item.get(schema.fields.get("remainder", "")) not in (None, "") \
         else max(amount - won, Decimal(0))
+    options, problems = SeriesOptions(), ()  # type: tuple[SeriesOptions, tuple[str, ...]]
+    if schema.has_series:
+        values = {key: item.get(schema.fields[key]) for key in SERIES_SUFFIXES}
+        options, found = read_options(values, schema.enums)
+        begin, end = _date(item.get("begindate")), _date(item.get("closedate"))
+        problems = tuple(dict.fromkeys(found + series_problems(options, begin, end)))
     return PlanRow(
         id=int(item.get("id") or 0), title=str(item.get("title") or ""), client=client_of(item),
         begindate=_date(item.get("begindate")), closedate=_date(item.get("closedate")),
@@ -233,6 +243,7 @@ def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
         currency=currency, probability=probability, probable=probable,
         won=won, remainder=remainder, execution=uf("execution"), status=schema.semantics(item.get("stageId")),
         flags=value_flags(None if raw_probability in (None, "") else probability, currency),
+        series=options, series_flags=problems,
     )
 
 
