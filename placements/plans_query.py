@@ -27,6 +27,7 @@ from placements.plan_form import Client, period_for
 PAGE_SIZE = 50
 STATUSES = ("P", "S", "F")
 PERIODS = ("month", "quarter", "year", "custom")
+SERIES_FILTERS = ("recurring", "oneoff")  # the plans page's series filter
 SORTS = ("client", "period", "responsible", "amount", "currency", "probability", "probable", "won",
          "remainder", "execution", "status")
 _NATIVE_SORT = {"period": "begindate", "amount": "opportunity", "currency": "currencyId", "status": "stageId"}
@@ -68,6 +69,7 @@ class ListQuery:
     sort: str = "period"
     direction: str = "desc"
     page: int = 1
+    series: str = ""  # recurring | oneoff (SERIES_FILTERS)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> ListQuery:
@@ -88,6 +90,7 @@ class ListQuery:
             sort=sort if sort in SORTS else "period",
             direction=direction if direction in ("asc", "desc") else "desc",
             page=min(page, 10_000),
+            series=args.get("series", "") if args.get("series", "") in SERIES_FILTERS else "",
         )
 
     def to_args(self, **changes: Any) -> dict[str, str]:
@@ -98,7 +101,7 @@ class ListQuery:
                "to": query.date_to.isoformat() if query.date_to else "", "currency": query.currency,
                "sort": query.sort if query.sort != "period" else "",
                "dir": query.direction if query.direction != "desc" else "",
-               "page": str(query.page) if query.page > 1 else ""}
+               "page": str(query.page) if query.page > 1 else "", "series": query.series}
         return {key: value for key, value in out.items() if value}
 
     def sorted_by(self, column: str) -> dict[str, str]:
@@ -143,6 +146,13 @@ def build_filter(query: ListQuery, schema: PlanSchema, today: date,
         flt["currencyId"] = query.currency
     if query.period_reversed:
         return None
+    if query.series and schema.has_series:
+        recurring = [i for x in ("MONTHLY", "QUARTERLY", "YEARLY") if (i := schema.enum_id("recurrence", x))]
+        name = schema.fields["recurrence"]
+        if query.series == "recurring":
+            flt[f"@{name}"] = recurring
+        else:  # an empty recurrence is a one-off plan too
+            flt["1"] = {"logic": "OR", "0": {f"!@{name}": recurring}, "1": {name: ""}}
     span = query.period_range(today)
     if span:  # plans whose period overlaps the chosen one
         flt["<=begindate"] = span[1].isoformat()

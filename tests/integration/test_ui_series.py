@@ -79,3 +79,54 @@ def test_series_fields_are_refused_with_a_message_in_the_users_language(installe
     assert message in html.unescape(saved.text)
     after = hook.call("crm.item.get", {"entityTypeId": inst.entity_type_id, "id": plan_id})["item"]
     assert after == before  # nothing written
+
+
+def test_the_plans_list_filters_by_series_and_says_whether_the_next_period_is_planned(installed):
+    hook = webhook(installed)
+    inst = installed.installation
+    f, enums = inst.field_map, inst.enum_map
+    recurring, company = _plan(installed, hook, title="Serie mensual")
+    continued, _ = _plan(installed, hook, title="Serie continuada")
+    [one_off, blank] = seed_plans(hook, inst, [
+        {"title": "Plan único", "companyId": company["id"], "opportunity": 100, "currencyId": "USD",
+         "assignedById": 1, "begindate": "2026-03-01", "closedate": "2026-03-31",
+         f["RECURRENCE"]: enums["RECURRENCE"]["NONE"]},
+        {"title": "Plan sin serie", "companyId": company["id"], "opportunity": 100, "currencyId": "USD",
+         "assignedById": 1, "begindate": "2026-03-01", "closedate": "2026-03-31"}])
+    hook.call("crm.item.update", {"entityTypeId": inst.entity_type_id, "id": continued,
+                                  "fields": {f["SUCCESSOR"]: one_off}})
+    frame = Frame(installed)
+
+    def listed(series: str) -> dict[int, str]:
+        page = frame.get("/", series=series).text
+        rows = re.findall(r'<tr data-plan="(\d+)"(.*?)</tr>', page, re.S)
+        return {int(plan): body for plan, body in rows}
+
+    every = listed("")
+    assert {recurring, continued, one_off, blank} <= set(every)
+    assert "Siguiente período aún sin planificar" in every[recurring]
+    assert f'data-plan-next="{recurring}"' in every[recurring]
+    assert "Siguiente período planificado" in every[continued] and "data-plan-next" not in every[continued]
+    assert "aún sin planificar" not in every[one_off] and f'data-plan-next="{one_off}"' in every[one_off]
+    assert set(listed("recurring")) >= {recurring, continued} and not {one_off, blank} & set(listed("recurring"))
+    assert set(listed("oneoff")) >= {one_off, blank} and not {recurring, continued} & set(listed("oneoff"))
+
+
+def test_the_client_tab_shows_the_series_period_by_period(installed):
+    hook = webhook(installed)
+    inst = installed.installation
+    f = inst.field_map
+    first, company = _plan(installed, hook)
+    [second] = seed_plans(hook, inst, [{"title": "Acme · abr 2026", "companyId": company["id"], "opportunity": 7000,
+                                        "currencyId": "USD", "assignedById": 2, "begindate": "2026-04-01",
+                                        "closedate": "2026-04-30", f["CARRIED"]: 3000, f["PREDECESSOR"]: first}])
+    frame = Frame(installed, "/placements/client", placement="CRM_COMPANY_DETAIL_TAB",
+                  options={"ID": str(company["id"])})
+    page = frame.page.text.replace("\xa0", " ")
+    section = page[page.index('id="series-history"'):page.index('id="history"')]
+    rows = re.findall(r'<tr data-plan="(\d+)">(.*?)</tr>', section, re.S)
+    order = [int(p) for p, _ in rows]
+    assert order.index(first) < order.index(second)  # oldest period first
+    carried = dict((int(p), re.search(r'series-carried"[^>]*>([^<]*)<', body).group(1)) for p, body in rows)
+    assert carried[second] == "+3.000,00 US$" and carried[first] == "—"
+    assert 'id="chart"' in page  # the chart it already drew stays
