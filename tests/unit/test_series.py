@@ -110,3 +110,11 @@ def test_empty_fields_take_the_settings_defaults() -> None:
                                                                                  D("100.0"))
     options, _ = series.read_options({"growth": 0, "cap": 0}, {}, defaults)
     assert (options.growth, options.cap) == (D("0"), D("0"))  # a 0 typed is a value, not "empty"
+
+
+def test_the_readme_worked_example() -> None:
+    april = series.successor_amount(D("4000"), D("1000"), growth=D("5"), policy="SHORTFALL")
+    assert (april.total, april.carry) == (D("7200.00"), D("3000.00"))
+    may = series.successor_amount(april.total, D("4000"), growth=D("5"), policy="SHORTFALL", carried_in=april.carry)
+    assert may.total == D("7610.00")  # not 10,610: March's 3,000 is counted once, inside April's shortfall
+    assert series.successor_amount(D("4000"), D("1000"), policy="SHORTFALL", cap=D("500")).total == D("4500.00")
