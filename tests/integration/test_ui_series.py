@@ -124,7 +124,7 @@ def test_the_client_tab_shows_the_series_period_by_period(installed):
                   options={"ID": str(company["id"])})
     page = frame.page.text.replace("\xa0", " ")
     section = page[page.index('id="series-history"'):page.index('id="history"')]
-    rows = re.findall(r'<tr data-plan="(\d+)">(.*?)</tr>', section, re.S)
+    rows = re.findall(r'<tr data-series-plan="(\d+)">(.*?)</tr>', section, re.S)
     order = [int(p) for p, _ in rows]
     assert order.index(first) < order.index(second)  # oldest period first
     carried = dict((int(p), re.search(r'series-carried"[^>]*>([^<]*)<', body).group(1)) for p, body in rows)
