@@ -187,3 +187,24 @@ def test_the_command_names_the_plans_it_continued(plans, installed, monkeypatch)
     assert result.exit_code == 0, result.output
     successor = plans.only_successor(plan)
     assert f"1 next-period plan(s) made: #{plan} → #{successor['id']}" in result.output
+
+
+def test_two_processes_at_once_make_one_successor(plans, installed):
+    """Two ``b24plans close-periods`` processes started together (the per-portal file lock and the re-check)."""
+    import os
+    import subprocess
+    import sys
+
+    plan = plans.add(4000, "MONTHLY", "SHORTFALL", growth=5, won=1000)
+    env = {**os.environ, "B24_ENV": "development", "B24_RATE_BURST": "1000"}
+    for name in ("DATABASE", "CLIENT_ID", "CLIENT_SECRET", "OAUTH_URL", "PUBLIC_URL", "SECRET_KEY"):
+        env[f"B24_{name}"] = str(installed.live.config[name])
+    command = [sys.executable, "-c", "from b24app.cli import cli; cli()", "close-periods", "--today", "2026-04-01"]
+    runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    successor = plans.only_successor(plan)
+    assert money(successor["opportunity"]) == Decimal("7200")
+    made = [line for out in outputs for line in out.splitlines() if "next-period plan(s) made" in line]
+    assert sorted(line.split()[0] for line in made) == ["0", "1"]  # one process made it, the other found it
