@@ -32,7 +32,7 @@ def test_plan_the_next_period_from_the_plans_page(installed, page, shot):
     frame = page.frame_locator(".app-frame iframe").first
     row = frame.locator(f'#plans tr[data-plan="{plan_id}"]')
     row.wait_for()
-    assert "Siguiente período aún sin planificar" in text_of(row)
+    assert row.locator(".next-not-yet").get_attribute("title") == "Siguiente período aún sin planificar"
     row.locator(f'[data-plan-next="{plan_id}"]').click()
     frame.locator("#series-sum").wait_for()
     shot("series-01-next-period-form")
@@ -54,4 +54,6 @@ def test_plan_the_next_period_from_the_plans_page(installed, page, shot):
     successor = int(previous[f["SUCCESSOR"]])
     item = hook.call("crm.item.get", {"entityTypeId": inst.entity_type_id, "id": successor})["item"]
     assert item["opportunity"] == 7200 and int(item[f["PREDECESSOR"]]) == plan_id
-    assert "Siguiente período planificado" in text_of(frame.locator(f'#plans tr[data-plan="{plan_id}"]'))
+    planned = frame.locator(f'#plans tr[data-plan="{plan_id}"] .next-planned')
+    assert planned.get_attribute("title") == "Siguiente período planificado"
+    assert planned.get_attribute("data-next") == str(successor)
