@@ -27,27 +27,32 @@ from b24app.sheet import N_, Entry, Problem, period_header, problem
 RECURRENCE_SUFFIX = "RECURRENCE"
 
 
-def recurrence_fields(value: str | None, field_map: Mapping[str, str]) -> dict[str, Any] | None:
+def recurrence_fields(value: str | None, field_map: Mapping[str, str],
+                      enums: Mapping[str, Mapping[str, int]] | None = None) -> dict[str, Any] | None:
     """The plan fields that carry a recurrence (``NONE`` / ``MONTHLY`` / ``QUARTERLY`` / ``YEARLY``): ``{}`` when
-    the entry asks for none, ``None`` when the portal's smart process has no recurrence field (the change is
-    reported as not applied). The only place a recurrence is turned into plan fields.
+    the entry asks for none, ``None`` when the portal's smart process has no recurrence field or no item for that
+    value (the change is reported as not applied). The only place a recurrence is turned into plan fields.
 
-    The field is an enumeration whose items carry the XML ids ``NONE`` / ``MONTHLY`` / ``QUARTERLY`` / ``YEARLY``;
-    Bitrix24 writes and reads an enumeration by its item id, so at the merge with the recurring plans this pair
-    maps the XML id to that item id and back (``recurrence_of``); nothing else needs to change."""
+    The field is an enumeration: Bitrix24 writes and reads it by its item id, which differs per portal
+    (``enums``: ``Installation.enum_map``, suffix -> XML id -> item id; ARCHITECTURE.md F14)."""
     if value is None:
         return {}
     name = field_map.get(RECURRENCE_SUFFIX)
-    if not name:
+    item_id = ((enums or {}).get(RECURRENCE_SUFFIX) or {}).get(value)
+    if not name or item_id is None:
         return None
-    return {name: value}
+    return {name: item_id}
 
 
-def recurrence_of(item: Mapping[str, Any], field_map: Mapping[str, str]) -> str | None:
-    """A plan's recurrence as ``recurrence_fields`` writes it (None when the field is missing or empty)."""
+def recurrence_of(item: Mapping[str, Any], field_map: Mapping[str, str],
+                  enums: Mapping[str, Mapping[str, int]] | None = None) -> str | None:
+    """A plan's recurrence as an XML id (None when the field is missing, empty or holds an unknown item)."""
     name = field_map.get(RECURRENCE_SUFFIX)
     value = item.get(name) if name else None
-    return str(value) if value not in (None, "", 0, "0") else None
+    if value in (None, "", 0, "0", False):
+        return None
+    by_id = {str(i): xml for xml, i in ((enums or {}).get(RECURRENCE_SUFFIX) or {}).items()}
+    return by_id.get(str(value))
 
 
 Client = tuple[str, int]  # ("company", 12)
@@ -104,6 +109,8 @@ class Target:
     field_map: Mapping[str, str]  # suffix -> REST name (Installation.field_map)
     #: a new plan's title from the client's name and the period (the frames name it in the user's language)
     title: Callable[[str, date, date], str] | None = None
+    #: list-field suffix -> XML id -> the portal's item id (Installation.enum_map)
+    enums: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     @property
     def probability_field(self) -> str | None:
@@ -275,7 +282,7 @@ def _change(entry: Entry, client: Client, directory: Directory, target: Target, 
     places = directory.currencies.get(currency, 2)
     amount = _money(entry.amount, places)
     notes: list[str] = []
-    recurrence = recurrence_fields(entry.recurrence, target.field_map)
+    recurrence = recurrence_fields(entry.recurrence, target.field_map, target.enums)
     if recurrence is None:
         notes.append(N_("recurrence not applied (field missing)"))
         recurrence = {}
@@ -314,10 +321,10 @@ def _change(entry: Entry, client: Client, directory: Directory, target: Target, 
                                                       or Decimal(plan.probability) != entry.probability):
         fields[pfield] = float(entry.probability)
         diff.append(("probability", _text(plan.probability), _text(entry.probability)))
-    for key, value in recurrence.items():
-        if plan.recurrence != value:
+    for key, value in recurrence.items():  # the plan's recurrence is read as an XML id, written as an item id
+        if plan.recurrence != entry.recurrence:
             fields[key] = value
-            diff.append(("recurrence", plan.recurrence or "", str(value)))
+            diff.append(("recurrence", plan.recurrence or "", str(entry.recurrence)))
     if not fields:
         return Change("unchanged", entry, client, name, plan.id, {}, [], notes)
     if target.category_id:  # an update without categoryId may move the item (ARCHITECTURE.md F7)

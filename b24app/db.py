@@ -247,3 +247,10 @@ def init_app(app: Flask) -> None:
     """Apply migrations once at start-up; requests then only open connections."""
     migrate(app.config["DATABASE"])
     app.teardown_appcontext(close_db)
+
+
+@migrations()
+def m008_enum_map(db: sqlite_utils.Database) -> None:
+    """Per installation, the item ids of the plan's list fields by XML id (``{"RECURRENCE": {"MONTHLY": 57}}``):
+    Bitrix24 stores a list field's value as the id of its item, which differs per portal."""
+    db.table("installations").add_column("enum_map", str)

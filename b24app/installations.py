@@ -42,6 +42,8 @@ class Installation:
     category_id: int | None = None
     field_map: dict[str, str] = field(default_factory=dict)  # suffix -> camelCase REST name
     stage_map: dict[str, str] = field(default_factory=dict)  # semantics P/S/F -> stage id
+    #: list-field suffix -> XML id -> the portal's item id (``{"RECURRENCE": {"MONTHLY": 57}}``)
+    enum_map: dict[str, dict[str, int]] = field(default_factory=dict)
     status: str = ACTIVE
     time_zone: str = ""  # the portal's UTC offset, ``-06:00`` (server.time); empty: not read yet
     installed_at: str | None = None
@@ -71,6 +73,7 @@ def _to_row(inst: Installation) -> dict[str, Any]:
     row = asdict(inst)
     row["field_map"] = json.dumps(inst.field_map, sort_keys=True)
     row["stage_map"] = json.dumps(inst.stage_map, sort_keys=True)
+    row["enum_map"] = json.dumps(inst.enum_map, sort_keys=True)
     row["updated_at"] = now_iso()
     return row
 
@@ -79,6 +82,7 @@ def _from_row(row: dict[str, Any]) -> Installation:
     data = dict(row)
     data["field_map"] = json.loads(data.get("field_map") or "{}")
     data["stage_map"] = json.loads(data.get("stage_map") or "{}")
+    data["enum_map"] = json.loads(data.get("enum_map") or "{}")
     for key in ("access_token", "refresh_token", "application_token", "scopes", "domain", "lang",
                 "app_version", "server_endpoint", "time_zone"):
         data[key] = data.get(key) or ""
@@ -135,19 +139,21 @@ class InstallationStore:
                             [*args, member_id])
 
     def save_provisioned(self, inst: Installation, *, type_id: int | None, entity_type_id: int | None,
-                         category_id: int | None, field_map: dict[str, str], stage_map: dict[str, str]) -> None:
+                         category_id: int | None, field_map: dict[str, str], stage_map: dict[str, str],
+                         enum_map: dict[str, dict[str, int]] | None = None) -> None:
         """Keep the smart-process ids, touching nothing else of the row (the REST client may have rotated the
         tokens meanwhile: a whole-row save of an older Installation would put a dead refresh token back)."""
         with self.db.conn:
             changed = self.db.execute(
                 "UPDATE installations SET type_id = ?, entity_type_id = ?, category_id = ?, field_map = ?, "
-                "stage_map = ?, updated_at = ? WHERE member_id = ?",
+                "stage_map = ?, enum_map = ?, updated_at = ? WHERE member_id = ?",
                 [type_id, entity_type_id, category_id, json.dumps(field_map, sort_keys=True),
-                 json.dumps(stage_map, sort_keys=True), now_iso(), inst.member_id],
+                 json.dumps(stage_map, sort_keys=True), json.dumps(enum_map or {}, sort_keys=True), now_iso(),
+                 inst.member_id],
             ).rowcount
         if not changed:  # not stored yet: nothing to clobber
             self.save(inst.with_(type_id=type_id, entity_type_id=entity_type_id, category_id=category_id,
-                                 field_map=field_map, stage_map=stage_map))
+                                 field_map=field_map, stage_map=stage_map, enum_map=enum_map or {}))
 
     def set_time_zone(self, member_id: str, time_zone: str) -> None:
         """The portal's UTC offset as it answered ``server.time`` (api-reference/common/system/server-time.md)."""

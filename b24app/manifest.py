@@ -35,12 +35,21 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class EnumItem:
+    """One value of a list (enumeration) user field: its XML id and its label per language."""
+
+    xml_id: str
+    label: dict[str, str]
+
+
+@dataclass(frozen=True)
 class UserField:
     suffix: str
     type: str
     computed: bool
     label: dict[str, str]
     settings: dict[str, Any] = field(default_factory=dict)
+    items: tuple[EnumItem, ...] = ()
 
     def field_name(self, type_id: int) -> str:
         """``UF_CRM_{typeId}_{SUFFIX}`` (api-reference/crm/universal/index.md)."""
@@ -158,8 +167,16 @@ def parse_manifest(data: Any) -> Manifest:
         settings = item.get("settings") or {}
         if not isinstance(settings, dict):
             raise ManifestError(f"{where}settings", "must be a mapping")
+        items = []
+        for j, entry in enumerate(item.get("items") or []):
+            xml_id = _require(entry, "xml_id", str, f"{where}items[{j}].")
+            if not _SUFFIX_RE.match(xml_id):
+                raise ManifestError(f"{where}items[{j}].xml_id", "must be upper-case letters only")
+            items.append(EnumItem(xml_id, _lang_map(entry, "label", f"{where}items[{j}].")))
+        if (ftype == "enumeration") != bool(items):
+            raise ManifestError(f"{where}items", "a list field needs items, and only a list field has them")
         fields.append(UserField(suffix, ftype, bool(item.get("computed", False)),
-                                _lang_map(item, "label", where), settings))
+                                _lang_map(item, "label", where), settings, tuple(items)))
     if len({f.suffix for f in fields}) != len(fields):
         raise ManifestError("smart_process.fields", "suffixes must be unique")
 

@@ -11,7 +11,7 @@ Pure: recompute, reconcile, the plan math and the frames all take their field na
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 DEAL = 2  # CRM entity type ids (api-reference/crm/data-types.md#object_type)
@@ -21,8 +21,11 @@ COMPANY = 4
 PROBABILITY_SUFFIX = "PROBABILITY"
 #: manifest suffix of each computed figure (app.yaml smart_process.fields), by the figure's name
 FIGURE_SUFFIXES = {"won": "EXECUTED", "remainder": "REMAINDER", "execution": "EXECUTION", "probable": "PROBABLE"}
+#: the plan series' fields (b24app/series.py), by our key; RECURRENCE and CARRYOVER are list fields
+SERIES_SUFFIXES = {"recurrence": "RECURRENCE", "growth": "GROWTH", "carryover": "CARRYOVER", "cap": "CARRYCAP",
+                   "carried": "CARRIED", "predecessor": "PREDECESSOR", "successor": "SUCCESSOR"}
 #: every user field the app reads, by our key
-UF_SUFFIXES = {"probability": PROBABILITY_SUFFIX, **FIGURE_SUFFIXES}
+UF_SUFFIXES = {"probability": PROBABILITY_SUFFIX, **FIGURE_SUFFIXES, **SERIES_SUFFIXES}
 
 #: native plan fields a plan row needs (crm.item camelCase names)
 PLAN_FIELDS = ("id", "title", "companyId", "contactId", "begindate", "closedate", "assignedById",
@@ -67,13 +70,25 @@ class PlanSchema:
     entity_type_id: int
     fields: Mapping[str, str]  # our key (probability, won, ...) -> REST camelCase name
     stages: Mapping[str, str]  # semantics P/S/F -> stage id
+    #: list-field suffix -> XML id -> the portal's item id (``Installation.enum_map``)
+    enums: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, inst: Provisioned) -> PlanSchema:
         if not inst.is_provisioned:
             raise ValueError("the installation has no smart process yet")
         names = {key: inst.field_map[suffix] for key, suffix in UF_SUFFIXES.items() if suffix in inst.field_map}
-        return cls(int(inst.entity_type_id or 0), names, dict(inst.stage_map))
+        enums: Mapping[str, Mapping[str, int]] = getattr(inst, "enum_map", None) or {}
+        return cls(int(inst.entity_type_id or 0), names, dict(inst.stage_map), dict(enums))
+
+    @property
+    def has_series(self) -> bool:
+        """Whether the portal has the series fields (provisioned by this version of the app)."""
+        return all(key in self.fields for key in SERIES_SUFFIXES) and "RECURRENCE" in self.enums
+
+    def enum_id(self, key: str, xml_id: str) -> int | None:
+        """The portal's item id of a list field's value (``recurrence``/``carryover``, ``MONTHLY``)."""
+        return (self.enums.get(SERIES_SUFFIXES[key]) or {}).get(xml_id)
 
     @property
     def parent_field(self) -> str:

@@ -59,6 +59,29 @@ def _non_negative_int(value: str) -> int:
     return number
 
 
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        upper = value.strip().upper()
+        if upper not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return upper
+    return parse
+
+
+def _growth(value: str) -> float:
+    number = float(value)
+    if not -100 <= number <= 1000:
+        raise ValueError("must be a percentage from -100 to 1000")
+    return number
+
+
+def _cap(value: str) -> float | None:
+    number = float(value)
+    if number < 0:
+        raise ValueError("must be 0 or more (empty: no cap)")
+    return number
+
+
 def _env_name(value: str) -> str:
     if value not in {"production", "development", "test"}:
         raise ValueError("must be production, development or test")
@@ -109,6 +132,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLOSE_PERIODS_HOUR", 1, "hour of the day (each portal's own time) of the period-end job", int),
     Setting("GRACE_DAYS", 0, "days after a plan's period during which a won deal still counts toward it",
             _non_negative_int),
+    Setting("SERIES_RECURRENCE", "NONE", "recurrence a new plan starts with in the app's form: NONE, MONTHLY, "
+            "QUARTERLY or YEARLY", _choice("NONE", "MONTHLY", "QUARTERLY", "YEARLY")),
+    Setting("SERIES_GROWTH", 0.0, "growth in % a new plan starts with, and a plan with an empty growth field uses "
+            "(-100 to 1000)", _growth),
+    Setting("SERIES_CARRYOVER", "NONE", "carry-over policy a new plan starts with, and a plan with an empty policy "
+            "field uses: NONE, SHORTFALL, SURPLUS or BOTH", _choice("NONE", "SHORTFALL", "SURPLUS", "BOTH")),
+    Setting("SERIES_CAP", None, "carry-over cap (plan currency) a new plan starts with, and a plan with an empty "
+            "cap field uses (empty: no cap)", _cap),
     Setting("LOG_LEVEL", "INFO", "logging level"),
     Setting("LOG_FORMAT", "text", "text (one readable line per record) or json (one JSON object per line)",
             _log_format),

@@ -210,6 +210,53 @@ def ensure_demo_plans(client: Any, inst: Any, today: date | None = None, limit: 
     return result
 
 
+def ensure_demo_series(client: Any, inst: Any, today: date | None = None) -> int:
+    """Two plan series (README "Recurring plans"), made through REST once (``xmlId`` ``b24plans-series-demo-…``):
+    a monthly one whose last month closed No cumplido at 1,000 of 4,000 with the shortfall carried into this
+    month's plan (4,000 + 3,000 = 7,000), and a quarterly one whose last quarter was fulfilled and whose current
+    quarter grows 10 %. The closed plans keep their stored figures (history). Returns the plans created."""
+    from b24app import series
+
+    eti, f, enums = int(inst.entity_type_id), inst.field_map, inst.enum_map
+    if not {"RECURRENCE", "PREDECESSOR", "SUCCESSOR"} <= set(f) or "RECURRENCE" not in enums:
+        return 0
+    found = client.list_all("crm.item.list", {"entityTypeId": eti, "filter": {"%xmlId": "b24plans-series-demo-"},
+                                              "select": ["id"]}, items_key="items")
+    if found:
+        return 0
+    companies = client.list_all("crm.item.list", {"entityTypeId": 4, "select": ["id", "title"],
+                                                  "order": {"id": "ASC"}}, items_key="items")[:2]
+    if len(companies) < 2:
+        return 0
+    today = today or date.today()
+    made = 0
+    for company, unit, policy, growth, amount, won in (
+            (companies[0], series.MONTHLY, series.SHORTFALL, Decimal(0), Decimal(4000), Decimal(1000)),
+            (companies[1], series.QUARTERLY, series.NONE, Decimal(10), Decimal(9000), Decimal(9000))):
+        now_begin, now_end = series.calendar_period(unit, today)
+        last_begin, last_end = series.calendar_period(unit, now_begin - timedelta(days=1))
+        carry = series.successor_amount(amount, won, growth=growth, policy=policy)
+        common = {"companyId": int(company["id"]), "currencyId": "USD", "isManualOpportunity": "Y",
+                  "assignedById": 1, f["PROBABILITY"]: 70, f["RECURRENCE"]: enums["RECURRENCE"][unit],
+                  f["CARRYOVER"]: enums["CARRYOVER"][policy], f["GROWTH"]: float(growth)}
+        closed = "S" if won >= amount else "F"
+        first = int(client.call("crm.item.add", {"entityTypeId": eti, "fields": {
+            **common, "title": f"{company['title']} · {series.period_name(unit, last_begin, last_end)}",
+            "xmlId": f"b24plans-series-demo-{unit.lower()}-1", "opportunity": float(amount),
+            "begindate": last_begin.isoformat(), "closedate": last_end.isoformat(),
+            "stageId": inst.stage_map[closed], f["EXECUTED"]: float(won),
+            f["REMAINDER"]: float(max(amount - won, Decimal(0))), f["EXECUTION"]: float(won / amount * 100),
+            f["PROBABLE"]: float(amount * 70 / 100)}})["item"]["id"])
+        second = int(client.call("crm.item.add", {"entityTypeId": eti, "fields": {
+            **common, "title": f"{company['title']} · {series.period_name(unit, now_begin, now_end)}",
+            "xmlId": f"b24plans-series-demo-{unit.lower()}-2", "opportunity": float(carry.total),
+            "begindate": now_begin.isoformat(), "closedate": now_end.isoformat(), "stageId": inst.stage_map["P"],
+            f["CARRIED"]: float(carry.carry), f["PREDECESSOR"]: first}})["item"]["id"])
+        client.call("crm.item.update", {"entityTypeId": eti, "id": first, "fields": {f["SUCCESSOR"]: second}})
+        made += 2
+    return made
+
+
 def wait_until_processed(portal: Any, database: str, timeout: float = 60.0) -> bool:
     """Wait until the portal delivered every event and the app's worker emptied its inbox (twice in a row:
     the app's own plan writes come back as events once). True when settled within ``timeout``."""
@@ -304,6 +351,9 @@ def run(instance: Path = INSTANCE, sandbox_port: int = SANDBOX_PORT, app_port: i
         created = ensure_demo_plans(hook, inst)
         echo(f"demo plans: {created.created} created, {created.existing} already there, "
              f"{created.linked} deal(s) linked, {created.won} won")
+        series_made = ensure_demo_series(hook, inst)
+        if series_made:
+            echo(f"demo series: {series_made} plans (a monthly series with a carried shortfall, a quarterly one)")
         if not wait_until_processed(sandbox.portal, str(app.config["DATABASE"])):
             echo("(the app is still processing events; the plans fill in within seconds)")
         echo(f"demo plans now: {plans_summary(hook, inst)}")

@@ -143,7 +143,7 @@ def grid_rows(year: int, unit: str, items: list[dict[str, Any]],
         row.responsible = row.responsible or (int(item.get("assignedById") or 0) or None)
         if PROBABILITY_SUFFIX in fm and row.probability is None:
             row.probability = _dec(item.get(fm[PROBABILITY_SUFFIX]))
-        row.recurrence = row.recurrence or recurrence_of(item, fm)
+        row.recurrence = row.recurrence or recurrence_of(item, fm, g.installation.enum_map)
     for client in extra:
         rows.setdefault(client, GridRow(client))
     ordered = sorted(rows.values(), key=lambda r: (r.client.kind, r.client.id))
@@ -372,7 +372,8 @@ def export_rows(items: list[dict[str, Any]], year: int) -> tuple[list[SheetRow],
             continue
         client = f"company:{company}" if company else f"contact:{contact}"
         key = (client, int(item.get("assignedById") or 0) or None, str(item.get("currencyId") or ""),
-               _dec(item.get(fm[PROBABILITY_SUFFIX])) if PROBABILITY_SUFFIX in fm else None, recurrence_of(item, fm))
+               _dec(item.get(fm[PROBABILITY_SUFFIX])) if PROBABILITY_SUFFIX in fm else None,
+               recurrence_of(item, fm, g.installation.enum_map))
         buckets = grouped[key]
         target = next((b for b in buckets if header not in b), None)
         if target is None:

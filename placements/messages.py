@@ -25,6 +25,14 @@ _TEXTS = {
     "deal_invalid": lazy_gettext("The list of deals is not valid."),
     "deal_not_found": lazy_gettext("Deal %(deal)s was not found or you cannot see it."),
     "deal_other_client": lazy_gettext("Deal %(deal)s belongs to another client."),
+    "growth_range": lazy_gettext("The growth must be between -100 % and 1,000 %."),
+    "cap_negative": lazy_gettext("The carry-over cap cannot be below zero."),
+    "recurrence_period": lazy_gettext("A recurring plan must cover exactly one calendar month, quarter or year "
+                                      "(as its recurrence says)."),
+    "carry_no_predecessor": lazy_gettext("Only a plan that continues a previous one can carry an amount over."),
+    "recurrence_unknown": lazy_gettext("Choose how the plan repeats."),
+    "carryover_unknown": lazy_gettext("Choose a carry-over policy."),
+    "series_not_number": lazy_gettext("This must be a number."),
 }
 
 

@@ -16,11 +16,13 @@ from flask_babel import gettext
 
 from b24app.db import get_db
 from b24app.rest.errors import B24Error
+from b24app.series import Carry, SeriesOptions, defaults_of, next_period, successor_amount
 from placements import live, web
 from placements.frames import frame_required
 from placements.i18n import money
 from placements.messages import errors_by_field
 from placements.plan_form import Client, FieldError, FormContext, period_for, validate
+from placements.plans_query import PlanRow
 from placements.portal_data import PortalData
 from sync.explain import Explanation
 from sync.recompute import grace_days, portal_today
@@ -63,11 +65,37 @@ def _deal_ids(values: list[str]) -> list[int]:
     return [int(v) for v in values if v.strip().isdigit() and int(v) > 0]
 
 
+SERIES_KEYS = ("recurrence", "growth", "carryover", "cap", "carried", "predecessor")
+
+
+def series_values(options: SeriesOptions) -> dict[str, str]:
+    """A plan's series options as the form shows them."""
+    return {"recurrence": options.recurrence, "growth": plain(options.growth), "carryover": options.policy,
+            "cap": plain(options.cap) if options.cap is not None else "",
+            "carried": plain(options.carried) if options.carried else "",
+            "predecessor": str(options.predecessor or "")}
+
+
+def carry_for(portal: PortalData, plan: PlanRow) -> Carry:
+    """The next period's amount of ``plan`` from its stored figures, as a sum (b24app/series.py)."""
+    options = plan.series
+    return successor_amount(plan.amount, plan.won, growth=options.growth, policy=options.policy, cap=options.cap,
+                            carried_in=options.carried, decimals=portal.currency_decimals().get(plan.currency, 2))
+
+
 def render_form(portal: PortalData, values: dict[str, Any], plan_id: int | None,
                 errors: list[FieldError] | None = None, status: str = "P",
-                explanation: Explanation | None = None, linked_deals: list[dict[str, Any]] | None = None) -> Any:
-    """The form; every deal linked to the plan is listed, those of another client flagged (untick to unlink)."""
+                explanation: Explanation | None = None, linked_deals: list[dict[str, Any]] | None = None,
+                plan: PlanRow | None = None) -> Any:
+    """The form; every deal linked to the plan is listed, those of another client flagged (untick to unlink).
+    A form that continues a plan (``predecessor``) shows the next period's amount as a sum."""
     today = portal_today(g.installation).isoformat()
+    has_series = portal.schema.has_series
+    predecessor = str(values.get("predecessor") or "")
+    carry, previous = None, None
+    if has_series and predecessor.isdigit() and int(predecessor) > 0:
+        previous = portal.plan(int(predecessor))
+        carry = carry_for(portal, previous)
     client = Client.parse(values.get("client"))
     client_name = portal.client_names([client]).get(client, "") if client else ""
     deals = portal.client_deals(client) if client else []
@@ -84,6 +112,7 @@ def render_form(portal: PortalData, values: dict[str, Any], plan_id: int | None,
         ended=bool(values.get("closedate")) and str(values.get("closedate")) < today,
         outside=(explanation or Explanation()).outside, counted=(explanation or Explanation()).counted,
         title=gettext("Edit plan") if plan_id else gettext("New plan"),
+        has_series=has_series, carry=carry, previous=previous, plan=plan,
     ), (400 if errors else 200)
 
 
@@ -98,7 +127,34 @@ def new() -> Any:
     values = {"client": request.args.get("client", ""), "period": "month", "begindate": begin.isoformat(),
               "closedate": end.isoformat(), "amount": "", "currency": currencies[0] if currencies else "",
               "probability": "50", "assigned_by_id": str(g.frame_user.user_id), "title": "",
-              "deals": _deal_ids(request.args.getlist("deal")), "back": request.args.get("back", "plans")}
+              "deals": _deal_ids(request.args.getlist("deal")), "back": request.args.get("back", "plans"),
+              **series_values(defaults_of(current_app.config))}
+    return render_form(portal, values, None)
+
+
+@bp.get("/plans/<int:plan_id>/next")
+@frame_required
+def plan_next(plan_id: int) -> Any:
+    """"Plan the next period": the form pre-filled with the period after this plan's, its client, currency,
+    probability, responsible and series options, and the amount as a sum (base, growth, carry-over, cap).
+    A plan already continued opens its successor instead."""
+    portal = web.data()
+    if not portal.schema.has_series:
+        return web.not_ready()
+    plan = portal.plan(plan_id)
+    back = request.args.get("back", "plans")
+    if plan.series.successor:
+        return redirect(web.furl("plan_edit.edit", plan_id=plan.series.successor, back=back), code=303)
+    if plan.begindate is None or plan.closedate is None:
+        abort(400)
+    begin, end = next_period(plan.series.recurrence, plan.begindate, plan.closedate)
+    carry = carry_for(portal, plan)
+    values = {"client": plan.client.code if plan.client else "", "period": "custom",
+              "begindate": begin.isoformat(), "closedate": end.isoformat(), "amount": plain(carry.total),
+              "currency": plan.currency, "probability": plain(plan.probability), "title": "",
+              "assigned_by_id": str(plan.assigned_by_id or g.frame_user.user_id), "deals": [], "back": back,
+              **series_values(plan.series), "carried": plain(carry.carry) if carry.carry else "",
+              "predecessor": str(plan.id)}
     return render_form(portal, values, None)
 
 
@@ -115,8 +171,8 @@ def edit(plan_id: int) -> Any:
               "amount": plain(plan.amount), "currency": plan.currency,
               "probability": plain(plan.probability), "title": plan.title,
               "assigned_by_id": str(plan.assigned_by_id or ""), "deals": linked,
-              "back": request.args.get("back", "plans")}
-    return render_form(portal, values, plan_id, status=plan.status, linked_deals=linked_deals,
+              "back": request.args.get("back", "plans"), **series_values(plan.series)}
+    return render_form(portal, values, plan_id, status=plan.status, linked_deals=linked_deals, plan=plan,
                        explanation=portal.explain(get_db(), plan, linked_deals, grace_days(current_app.config)))
 
 
@@ -129,7 +185,8 @@ def save() -> Any:
     portal = web.data()
     values: dict[str, Any] = {k: form.get(k, "") for k in ("client", "period", "begindate", "closedate",
                                                           "amount", "currency", "probability",
-                                                          "assigned_by_id", "title", "back")}
+                                                          "assigned_by_id", "title", "back",
+                                                          *SERIES_KEYS)}
     linked_before = [int(d["id"]) for d in portal.plan_deals(plan_id)] if plan_id else []
     # a linked deal the form did not show (its list was reloaded, or it came after the page) stays linked
     shown = set(_deal_ids(form.getlist("shown")))
@@ -141,7 +198,7 @@ def save() -> Any:
                       users=frozenset(u.id for u in portal.users()),
                       deal_clients=portal.deal_clients(values["deals"]),
                       known_clients=frozenset(names), decimals=portal.currency_decimals(),
-                      linked=frozenset(linked_before))
+                      linked=frozenset(linked_before), series=portal.schema.has_series)
     data, errors = validate(form, deal_values, ctx, portal_today(g.installation))
     if errors or data is None:
         return render_form(portal, values, plan_id, errors)

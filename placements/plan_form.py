@@ -1,4 +1,5 @@
-"""The plan form, validated in full before anything is written (pure: no Flask, no REST, no SQL).
+"""The plan form, with its series fields (recurrence, growth, carry-over), validated in full before anything
+is written (pure: no Flask, no REST, no SQL).
 
 ``validate(raw, context)`` turns the posted strings into a ``PlanInput`` or a list of ``FieldError``
 (field + message code + parameters); the view translates the codes (placements/messages.py) and writes
@@ -13,6 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+
+from b24app import series
+from b24app.series import SeriesOptions
 
 PRESETS = ("month", "quarter", "year", "custom")
 MAX_AMOUNT = Decimal("1e15")
@@ -64,6 +68,7 @@ class PlanInput:
     assigned_by_id: int
     deal_ids: tuple[int, ...]
     title: str = ""
+    series: SeriesOptions | None = None  # None: the portal has no series fields yet
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class FormContext:
     linked: frozenset[int] = frozenset()  # deals already linked to this plan: kept whatever their client
     known_clients: frozenset[Client] | None = None  # None: do not check
     decimals: Mapping[str, int] = field(default_factory=dict)  # the portal's DECIMALS per currency (default 2)
+    series: bool = False  # the portal has the series fields: validate them (placements/series_form.py)
 
 
 def period_for(preset: str, anchor: date) -> tuple[date, date]:
@@ -204,8 +210,52 @@ def validate(raw: Mapping[str, str], deal_values: Sequence[str], ctx: FormContex
         elif client is not None and deal_id not in ctx.linked and not _names(ctx.deal_clients[deal_id], client):
             errors.append(FieldError("deals", "deal_other_client", {"deal": str(deal_id)}))
 
+    options = None
+    if ctx.series:
+        options, series_errors = validate_series(raw, begin, end)
+        errors += series_errors
+
     if errors:
         return None, errors
     assert client and begin and end and amount is not None and probability is not None and assigned
     return PlanInput(client, begin, end, amount, currency, probability, assigned, tuple(deal_ids),
-                     (raw.get("title") or "").strip()[:200]), []
+                     (raw.get("title") or "").strip()[:200], options), []
+
+
+# ------------------------------------------------------------------------------------------- series fields
+
+#: form field of each series problem
+FIELD_OF = {series.GROWTH_RANGE: "growth", series.CAP_NEGATIVE: "cap", series.RECURRENCE_PERIOD: "recurrence",
+            series.CARRY_WITHOUT_PREDECESSOR: "carried", series.RECURRENCE_UNKNOWN: "recurrence",
+            series.POLICY_UNKNOWN: "carryover"}
+CODE_OF = {series.GROWTH_RANGE: "growth_range", series.CAP_NEGATIVE: "cap_negative",
+           series.RECURRENCE_PERIOD: "recurrence_period", series.CARRY_WITHOUT_PREDECESSOR: "carry_no_predecessor",
+           series.RECURRENCE_UNKNOWN: "recurrence_unknown", series.POLICY_UNKNOWN: "carryover_unknown"}
+
+
+def validate_series(raw: Mapping[str, str], begin: date | None,
+                    end: date | None) -> tuple[series.SeriesOptions | None, list[FieldError]]:
+    """The posted series fields -> options, or the errors (field, message code)."""
+    errors: list[FieldError] = []
+
+    def num(name: str, default: Decimal | None) -> Decimal | None:
+        text = (raw.get(name) or "").strip()
+        if not text:
+            return default
+        value = parse_decimal(text)
+        if value is None:
+            errors.append(FieldError(name, "series_not_number"))
+        return value
+
+    predecessor_raw = (raw.get("predecessor") or "").strip()
+    options = series.SeriesOptions(
+        recurrence=(raw.get("recurrence") or series.NONE).strip().upper(),
+        growth=num("growth", Decimal(0)) or Decimal(0),
+        policy=(raw.get("carryover") or series.NONE).strip().upper(),
+        cap=num("cap", None),
+        carried=num("carried", Decimal(0)) or Decimal(0),
+        predecessor=int(predecessor_raw) if predecessor_raw.isdigit() and int(predecessor_raw) > 0 else None,
+    )
+    for problem in series.problems(options, begin, end):
+        errors.append(FieldError(FIELD_OF[problem], CODE_OF[problem]))
+    return (None, errors) if errors else (options, [])

@@ -19,12 +19,15 @@ from decimal import Decimal
 from typing import Any
 
 from b24app.planmath import parse_date, value_flags
-from b24app.schema import PlanSchema
+from b24app.schema import SERIES_SUFFIXES, PlanSchema
+from b24app.series import SeriesOptions, read_options
+from b24app.series import problems as series_problems
 from placements.plan_form import Client, period_for
 
 PAGE_SIZE = 50
 STATUSES = ("P", "S", "F")
 PERIODS = ("month", "quarter", "year", "custom")
+SERIES_FILTERS = ("recurring", "oneoff")  # the plans page's series filter
 SORTS = ("client", "period", "responsible", "amount", "currency", "probability", "probable", "won",
          "remainder", "execution", "status")
 _NATIVE_SORT = {"period": "begindate", "amount": "opportunity", "currency": "currencyId", "status": "stageId"}
@@ -66,6 +69,7 @@ class ListQuery:
     sort: str = "period"
     direction: str = "desc"
     page: int = 1
+    series: str = ""  # recurring | oneoff (SERIES_FILTERS)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> ListQuery:
@@ -86,6 +90,7 @@ class ListQuery:
             sort=sort if sort in SORTS else "period",
             direction=direction if direction in ("asc", "desc") else "desc",
             page=min(page, 10_000),
+            series=args.get("series", "") if args.get("series", "") in SERIES_FILTERS else "",
         )
 
     def to_args(self, **changes: Any) -> dict[str, str]:
@@ -96,7 +101,7 @@ class ListQuery:
                "to": query.date_to.isoformat() if query.date_to else "", "currency": query.currency,
                "sort": query.sort if query.sort != "period" else "",
                "dir": query.direction if query.direction != "desc" else "",
-               "page": str(query.page) if query.page > 1 else ""}
+               "page": str(query.page) if query.page > 1 else "", "series": query.series}
         return {key: value for key, value in out.items() if value}
 
     def sorted_by(self, column: str) -> dict[str, str]:
@@ -141,6 +146,13 @@ def build_filter(query: ListQuery, schema: PlanSchema, today: date,
         flt["currencyId"] = query.currency
     if query.period_reversed:
         return None
+    if query.series and schema.has_series:
+        recurring = [i for x in ("MONTHLY", "QUARTERLY", "YEARLY") if (i := schema.enum_id("recurrence", x))]
+        name = schema.fields["recurrence"]
+        if query.series == "recurring":
+            flt[f"@{name}"] = recurring
+        else:  # an empty recurrence is a one-off plan too
+            flt["1"] = {"logic": "OR", "0": {f"!@{name}": recurring}, "1": {name: ""}}
     span = query.period_range(today)
     if span:  # plans whose period overlaps the chosen one
         flt["<=begindate"] = span[1].isoformat()
@@ -186,6 +198,8 @@ class PlanRow:
     responsible_photo: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     flags: frozenset[str] = frozenset()  # planmath.PROBABILITY_OUT_OF_RANGE, NO_CURRENCY
+    series: SeriesOptions = SeriesOptions()  # recurrence, growth, carry-over, links (b24app/series.py)
+    series_flags: tuple[str, ...] = ()  # why the daily job cannot continue it (series.problems)
 
     @property
     def bar(self) -> int:
@@ -226,6 +240,12 @@ def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
     won = uf("won")
     remainder = uf("remainder") if item.get(schema.fields.get("remainder", "")) not in (None, "") \
         else max(amount - won, Decimal(0))
+    options, problems = SeriesOptions(), ()  # type: tuple[SeriesOptions, tuple[str, ...]]
+    if schema.has_series:
+        values = {key: item.get(schema.fields[key]) for key in SERIES_SUFFIXES}
+        options, found = read_options(values, schema.enums)
+        begin, end = _date(item.get("begindate")), _date(item.get("closedate"))
+        problems = tuple(dict.fromkeys(found + series_problems(options, begin, end)))
     return PlanRow(
         id=int(item.get("id") or 0), title=str(item.get("title") or ""), client=client_of(item),
         begindate=_date(item.get("begindate")), closedate=_date(item.get("closedate")),
@@ -233,6 +253,7 @@ def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
         currency=currency, probability=probability, probable=probable,
         won=won, remainder=remainder, execution=uf("execution"), status=schema.semantics(item.get("stageId")),
         flags=value_flags(None if raw_probability in (None, "") else probability, currency),
+        series=options, series_flags=problems,
     )
 
 

@@ -20,6 +20,7 @@ import sqlite_utils
 from b24app.installations import Installation
 from b24app.rest.clients import RestClient
 from b24app.schema import DEAL, DEAL_CARD_FIELDS, PlanSchema
+from b24app.series import SeriesOptions
 from placements.plan_form import Client, PlanInput
 from placements.plans_query import (
     NAME_SORTS,
@@ -209,12 +210,16 @@ class PortalData(ReferenceData):
         }
         if "probability" in self.schema.fields:
             fields[self.schema.fields["probability"]] = float(data.probability)
+        if data.series is not None and self.schema.has_series:
+            fields.update(self._series_fields(data.series))
         if self.inst.category_id:  # an update without categoryId may move the item (crm-item-update.md)
             fields["categoryId"] = self.inst.category_id
         if plan_id is None:
             fields["stageId"] = self.schema.stages.get("P")
             item = self.client.call("crm.item.add", {"entityTypeId": self.eti, "fields": fields})["item"]
             plan_id = int(item["id"])
+            if data.series is not None and data.series.predecessor and self.schema.has_series:
+                self._back_link(data.series.predecessor, plan_id)
         else:
             self.client.call("crm.item.update", {"entityTypeId": self.eti, "id": plan_id, "fields": fields})
         commands: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -229,6 +234,27 @@ class PortalData(ReferenceData):
                 raise next(iter(result.errors.values()))
         cache.drop(self.inst.member_id)
         return plan_id
+
+    def _series_fields(self, options: SeriesOptions) -> dict[str, Any]:
+        """The series user fields of a plan (list values as this portal's item ids)."""
+        f = self.schema.fields
+        out: dict[str, Any] = {
+            f["recurrence"]: self.schema.enum_id("recurrence", options.recurrence),
+            f["growth"]: float(options.growth),
+            f["carryover"]: self.schema.enum_id("carryover", options.policy),
+            f["cap"]: float(options.cap) if options.cap is not None else "",
+            f["carried"]: float(options.carried),
+        }
+        if options.predecessor:
+            out[f["predecessor"]] = options.predecessor
+        return out
+
+    def _back_link(self, predecessor: int, successor: int) -> None:
+        """The plan continued points forward to its new successor."""
+        fields: dict[str, Any] = {self.schema.fields["successor"]: successor}
+        if self.inst.category_id:
+            fields["categoryId"] = self.inst.category_id
+        self.client.call("crm.item.update", {"entityTypeId": self.eti, "id": predecessor, "fields": fields})
 
     def _parent_update(self, deal_id: int, plan_id: int) -> tuple[str, dict[str, Any]]:
         return ("crm.item.update", {"entityTypeId": DEAL, "id": deal_id,

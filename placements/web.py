@@ -22,6 +22,7 @@ from b24app.i18n import DEFAULT_LOCALE, LOCALES, locale_for
 from b24app.installations import NEEDS_REAUTH, InstallationStore
 from b24app.rest.clients import clients_for
 from b24app.rest.errors import AccessDenied, AuthError, B24Error, NotFound
+from b24app.schema import PlanSchema
 from placements import frames
 from placements.portal_data import PortalData
 from placements.reauth import resume_with_admin
@@ -196,6 +197,9 @@ def render(template: str, **context: Any) -> str:
     context.setdefault("notice", "")
     inst = g.get("installation")
     context.setdefault("needs_reauth", bool(user and user.is_admin and inst and inst.status == NEEDS_REAUTH))
+    # the series parts of the pages show once the portal has the series fields (_series_*.html)
+    context.setdefault("has_series", bool(inst is not None and inst.is_provisioned
+                                          and PlanSchema.of(inst).has_series))
     _currency_decimals()
     return render_template(
         template, user=user, furl=furl, locale=g.get("ui_locale", "es"),

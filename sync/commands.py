@@ -85,6 +85,13 @@ def _report(results: Mapping[str, recompute.Outcome], closing: bool = False) -> 
                    f"{len(outcome.updated)} updated, {outcome.unchanged} unchanged, {len(outcome.failed)} failed")
         if closing:
             click.echo(f"  {moved_line(outcome, planmath.NOT_FULFILLED)}")
+            made = outcome.series
+            if made is not None:
+                pairs = {**made.created, **made.linked}
+                shown = ", ".join(f"#{pred} → #{succ}" for pred, succ in sorted(pairs.items())[:SHOWN])
+                click.echo(f"  {len(pairs)} next-period plan(s) made" + (f": {shown}" if shown else ""))
+                for plan_id, problems in sorted(made.flagged.items()):
+                    click.echo(f"  plan {plan_id} not continued: {', '.join(problems)}")
         for plan_id, error in sorted(outcome.failed.items()):
             failed += 1
             click.echo(f"  plan {plan_id}: {error}")
@@ -125,7 +132,8 @@ def reconcile(member_id: str | None) -> None:
               help="the date to close as of (default: today)")
 @click.option("--member-id", default=None, help="only this portal")
 def close_periods(today: Any, member_id: str | None) -> None:
-    """Move open plans whose period ended unfulfilled to No cumplido."""
+    """Move open plans whose period ended unfulfilled to No cumplido; make the next period's plan of every
+    closed recurring plan."""
     _sweep(member_id, today.date() if today else date.today(), closing=True)
 
 

@@ -46,6 +46,7 @@ class Outcome:
     moved: dict[int, tuple[str, str]] = field(default_factory=dict)  # plan id -> (new status, title): stage written
     kept: list[int] = field(default_factory=list)  # closed periods left as they were at the close
     superseded: list[int] = field(default_factory=list)  # a person moved the stage after the read: not written
+    series: Any = None  # close_periods: the successors made (sync.successors.SeriesOutcome)
 
 
 def chunks(values: Sequence[int], size: int = CHUNK) -> list[list[int]]:

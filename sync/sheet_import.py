@@ -47,7 +47,7 @@ def _person_name(item: dict[str, Any]) -> str:
 
 def target_of(inst: Installation, title: Callable[[str, date, date], str] | None = None) -> Target:
     return Target(int(inst.entity_type_id or 0), inst.category_id, inst.stage_map.get("P"), dict(inst.field_map),
-                  title)
+                  title, dict(inst.enum_map))
 
 
 def read_people(client: RestClient) -> list[Person]:
@@ -108,7 +108,7 @@ def read_plans(client: RestClient, inst: Installation, begin: date, end: date) -
             Decimal(str(item.get("opportunity") or 0)), str(item.get("currencyId") or ""),
             _int(item.get("assignedById")),
             Decimal(str(probability)) if probability not in (None, "") else None,
-            recurrence_of(item, fm), str(item.get("title") or "")))
+            recurrence_of(item, fm, inst.enum_map), str(item.get("title") or "")))
     return plans
 
 

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 REQUIRED_METHODS = (
     "batch", "user.admin", "app.option.get", "app.option.set",
     "crm.type.list", "crm.type.get", "crm.type.add", "crm.type.update",
-    "userfieldconfig.list", "userfieldconfig.add", "crm.category.list",
+    "userfieldconfig.list", "userfieldconfig.add", "userfieldconfig.get", "crm.category.list",
     "crm.status.list", "crm.status.add", "crm.status.update",
     "crm.item.fields", "crm.item.list", "crm.item.get", "crm.item.add", "crm.item.update",
     "crm.currency.list", "crm.currency.base.get",
@@ -84,7 +84,7 @@ def save_ids(db: sqlite_utils.Database, inst: Installation, report: ProvisionRep
     """Keep the smart-process ids locally (only those columns: the tokens may have rotated meanwhile)."""
     InstallationStore(db).save_provisioned(inst, type_id=report.type_id, entity_type_id=report.entity_type_id,
                                            category_id=report.category_id, field_map=report.field_map,
-                                           stage_map=report.stage_map)
+                                           stage_map=report.stage_map, enum_map=report.enum_map)
 
 
 _locks: dict[str, threading.Lock] = {}
@@ -133,7 +133,7 @@ def _provision(client: RestClient, db: sqlite_utils.Database, inst: Installation
         type_ = ensure_smart_process(client, inst, sp, options, report)
         type_id, eti = int(type_["id"]), int(type_["entityTypeId"])
         report.type_id, report.entity_type_id = type_id, eti
-        report.field_map = ensure_fields(client, sp, type_id, eti, report)
+        report.field_map = ensure_fields(client, sp, type_id, eti, report, inst.lang or "la")
         report.category_id = default_category(client, eti)
         created = any(s.kind == "smart_process" and s.outcome == CREATED for s in report.steps)
         report.stage_map = ensure_stages(client, sp, eti, report.category_id, inst.lang or "la", report,

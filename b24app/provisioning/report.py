@@ -33,6 +33,7 @@ class ProvisionReport:
     category_id: int | None = None
     field_map: dict[str, str] = field(default_factory=dict)
     stage_map: dict[str, str] = field(default_factory=dict)
+    enum_map: dict[str, dict[str, int]] = field(default_factory=dict)
     error: str = ""
 
     @property

@@ -102,8 +102,12 @@ def ensure_smart_process(client: RestClient, inst: Installation, sp: SmartProces
 # ------------------------------------------------------------------------------------------- user fields
 
 def ensure_fields(client: RestClient, sp: SmartProcess, type_id: int, entity_type_id: int,
-                  report: ProvisionReport) -> dict[str, str]:
-    """Create missing UF_CRM_{typeId}_{SUFFIX} fields; return suffix -> REST name (from crm.item.fields)."""
+                  report: ProvisionReport, lang: str = "la") -> dict[str, str]:
+    """Create missing UF_CRM_{typeId}_{SUFFIX} fields; return suffix -> REST name (from crm.item.fields).
+
+    A list (enumeration) field is created with its items (``enum``: value in the portal's language, XML id);
+    ``report.enum_map`` gets each list field's XML id -> item id, read back with ``userfieldconfig.get``.
+    """
     entity_id = f"CRM_{type_id}"
     existing = client.call("userfieldconfig.list", {"moduleId": "crm", "filter": {"entityId": entity_id},
                                                     "select": {"0": "*"}})
@@ -114,13 +118,18 @@ def ensure_fields(client: RestClient, sp: SmartProcess, type_id: int, entity_typ
         if name in names:
             report.add("field", name, FOUND)
             continue
-        labels = {lang: text for lang, text in uf.label.items()}
-        commands[uf.suffix] = ("userfieldconfig.add", {"moduleId": "crm", "field": {
+        labels = {code: text for code, text in uf.label.items()}
+        spec: dict[str, Any] = {
             "entityId": entity_id, "fieldName": name, "userTypeId": uf.type, "multiple": "N",
             "mandatory": "N", "showFilter": "Y", "isSearchable": "N",
             "editInList": "N" if uf.computed else "Y", "settings": dict(uf.settings),
             "editFormLabel": labels, "listColumnLabel": labels, "listFilterLabel": labels,
-        }})
+        }
+        if uf.items:
+            spec["enum"] = [{"value": item.label.get(lang) or item.label["la"], "xmlId": item.xml_id,
+                             "sort": (n + 1) * 10, "def": "Y" if n == 0 else "N"}
+                            for n, item in enumerate(uf.items)]
+        commands[uf.suffix] = ("userfieldconfig.add", {"moduleId": "crm", "field": spec})
     if commands:
         result = client.batch_all(commands)
         for suffix in commands:
@@ -142,7 +151,36 @@ def ensure_fields(client: RestClient, sp: SmartProcess, type_id: int, entity_typ
             field_map[uf.suffix] = rest_name
         else:
             report.add("field", uf.field_name(type_id), FAILED, "not listed by crm.item.fields")
+    if any(uf.items for uf in sp.fields):
+        report.enum_map = read_enums(client, sp, type_id, report)
     return field_map
+
+
+def read_enums(client: RestClient, sp: SmartProcess, type_id: int,
+               report: ProvisionReport) -> dict[str, dict[str, int]]:
+    """Suffix -> XML id -> item id of every list field (``userfieldconfig.get`` returns ``enum``); an XML id
+    the manifest declares but the portal's field lacks (a person deleted the value) is reported."""
+    entity_id = f"CRM_{type_id}"
+    listed = _items(client.call("userfieldconfig.list", {"moduleId": "crm", "filter": {"entityId": entity_id},
+                                                         "select": {"0": "*"}}), "fields")
+    ids = {str(f.get("fieldName")): _int(f.get("id")) for f in listed}
+    wanted = {uf.suffix: ids.get(uf.field_name(type_id)) for uf in sp.fields if uf.items}
+    commands = {suffix: ("userfieldconfig.get", {"moduleId": "crm", "id": uid})
+                for suffix, uid in wanted.items() if uid}
+    result = client.batch_all(commands) if commands else None
+    out: dict[str, dict[str, int]] = {}
+    for uf in sp.fields:
+        if not uf.items:
+            continue
+        answer = result.result.get(uf.suffix) if result is not None else None
+        field_ = answer.get("field", answer) if isinstance(answer, Mapping) else {}
+        enum = field_.get("enum") if isinstance(field_, Mapping) else None
+        by_xml = {str(e.get("xmlId")): _int(e.get("id")) for e in enum or [] if isinstance(e, Mapping)}
+        out[uf.suffix] = {x: i for x, i in by_xml.items() if i is not None}
+        lacking = [item.xml_id for item in uf.items if item.xml_id not in out[uf.suffix]]
+        if lacking:
+            report.add("field", uf.field_name(type_id), FAILED, f"list values missing: {', '.join(lacking)}")
+    return out
 
 
 # ------------------------------------------------------------------------------------------- stages

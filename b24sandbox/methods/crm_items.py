@@ -129,6 +129,9 @@ def item_fields(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any
             "isImmutable": False, "isMultiple": uf.get("multiple") == "Y", "isDynamic": True,
             "title": labels.get("la") or labels.get("en") or uf["fieldName"], "upperName": uf["fieldName"],
             "settings": uf.get("settings") or {}}
+        if uf["userTypeId"] == "enumeration":  # a list field names its items: the value stored is the ID
+            out[info.uf_name(uf, original)]["items"] = [{"ID": str(e["id"]), "VALUE": e["value"]}
+                                                        for e in uf.get("enum") or []]
     if info.entity_type_id in (3, 4):
         out["fm"] = {"type": "crm_multifield", "isRequired": False, "isReadOnly": False, "isImmutable": False,
                      "isMultiple": True, "isDynamic": False, "title": "Multifields", "upperName": "FM"}

@@ -53,6 +53,28 @@ def demo_plans(hook: B24Client, eti: int) -> list[dict[str, Any]]:
     return [r for r in rows if str(r.get("xmlId") or "").startswith("b24plans-demo-")]
 
 
+def series_plans(hook: B24Client, eti: int) -> dict[str, dict[str, Any]]:
+    rows = hook.list_all("crm.item.list", {"entityTypeId": eti, "select": ["*"]}, items_key="items")
+    return {str(r["xmlId"]): r for r in rows if str(r.get("xmlId") or "").startswith("b24plans-series-demo-")}
+
+
+def demo_series(hook: B24Client, eti: int) -> None:
+    """A monthly series whose last month carried its shortfall into this month, and a quarterly one; the closed
+    plans keep their stored figures after the app processed them."""
+    found = series_plans(hook, eti)
+    assert set(found) == {f"b24plans-series-demo-{u}-{n}" for u in ("monthly", "quarterly") for n in (1, 2)}
+
+    def uf(row: dict[str, Any], suffix: str) -> Any:
+        return next(v for k, v in row.items() if k.startswith("ufCrm") and k.endswith(suffix))
+
+    last, now = found["b24plans-series-demo-monthly-1"], found["b24plans-series-demo-monthly-2"]
+    assert (float(last["opportunity"]), float(uf(last, "Executed"))) == (4000, 1000)
+    assert (float(now["opportunity"]), float(uf(now, "Carried"))) == (7000, 3000)
+    assert int(uf(now, "Predecessor")) == int(last["id"]) and int(uf(last, "Successor")) == int(now["id"])
+    quarter = found["b24plans-series-demo-quarterly-2"]
+    assert float(quarter["opportunity"]) == 9900 and quarter["begindate"][5:7] in ("01", "04", "07", "10")
+
+
 def first_screen(hook: B24Client, eti: int, plans: list[dict[str, Any]], lines: list[str]) -> None:
     """What a newcomer sees right after start: a fulfilled plan, a partly executed one and open ones, with
     the figures already computed (the URL is printed after the worker ran)."""
@@ -95,6 +117,7 @@ def test_demo_installs_follows_a_won_deal_and_reruns_without_duplicates(tmp_path
         plans = demo_plans(hook, eti)
         assert len(plans) >= 2
         first_screen(hook, eti, plans, lines)
+        demo_series(hook, eti)
         parent = f"parentId{eti}"
         linked = hook.list_all("crm.item.list", {"entityTypeId": 2, "filter": {f">{parent}": 0, "categoryId": 0},
                                                  "select": ["id", parent, "stageSemanticId"]}, items_key="items")
@@ -131,6 +154,7 @@ def test_demo_installs_follows_a_won_deal_and_reruns_without_duplicates(tmp_path
         hook = B24Client.for_webhook(again.sandbox.webhook_url, again.config)
         assert len(hook.call("crm.type.list", {"filter": {"title": "Planes de ventas"}})["types"]) == 1
         assert sorted(p["id"] for p in demo_plans(hook, eti)) == sorted(p["id"] for p in plans)
+        assert len(series_plans(hook, eti)) == 4  # the series were not made again
         assert len(again.sandbox.portal.apps()) == 1
         assert any("0 deal(s) linked, 0 won" in line for line in lines)
         assert hook.call("crm.item.get", {"entityTypeId": 2, "id": open_deal["id"]})["item"]["stageId"] == "WON"
@@ -145,6 +169,7 @@ def test_demo_installs_follows_a_won_deal_and_reruns_without_duplicates(tmp_path
         hook = B24Client.for_webhook(third.sandbox.webhook_url, third.config)
         assert len(hook.call("crm.type.list", {"filter": {"title": "Planes de ventas"}})["types"]) == 1
         assert sorted(p["id"] for p in demo_plans(hook, eti)) == sorted(p["id"] for p in plans)
+        assert len(series_plans(hook, eti)) == 4  # the series were not made again
         assert (instance / "b24plans.db").exists()
         assert any("0 created" in line for line in lines)
     finally:

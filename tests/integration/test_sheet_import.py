@@ -146,3 +146,27 @@ def xlsx_bytes(rows):
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def test_a_recurrence_column_is_written_as_the_portals_list_item_and_read_back(env, tmp_path):
+    """The recurrence field is a list: the sheet's MONTHLY becomes this portal's item id (not the text), and
+    importing the same file again finds the plan unchanged."""
+    installed = env
+    inst = installed.installation
+    [company] = installed.live.sandbox.portal.add_items(4, [{"title": "Serie Mensual S.A."}])
+    path = tmp_path / "series.csv"
+    path.write_text("client,currency,recurrence,2027-01\n"
+                    f"company:{company},EUR,MONTHLY,4000\n", encoding="utf-8")
+    real = CliRunner().invoke(cli, ["import", str(path), "--lang", "es"])
+    assert real.exit_code == 0, real.output
+    assert "not applied" not in real.output
+    field = inst.field_map["RECURRENCE"]
+    from b24app.rest import B24Client
+
+    with B24Client.for_webhook(installed.live.sandbox.webhook_url, installed.live.config) as hook:
+        [row] = hook.list_all("crm.item.list", {"entityTypeId": inst.entity_type_id,
+                                                "filter": {"companyId": company}, "select": ["id", field]},
+                              items_key="items")
+    assert str(row[field]) == str(inst.enum_map["RECURRENCE"]["MONTHLY"])
+    again = CliRunner().invoke(cli, ["import", str(path), "--lang", "es"])
+    assert "0 to create, 0 to change, 1 unchanged" in again.output, again.output

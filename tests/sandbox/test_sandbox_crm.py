@@ -71,6 +71,30 @@ def test_userfieldconfig_rules_and_camel_names(sb, hook, plans):
     assert fields[f"ufCrm{type_id}Probability"]["upperName"] == f"UF_CRM_{type_id}_PROBABILITY"
 
 
+def test_a_list_field_keeps_its_items_ids_and_an_item_stores_the_id(hook, plans):
+    """userfieldconfig.add with ``enum`` (value, xmlId): get returns the items with ids, an item stores the id,
+    crm.item.fields lists ``items`` (ID, VALUE) as Bitrix24 does for enumeration fields."""
+    type_id, eti = plans["id"], plans["entityTypeId"]
+    created = hook.result("userfieldconfig.add", {"moduleId": "crm", "field": {
+        "entityId": f"CRM_{type_id}", "fieldName": f"UF_CRM_{type_id}_RECURRENCE", "userTypeId": "enumeration",
+        "editFormLabel": {"la": "Repetición"},
+        "enum": [{"value": "No se repite", "xmlId": "NONE", "def": "Y", "sort": 10},
+                 {"value": "Mensual", "xmlId": "MONTHLY", "sort": 20}]}})["field"]
+    got = hook.result("userfieldconfig.get", {"moduleId": "crm", "id": created["id"]})["field"]
+    ids = {e["xmlId"]: int(e["id"]) for e in got["enum"]}
+    assert set(ids) == {"NONE", "MONTHLY"} and ids["NONE"] != ids["MONTHLY"]
+    item = hook.result("crm.item.add", {"entityTypeId": eti, "fields": {
+        "title": "P", f"ufCrm{type_id}Recurrence": ids["MONTHLY"]}})["item"]
+    assert item[f"ufCrm{type_id}Recurrence"] == ids["MONTHLY"]
+    listed = hook.result("crm.item.list", {"entityTypeId": eti, "filter": {f"@ufCrm{type_id}Recurrence":
+                                                                           [ids["MONTHLY"]]}})["items"]
+    assert [int(i["id"]) for i in listed] == [int(item["id"])]
+    described = hook.result("crm.item.fields", {"entityTypeId": eti})["fields"][f"ufCrm{type_id}Recurrence"]
+    assert described["type"] == "enumeration"
+    assert described["items"] == [{"ID": str(ids["NONE"]), "VALUE": "No se repite"},
+                                  {"ID": str(ids["MONTHLY"]), "VALUE": "Mensual"}]
+
+
 def test_plan_item_shape_and_deal_parent_link(hook, plans):
     eti = plans["entityTypeId"]
     company = hook.result("crm.item.add", {"entityTypeId": 4, "fields": {"title": "Acme"}})["item"]

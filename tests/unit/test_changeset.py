@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from b24app.changeset import Directory, ExistingPlan, Person, Target, plan_changes, recurrence_fields
+from b24app.changeset import Directory, ExistingPlan, Person, Target, plan_changes, recurrence_fields, recurrence_of
 from b24app.sheet import ClientRef, Entry, PersonRef
 
 TARGET = Target(1030, 7, "DT1030_7:NEW", {"PROBABILITY": "ufCrm5Probability"})
@@ -101,14 +101,21 @@ def test_amounts_are_compared_at_the_currency_decimals():
 
 
 def test_recurrence_goes_through_one_function():
+    fm = {"RECURRENCE": "ufCrm5Recurrence"}
+    enums = {"RECURRENCE": {"NONE": 40, "MONTHLY": 41, "QUARTERLY": 42, "YEARLY": 43}}
     assert recurrence_fields(None, {}) == {}
     assert recurrence_fields("MONTHLY", {}) is None
-    assert recurrence_fields("MONTHLY", {"RECURRENCE": "ufCrm5Recurrence"}) == {"ufCrm5Recurrence": "MONTHLY"}
+    assert recurrence_fields("MONTHLY", fm) is None  # a field without its items: the id is unknown
+    # an enumeration is written by the portal's item id, not by the XML id
+    assert recurrence_fields("MONTHLY", fm, enums) == {"ufCrm5Recurrence": 41}
+    assert recurrence_of({"ufCrm5Recurrence": 43}, fm, enums) == "YEARLY"
+    assert recurrence_of({"ufCrm5Recurrence": "42"}, fm, enums) == "QUARTERLY"
+    assert recurrence_of({"ufCrm5Recurrence": 99}, fm, enums) is None
     missing = plan_changes([entry(("company", 1), recurrence="YEARLY")], directory(), TARGET)
     assert missing.ok and missing.changes[0].notes == ["recurrence not applied (field missing)"]
     assert "ufCrm5Recurrence" not in missing.changes[0].fields
-    target = Target(1030, 7, None, {"RECURRENCE": "ufCrm5Recurrence"})
+    target = Target(1030, 7, None, fm, enums=enums)
     present = plan_changes([entry(("company", 1), recurrence="YEARLY")], directory([plan()]), target)
-    assert present.changes[0].fields == {"ufCrm5Recurrence": "YEARLY", "categoryId": 7}
+    assert present.changes[0].fields == {"ufCrm5Recurrence": 43, "categoryId": 7}
     again = plan_changes([entry(("company", 1), recurrence="YEARLY")], directory([plan(recurrence="YEARLY")]), target)
     assert again.changes[0].action == "unchanged"

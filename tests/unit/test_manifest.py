@@ -15,7 +15,12 @@ def test_the_shipped_manifest_describes_the_plans_smart_process():
     m = load_manifest()
     assert m.smart_process.title == "Planes de ventas"
     assert {f.suffix for f in m.smart_process.fields} == {
-        "PROBABILITY", "EXECUTED", "REMAINDER", "EXECUTION", "PROBABLE"}
+        "PROBABILITY", "EXECUTED", "REMAINDER", "EXECUTION", "PROBABLE",
+        "RECURRENCE", "GROWTH", "CARRYOVER", "CARRYCAP", "CARRIED", "PREDECESSOR", "SUCCESSOR"}
+    assert [i.xml_id for i in m.smart_process.field("RECURRENCE").items] == ["NONE", "MONTHLY", "QUARTERLY",
+                                                                             "YEARLY"]
+    assert [i.xml_id for i in m.smart_process.field("CARRYOVER").items] == ["NONE", "SHORTFALL", "SURPLUS",
+                                                                            "BOTH"]
     assert [(s.code, s.semantics) for s in m.smart_process.stages] == [
         ("NEW", "P"), ("SUCCESS", "S"), ("FAIL", "F")]
     assert m.smart_process.stages[0].name["la"] == "Activo"
@@ -113,3 +118,12 @@ def test_nothing_in_app_yaml_goes_unread():
     raw = yaml.safe_load((root / "app.yaml").read_text(encoding="utf-8"))
     assert set(raw) == {f.name for f in dataclasses.fields(manifest)}  # every top-level key is parsed
     assert unread == []
+
+
+def test_a_list_field_needs_its_items(raw):
+    broken = copy.deepcopy(raw)
+    for item in broken["smart_process"]["fields"]:
+        if item["suffix"] == "RECURRENCE":
+            del item["items"]
+    with pytest.raises(ManifestError, match="items"):
+        parse_manifest(broken)

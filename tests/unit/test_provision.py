@@ -135,8 +135,14 @@ class FakePortal:
         field = p["field"]
         if any(f["fieldName"] == field["fieldName"] for f in self.fields):
             raise BadRequest(400, "", f"Field {field['fieldName']} already exists", "userfieldconfig.add")
-        self.fields.append(dict(field))
-        return {"field": field}
+        stored = {**field, "id": str(100 + len(self.fields)),
+                  "enum": [{**e, "id": str(500 + 10 * len(self.fields) + n)}
+                           for n, e in enumerate(field.get("enum", []))]}
+        self.fields.append(stored)
+        return {"field": stored}
+
+    def m_userfieldconfig_get(self, p):
+        return {"field": next(f for f in self.fields if f["id"] == str(p["id"]))}
 
     def m_crm_item_fields(self, p):
         t = next(t for t in self.types if t["entityTypeId"] == p["entityTypeId"])
@@ -220,7 +226,16 @@ def test_first_run_creates_everything_and_keeps_the_ids(db, inst):
     assert (saved.type_id, saved.entity_type_id, saved.category_id) == (7, 1030, 11)
     assert saved.field_map == {"PROBABILITY": "ufCrm7Probability", "EXECUTED": "ufCrm7Executed",
                                "REMAINDER": "ufCrm7Remainder", "EXECUTION": "ufCrm7Execution",
-                               "PROBABLE": "ufCrm7Probable"}
+                               "PROBABLE": "ufCrm7Probable", "RECURRENCE": "ufCrm7Recurrence",
+                               "GROWTH": "ufCrm7Growth", "CARRYOVER": "ufCrm7Carryover",
+                               "CARRYCAP": "ufCrm7Carrycap", "CARRIED": "ufCrm7Carried",
+                               "PREDECESSOR": "ufCrm7Predecessor", "SUCCESSOR": "ufCrm7Successor"}
+    # a list field's values are item ids of this portal, kept by XML id
+    recurrence = next(f for f in portal.fields if f["fieldName"] == "UF_CRM_7_RECURRENCE")
+    assert [(e["xmlId"], e["value"]) for e in recurrence["enum"]] == [
+        ("NONE", "No se repite"), ("MONTHLY", "Mensual"), ("QUARTERLY", "Trimestral"), ("YEARLY", "Anual")]
+    assert saved.enum_map["RECURRENCE"] == {e["xmlId"]: int(e["id"]) for e in recurrence["enum"]}
+    assert set(saved.enum_map["CARRYOVER"]) == {"NONE", "SHORTFALL", "SURPLUS", "BOTH"}
     assert saved.stage_map == {"P": "DT1030_11:NEW", "S": "DT1030_11:SUCCESS", "F": "DT1030_11:FAIL"}
     assert saved.is_provisioned
     (type_,) = portal.types
@@ -228,7 +243,8 @@ def test_first_run_creates_everything_and_keeps_the_ids(db, inst):
     assert type_["isLinkWithProductsEnabled"] == "Y" and type_["relations"]["child"][0]["entityTypeId"] == 2
     assert {f["fieldName"] for f in portal.fields} == {f"UF_CRM_7_{s}" for s in
                                                         ("PROBABILITY", "EXECUTED", "REMAINDER", "EXECUTION",
-                                                         "PROBABLE")}
+                                                         "PROBABLE", "RECURRENCE", "GROWTH", "CARRYOVER",
+                                                         "CARRYCAP", "CARRIED", "PREDECESSOR", "SUCCESSOR")}
     probability = next(f for f in portal.fields if f["fieldName"] == "UF_CRM_7_PROBABILITY")
     assert probability["editFormLabel"] == {"la": "Probabilidad (%)", "en": "Probability (%)",
                                             "ru": "Вероятность (%)"}
@@ -259,7 +275,8 @@ def test_a_second_run_creates_nothing_twice(db, inst):
     report = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
     assert report.ok and report.count(steps.CREATED) == 0 and report.count(steps.UPDATED) == 0
     assert {m: portal.calls[m] for m in CREATES} == created_once
-    assert len(portal.types) == 1 and len(portal.fields) == 5 and len(portal.statuses) == 3
+    assert len(portal.types) == 1 and len(portal.fields) == len(MANIFEST.smart_process.fields)
+    assert len(portal.statuses) == 3
     assert len(portal.placements) == 3 and len(portal.events) == len(MANIFEST.events)
 
 
@@ -445,3 +462,22 @@ def test_stages_of_a_smart_process_the_app_found_are_never_deleted(db, inst):
     report = prov.provision(portal, db, inst, CONFIG, MANIFEST)
     assert report.ok and "Preparación" in stage_names(portal)
     assert portal.calls["crm.status.delete"] == 0 and not report.summary()["removed"]
+
+
+def test_re_provisioning_a_portal_of_an_older_version_adds_the_series_fields(db, inst):
+    portal = FakePortal()
+    prov.provision(portal, db, inst, CONFIG, MANIFEST)
+    old = ("PROBABILITY", "EXECUTED", "REMAINDER", "EXECUTION", "PROBABLE")
+    portal.fields = [f for f in portal.fields if f["fieldName"].rsplit("_", 1)[-1] in old]
+    InstallationStore(db).save_provisioned(inst, type_id=7, entity_type_id=1030, category_id=11,
+                                           field_map={s: f"ufCrm7{s.capitalize()}" for s in old},
+                                           stage_map={"P": "DT1030_11:NEW", "S": "DT1030_11:SUCCESS",
+                                                      "F": "DT1030_11:FAIL"})
+    report = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
+    assert report.ok, report.summary()
+    created = {s.name for s in report.steps if s.kind == "field" and s.outcome == "created"}
+    assert created == {f"UF_CRM_7_{s}" for s in ("RECURRENCE", "GROWTH", "CARRYOVER", "CARRYCAP", "CARRIED",
+                                                  "PREDECESSOR", "SUCCESSOR")}
+    saved = InstallationStore(db).find("m1")
+    assert "SUCCESSOR" in saved.field_map and set(saved.enum_map["RECURRENCE"]) == {"NONE", "MONTHLY",
+                                                                                    "QUARTERLY", "YEARLY"}
