@@ -15,7 +15,7 @@ def test_the_shipped_manifest_describes_the_plans_smart_process():
     m = load_manifest()
     assert m.smart_process.title == "Planes de ventas"
     assert {f.suffix for f in m.smart_process.fields} == {
-        "PROBABILITY", "EXECUTED", "REMAINDER", "EXECUTION", "PROBABLE"}
+        "PROBABILITY", "EXECUTED", "REMAINDER", "EXECUTION", "PROBABLE", "FORECAST", "RISK"}
     assert [(s.code, s.semantics) for s in m.smart_process.stages] == [
         ("NEW", "P"), ("SUCCESS", "S"), ("FAIL", "F")]
     assert m.smart_process.stages[0].name["la"] == "Activo"
