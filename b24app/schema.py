@@ -32,7 +32,8 @@ UF_SUFFIXES = {"probability": PROBABILITY_SUFFIX, **FIGURE_SUFFIXES, **FORECAST_
 PLAN_FIELDS = ("id", "title", "companyId", "contactId", "begindate", "closedate", "assignedById",
                "opportunity", "currencyId", "stageId")
 #: native plan fields the plan math needs
-FIGURE_PLAN_FIELDS = ("id", "title", "opportunity", "currencyId", "begindate", "closedate", "stageId")
+FIGURE_PLAN_FIELDS = ("id", "title", "opportunity", "currencyId", "begindate", "closedate", "stageId",
+                      "assignedById")  # the responsible: whom the alerts go to
 #: the deal fields the frames show
 DEAL_CARD_FIELDS = ("id", "title", "opportunity", "currencyId", "stageId", "stageSemanticId", "companyId",
                     "contactId", "assignedById", "closedate", "movedTime")

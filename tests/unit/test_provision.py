@@ -220,7 +220,7 @@ def test_first_run_creates_everything_and_keeps_the_ids(db, inst):
     assert (saved.type_id, saved.entity_type_id, saved.category_id) == (7, 1030, 11)
     assert saved.field_map == {"PROBABILITY": "ufCrm7Probability", "EXECUTED": "ufCrm7Executed",
                                "REMAINDER": "ufCrm7Remainder", "EXECUTION": "ufCrm7Execution",
-                               "PROBABLE": "ufCrm7Probable"}
+                               "PROBABLE": "ufCrm7Probable", "FORECAST": "ufCrm7Forecast", "RISK": "ufCrm7Risk"}
     assert saved.stage_map == {"P": "DT1030_11:NEW", "S": "DT1030_11:SUCCESS", "F": "DT1030_11:FAIL"}
     assert saved.is_provisioned
     (type_,) = portal.types
@@ -228,7 +228,9 @@ def test_first_run_creates_everything_and_keeps_the_ids(db, inst):
     assert type_["isLinkWithProductsEnabled"] == "Y" and type_["relations"]["child"][0]["entityTypeId"] == 2
     assert {f["fieldName"] for f in portal.fields} == {f"UF_CRM_7_{s}" for s in
                                                         ("PROBABILITY", "EXECUTED", "REMAINDER", "EXECUTION",
-                                                         "PROBABLE")}
+                                                         "PROBABLE", "FORECAST", "RISK")}
+    risk = next(f for f in portal.fields if f["fieldName"] == "UF_CRM_7_RISK")
+    assert risk["userTypeId"] == "boolean" and risk["editInList"] == "N"
     probability = next(f for f in portal.fields if f["fieldName"] == "UF_CRM_7_PROBABILITY")
     assert probability["editFormLabel"] == {"la": "Probabilidad (%)", "en": "Probability (%)",
                                             "ru": "Вероятность (%)"}
@@ -259,7 +261,7 @@ def test_a_second_run_creates_nothing_twice(db, inst):
     report = prov.provision(portal, db, InstallationStore(db).find("m1"), CONFIG, MANIFEST)
     assert report.ok and report.count(steps.CREATED) == 0 and report.count(steps.UPDATED) == 0
     assert {m: portal.calls[m] for m in CREATES} == created_once
-    assert len(portal.types) == 1 and len(portal.fields) == 5 and len(portal.statuses) == 3
+    assert len(portal.types) == 1 and len(portal.fields) == 7 and len(portal.statuses) == 3
     assert len(portal.placements) == 3 and len(portal.events) == len(MANIFEST.events)
 
 
