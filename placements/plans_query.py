@@ -18,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from b24app.forecast import is_yes
 from b24app.planmath import parse_date, value_flags
 from b24app.schema import PlanSchema
 from placements.plan_form import Client, period_for
@@ -186,6 +187,8 @@ class PlanRow:
     responsible_photo: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     flags: frozenset[str] = frozenset()  # planmath.PROBABILITY_OUT_OF_RANGE, NO_CURRENCY
+    forecast: Decimal | None = None  # the expected finish (b24app/forecast.py); None before the app wrote it
+    at_risk: bool = False
 
     @property
     def bar(self) -> int:
@@ -233,6 +236,8 @@ def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
         currency=currency, probability=probability, probable=probable,
         won=won, remainder=remainder, execution=uf("execution"), status=schema.semantics(item.get("stageId")),
         flags=value_flags(None if raw_probability in (None, "") else probability, currency),
+        forecast=uf("forecast") if item.get(schema.fields.get("forecast", "")) not in (None, "") else None,
+        at_risk=is_yes(item.get(schema.fields.get("at_risk", ""))),
     )
 
 
