@@ -29,7 +29,7 @@ def columns() -> list[tuple[str, str]]:
             ("currency", gettext("Currency")), ("probability", gettext("Probability")),
             ("probable", gettext("Probable amount")), ("won", gettext("Won")),
             ("remainder", gettext("Remainder")), ("execution", gettext("Execution")),
-            ("status", gettext("Status"))]
+            ("status", gettext("Status")), ("at_risk", gettext("At risk"))]
 
 
 def page_numbers(page: int, pages: int) -> list[int]:

@@ -137,7 +137,8 @@ class PortalData(ReferenceData):
         key = self._totals_key(flt)
         found = cache.get(key)
         if found is None:
-            found = totals(self._light_rows(flt).rows)
+            base, rates = self.base_rates()
+            found = totals(self._light_rows(flt).rows, rates, base)
             cache.put(key, found, 30)
         return found
 
