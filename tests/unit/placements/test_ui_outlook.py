@@ -75,7 +75,7 @@ def test_the_at_risk_filter_asks_the_portal_for_the_flag(app, frame, fake, inst)
     page = frame.client.get(f"/?risk=Y&_s={frame.s}").get_data(as_text=True)
     lists = [p for m, p in fake.calls if m == "crm.item.list" and p.get("entityTypeId") == ETI]
     assert any(p["filter"].get("ufCrm5Risk") == 1 for p in lists)
-    assert 'class="badge badge-risk"' in page and 'value="Y" selected' in page
+    assert 'class="badge badge-risk risk-mark"' in page and 'value="Y" selected' in page
 
 
 def test_the_settings_page_turns_alert_kinds_off(app, frame, fake):
