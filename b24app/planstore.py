@@ -131,8 +131,8 @@ def index_sizes(db: sqlite_utils.Database, member_id: str) -> tuple[int | None, 
 
 # --- snapshots ----------------------------------------------------------------------------------------
 
-WRITE = "write"  # snapshot kinds: the figures just written; the day's first compute
-DAILY = "daily"
+WRITE = "write"  # snapshot kinds: the figures just written; the day's first compute (or a change the plan's
+DAILY = "daily"  # fields do not hold, such as the open pipeline) from what was read
 
 
 def add_snapshot(db: sqlite_utils.Database, member_id: str, plan_id: int, *, amount: str, currency: str,
@@ -154,14 +154,18 @@ def add_snapshots(db: sqlite_utils.Database, member_id: str, rows: Iterable[Mapp
             db.table("plan_snapshots").insert_all(records)
 
 
-def snapshotted_on(db: sqlite_utils.Database, member_id: str, day: str, plan_ids: Iterable[int]) -> set[int]:
-    """Which of ``plan_ids`` already have a snapshot on the portal's ``day``."""
-    found: set[int] = set()
+def newest_snapshots(db: sqlite_utils.Database, member_id: str, plan_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """plan id -> its newest snapshot (day, won, forecast, open pipeline, at risk, status)."""
+    found: dict[int, dict[str, Any]] = {}
     for chunk in _chunks(plan_ids):
         marks = ",".join("?" * len(chunk))
-        found |= {int(r[0]) for r in db.execute(
-            f"SELECT DISTINCT plan_id FROM plan_snapshots WHERE member_id = ? AND day = ? AND plan_id IN ({marks})",
-            [member_id, day, *chunk]).fetchall()}
+        cursor = db.execute(
+            "SELECT plan_id, day, won, forecast, open_pipeline, at_risk, status FROM plan_snapshots WHERE id IN "
+            f"(SELECT max(id) FROM plan_snapshots WHERE member_id = ? AND plan_id IN ({marks}) GROUP BY plan_id)",
+            [member_id, *chunk])
+        names = [d[0] for d in cursor.description]
+        for row in cursor.fetchall():
+            found[int(row[0])] = dict(zip(names, row, strict=True))
     return found
 
 

@@ -276,6 +276,9 @@ def _snapshot_row(row: Mapping[str, Any], figures: planmath.PlanFigures, outlook
             "at_risk": int(bool(outlook and outlook.at_risk)), "day": today.isoformat(), "kind": kind}
 
 
+_SNAPSHOT_KEYS = ("day", "won", "forecast", "open_pipeline", "at_risk", "status")
+
+
 def transitions(inst: Installation, row: Mapping[str, Any], fields: Mapping[str, Any],
                 figures: planmath.PlanFigures, outlook: forecast.Forecast | None) -> list[str]:
     """The alerts a successful write means (``alertstore`` kinds): the plan became at risk (its flag goes from
@@ -357,10 +360,16 @@ def apply(client: RestClient, db: sqlite_utils.Database, inst: Installation, pla
         if progress is not None:
             progress(len(chunk), len(pending))
     planstore.add_snapshots(db, inst.member_id, snapshots)
-    daily = set(computed) - planstore.snapshotted_on(db, inst.member_id, today.isoformat(), computed)
-    planstore.add_snapshots(db, inst.member_id, [
-        _snapshot_row(plans[p], *computed[p], currency_decimals(rates, plans[p]), today, planstore.DAILY)
-        for p in sorted(daily)])
+    newest = planstore.newest_snapshots(db, inst.member_id, set(computed) - set(outcome.updated))
+    daily = []
+    for plan_id in sorted(set(computed) - set(outcome.updated)):
+        row = _snapshot_row(plans[plan_id], *computed[plan_id], currency_decimals(rates, plans[plan_id]), today,
+                            planstore.DAILY)
+        last = newest.get(plan_id)
+        if last is None or any(str(last.get(k) if last.get(k) is not None else "") != str(row[k])
+                               for k in _SNAPSHOT_KEYS):
+            daily.append(row)  # the day's first, or the open pipeline moved without a field to write
+    planstore.add_snapshots(db, inst.member_id, daily)
     alertstore.queue(db, inst.member_id, alerts)
     if outcome.updated:
         log.info("portal %s: %s plan(s) updated, %s unchanged", inst.member_id, len(outcome.updated),

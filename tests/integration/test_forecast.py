@@ -87,3 +87,27 @@ def send(installed) -> None:
         alerts.send_all(installed.live.config, db, member_id=installed.member_id)
     finally:
         db.conn.close()
+
+
+def test_the_gap_deal_covers_the_remainder_for_the_plans_client(user, installed, sandbox):
+    from test_ui_support import Frame
+
+    company = user.hook.call("crm.item.list", {"entityTypeId": 4, "select": ["id"], "order": {"id": "ASC"}})
+    company_id = int(company["items"][0]["id"])
+    plan = user.add_plan(10000, begindate=BEGIN.isoformat(), closedate=CLOSE.isoformat(), companyId=company_id)
+    won_on(sandbox, user.add_deal(plan, 2000, stage="WON"), f"{BEGIN.isoformat()}T10:00:00+00:00")
+    user.update(2, user.add_deal(plan, 3000), probability=50)
+    settle(sandbox, installed)
+    frame = Frame(installed)
+    page = frame.get(f"/plans/{plan}/edit").text.replace("\xa0", " ")
+    assert "Crear negociación por el pendiente (5.000,00 US$)" in page and page.count('class="won-point"') == 1
+    response = frame.post(f"/plans/{plan}/gap-deal", {"back": "plans"})
+    assert response.status_code == 303, response.text[:300]
+    deals = user.hook.call("crm.item.list", {"entityTypeId": 2, "filter": {user.parent: plan},
+                                             "select": ["id", "opportunity", "currencyId", "companyId",
+                                                        "closedate"]})["items"]
+    new = max(deals, key=lambda d: int(d["id"]))
+    assert (money(new["opportunity"]), new["currencyId"], int(new["companyId"])) == (money(5000), "USD", company_id)
+    assert str(new["closedate"])[:10] == TODAY.isoformat()
+    settle(sandbox, installed)
+    assert "gap-deal-form" not in frame.get(f"/plans/{plan}/edit").text  # the open deals now cover it
