@@ -18,7 +18,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 34  # plot margins inside the viewBox
+LEFT, RIGHT, TOP, BOTTOM = 76, 16, 16, 40  # plot margins inside the viewBox (room for 16-unit labels)
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,10 @@ def _fmt(value: float) -> str:
 
 
 def svg(points: list[DayPoint], amount: Decimal, begin: date | None, close: date | None,
-        labels: Mapping[str, str], money: Any = str) -> Markup:
+        labels: Mapping[str, str], money: Any = str, axis_money: Any = None) -> Markup:
     """The chart. ``labels``: title, desc, won, forecast, plan, pace (already translated); ``money`` formats
-    an amount for the axis."""
+    an amount for the points' titles, ``axis_money`` (default ``money``) for the axis."""
+    axis_money = axis_money or money
     first = begin or (points[0].day if points else date.today())
     last = close or (points[-1].day if points else first)
     span = max((last - first).days, 1)
@@ -86,7 +87,7 @@ def svg(points: list[DayPoint], amount: Decimal, begin: date | None, close: date
              f'<line class="pace-line" x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" '
              f'y2="{_fmt(y(amount))}"><title>{escape(labels.get("pace", ""))}</title></line>',
              f'<text class="tick" x="{LEFT - 6}" y="{_fmt(y(amount) + 4)}" text-anchor="end">'
-             f'{escape(money(amount))}</text>',
+             f'{escape(axis_money(amount))}</text>',
              f'<text class="tick" x="{LEFT - 6}" y="{TOP + plot_h + 4}" text-anchor="end">0</text>',
              f'<text class="tick" x="{LEFT}" y="{HEIGHT - 10}">{first.isoformat()}</text>',
              f'<text class="tick" x="{LEFT + plot_w}" y="{HEIGHT - 10}" text-anchor="end">{last.isoformat()}</text>']
@@ -110,7 +111,8 @@ def svg(points: list[DayPoint], amount: Decimal, begin: date | None, close: date
     return Markup("".join(parts))
 
 
-def outlook(history: Sequence[Mapping[str, Any]], plan: Any, money: Any, labels: Mapping[str, str]) -> dict[str, Any]:
+def outlook(history: Sequence[Mapping[str, Any]], plan: Any, money: Any, labels: Mapping[str, str],
+            axis_money: Any = None) -> dict[str, Any]:
     """What the plan's outlook section shows (``_outlook.html``): the forecast and flag the plan holds, the open
     pipeline and the amount no open deal covers (from the newest snapshot), the chart and its rows."""
     points = day_points(history)
@@ -119,7 +121,7 @@ def outlook(history: Sequence[Mapping[str, Any]], plan: Any, money: Any, labels:
     won = plan.won
     uncovered = max(plan.amount - won - pipeline, Decimal(0)) if pipeline is not None else None
     return {"plan": plan, "points": points, "open_pipeline": pipeline, "uncovered": uncovered,
-            "chart": svg(points, plan.amount, plan.begindate, plan.closedate, labels, money)}
+            "chart": svg(points, plan.amount, plan.begindate, plan.closedate, labels, money, axis_money)}
 
 
 def outlook_for(plan: Any) -> dict[str, Any]:
@@ -129,14 +131,17 @@ def outlook_for(plan: Any) -> dict[str, Any]:
 
     from b24app.db import get_db
     from b24app.planstore import plan_history
-    from placements.i18n import money
+    from placements.i18n import compact_money, money
 
     def fmt(value: Any) -> str:
         return money(value, plan.currency)
+
+    def axis(value: Any) -> str:
+        return compact_money(value, plan.currency)
 
     labels = {"title": gettext("Burn-up of the plan “%(title)s”", title=plan.title or plan.id),
               "desc": gettext("Won amount and expected finish by day over the plan's period, against the plan "
                               "amount and the even pace; the same data follows as a table."),
               "won": gettext("Won"), "forecast": gettext("Expected finish"), "plan": gettext("Plan"),
               "pace": gettext("Even pace")}
-    return outlook(plan_history(get_db(), g.installation.member_id, plan.id), plan, fmt, labels)
+    return outlook(plan_history(get_db(), g.installation.member_id, plan.id), plan, fmt, labels, axis)

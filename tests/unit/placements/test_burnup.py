@@ -44,7 +44,7 @@ def test_points_sit_on_their_day_and_value(tmp_path):
     ys = [float(v) for v in re.findall(r'class="won-point" cx="[\d.]+" cy="([\d.]+)"', chart)]
     assert xs == [burnup.LEFT, burnup.WIDTH - burnup.RIGHT]  # the period's first and last day: both ends
     plot_h = burnup.HEIGHT - burnup.TOP - burnup.BOTTOM
-    assert ys == [burnup.TOP + plot_h * 0.9, burnup.TOP + plot_h * 0.8]  # 1,000 and 2,000 of 10,000
+    assert ys == [round(burnup.TOP + plot_h * 0.9, 1), round(burnup.TOP + plot_h * 0.8, 1)]  # 1,000 and 2,000 of 10,000
 
 
 def test_no_history_draws_the_plan_line_only():
