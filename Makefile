@@ -35,7 +35,7 @@ lint: $(STAMP)
 # Every production package; the pure core (plan math, plan schema) strictly.
 typecheck: $(STAMP)
 	$(BIN)/mypy -p b24app -p handlers -p sync -p placements
-	$(BIN)/mypy --strict --follow-imports=silent -m b24app.planmath -m b24app.schema -m b24app.money -m b24app.series
+	$(BIN)/mypy --strict --follow-imports=silent -m b24app.planmath -m b24app.schema -m b24app.money -m b24app.series -m b24app.forecast
 
 test: $(STAMP) chromium lint typecheck
 	$(BIN)/python -m pytest

@@ -126,6 +126,23 @@ def m007_portal_time_zone(db: sqlite_utils.Database) -> None:
     db.table("installations").add_column("time_zone", str)
 
 
+@migrations()
+def m010_forecast(db: sqlite_utils.Database) -> None:
+    """Where plans are heading (b24app/forecast.py): the forecast in each snapshot, which snapshots are the daily
+    ones, the alerts to the plans' responsibles (one row per plan, kind and period: sent once) and the
+    per-installation switches of each kind of alert."""
+    for name, kind in (("forecast", str), ("open_pipeline", str), ("at_risk", int), ("kind", str), ("day", str)):
+        db.table("plan_snapshots").add_column(name, kind)
+    db.table("plan_snapshots").create_index(["member_id", "day", "plan_id"])
+    db.table("plan_alerts").create(
+        {"id": int, "member_id": str, "plan_id": int, "kind": str, "period": str, "user_id": int, "title": str,
+         "created_at": str, "sent_at": str, "error": str},
+        pk="id", not_null={"member_id", "plan_id", "kind", "period"},
+    )
+    db.execute("CREATE UNIQUE INDEX plan_alerts_once ON plan_alerts(member_id, plan_id, kind, period)")
+    db.table("alert_switches").create({"member_id": str, "kind": str, "enabled": int}, pk=("member_id", "kind"))
+
+
 def _private_dir(path: Path) -> None:
     """Make the folder (and missing parents); a folder made here is readable by its owner only."""
     if not path.exists():

@@ -61,6 +61,7 @@ class Deal:
     stage_semantic: str  # P in progress, S won, F lost
     plan_id: int | None
     won_at: datetime | None = None  # when a won deal entered its success stage (movedTime)
+    probability: Decimal | None = None  # the deal's own probability (0–100), None when empty
 
     @property
     def is_won(self) -> bool:
@@ -81,7 +82,18 @@ class Deal:
             stage_semantic=semantic,
             plan_id=int(parent) if parent not in (None, "", 0, "0") else None,
             won_at=parse_moment(item.get("movedTime")) if semantic == FULFILLED else None,
+            probability=_probability(item.get("probability")),
         )
+
+
+def _probability(value: Any) -> Decimal | None:
+    """A deal's ``probability`` as crm.item gives it (an integer, maybe null or empty); None when absent."""
+    if value in (None, ""):
+        return None
+    try:
+        return to_decimal(value, "probability")
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 
 - ``deal_plan`` says which plan each deal was linked to when the app last read it, so a deal deleted or
   moved to another plan still recomputes the plan it left (a delete event names only the deal).
-- ``plan_snapshots`` holds a plan's figures each time the app wrote them; open pages poll it to learn
-  that a plan they show changed, without calling the portal.
+- ``plan_snapshots`` holds a plan's figures (and forecast) each time the app wrote them — every status
+  change and the period close among them (``kind`` ``write``) — and once a day from what recompute or
+  reconcile read anyway (``kind`` ``daily``, the first compute of the portal's day). Open pages poll the
+  writes to learn that a plan they show changed, without calling the portal; the burn-up chart reads them all.
 """
 
 from __future__ import annotations
@@ -129,14 +131,52 @@ def index_sizes(db: sqlite_utils.Database, member_id: str) -> tuple[int | None, 
 
 # --- snapshots ----------------------------------------------------------------------------------------
 
+WRITE = "write"  # snapshot kinds: the figures just written; the day's first compute (or a change the plan's
+DAILY = "daily"  # fields do not hold, such as the open pipeline) from what was read
+
+
 def add_snapshot(db: sqlite_utils.Database, member_id: str, plan_id: int, *, amount: str, currency: str,
-                 won: str, remainder: str, execution: str, probable: str, status: str) -> None:
-    """Record the figures just written for a plan (money as decimal strings, as shown)."""
-    with db.conn:
-        db.table("plan_snapshots").insert({
-            "member_id": member_id, "plan_id": int(plan_id), "taken_at": now_iso(), "amount": amount,
-            "currency": currency, "won": won, "remainder": remainder, "execution": execution,
-            "probable": probable, "status": status})
+                 won: str, remainder: str, execution: str, probable: str, status: str, forecast: str = "",
+                 open_pipeline: str = "", at_risk: bool = False, day: str = "", kind: str = WRITE) -> None:
+    """Record a plan's figures (money as decimal strings, as shown); ``day`` is the portal's date."""
+    add_snapshots(db, member_id, [{
+        "plan_id": int(plan_id), "amount": amount, "currency": currency, "won": won, "remainder": remainder,
+        "execution": execution, "probable": probable, "status": status, "forecast": forecast,
+        "open_pipeline": open_pipeline, "at_risk": int(bool(at_risk)), "day": day, "kind": kind}])
+
+
+def add_snapshots(db: sqlite_utils.Database, member_id: str, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Record many snapshots in one transaction (rows as ``add_snapshot`` takes them, with ``plan_id``)."""
+    stamp = now_iso()
+    records = [{"member_id": member_id, "taken_at": stamp, "kind": WRITE, **dict(row)} for row in rows]
+    if records:
+        with db.conn:
+            db.table("plan_snapshots").insert_all(records)
+
+
+def newest_snapshots(db: sqlite_utils.Database, member_id: str, plan_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """plan id -> its newest snapshot (day, won, forecast, open pipeline, at risk, status)."""
+    found: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(plan_ids):
+        marks = ",".join("?" * len(chunk))
+        cursor = db.execute(
+            "SELECT plan_id, day, won, forecast, open_pipeline, at_risk, status FROM plan_snapshots WHERE id IN "
+            f"(SELECT max(id) FROM plan_snapshots WHERE member_id = ? AND plan_id IN ({marks}) GROUP BY plan_id)",
+            [member_id, *chunk])
+        names = [d[0] for d in cursor.description]
+        for row in cursor.fetchall():
+            found[int(row[0])] = dict(zip(names, row, strict=True))
+    return found
+
+
+def plan_history(db: sqlite_utils.Database, member_id: str, plan_id: int) -> list[dict[str, Any]]:
+    """A plan's snapshots, oldest first: what the burn-up chart reads (never the portal)."""
+    cursor = db.execute(
+        "SELECT taken_at, day, kind, amount, currency, won, remainder, probable, forecast, open_pipeline, "
+        "at_risk, status FROM plan_snapshots WHERE member_id = ? AND plan_id = ? ORDER BY id",
+        [member_id, int(plan_id)])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def latest_snapshot(db: sqlite_utils.Database, member_id: str) -> int:
@@ -151,7 +191,8 @@ def changed_since(db: sqlite_utils.Database, member_id: str, after: int, plan_id
         return False
     marks = ",".join("?" * len(plan_ids))
     row = db.execute(
-        f"SELECT 1 FROM plan_snapshots WHERE member_id = ? AND id > ? AND plan_id IN ({marks}) LIMIT 1",
+        f"SELECT 1 FROM plan_snapshots WHERE member_id = ? AND id > ? AND plan_id IN ({marks}) "
+        "AND COALESCE(kind, 'write') != 'daily' LIMIT 1",
         [member_id, int(after), *plan_ids]).fetchone()
     return row is not None
 

@@ -24,14 +24,20 @@ FIGURE_SUFFIXES = {"won": "EXECUTED", "remainder": "REMAINDER", "execution": "EX
 #: the plan series' fields (b24app/series.py), by our key; RECURRENCE and CARRYOVER are list fields
 SERIES_SUFFIXES = {"recurrence": "RECURRENCE", "growth": "GROWTH", "carryover": "CARRYOVER", "cap": "CARRYCAP",
                    "carried": "CARRIED", "predecessor": "PREDECESSOR", "successor": "SUCCESSOR"}
+FORECAST_SUFFIX = "FORECAST"  # the expected finish (b24app/forecast.py), a double in the plan currency
+RISK_SUFFIX = "RISK"  # at risk, a boolean (Y/N)
+#: the forecast's user fields, by our key
+FORECAST_SUFFIXES = {"forecast": FORECAST_SUFFIX, "at_risk": RISK_SUFFIX}
 #: every user field the app reads, by our key
-UF_SUFFIXES = {"probability": PROBABILITY_SUFFIX, **FIGURE_SUFFIXES, **SERIES_SUFFIXES}
+UF_SUFFIXES = {"probability": PROBABILITY_SUFFIX, **FIGURE_SUFFIXES, **SERIES_SUFFIXES,
+               **FORECAST_SUFFIXES}
 
 #: native plan fields a plan row needs (crm.item camelCase names)
 PLAN_FIELDS = ("id", "title", "companyId", "contactId", "begindate", "closedate", "assignedById",
                "opportunity", "currencyId", "stageId")
 #: native plan fields the plan math needs
-FIGURE_PLAN_FIELDS = ("id", "title", "opportunity", "currencyId", "begindate", "closedate", "stageId")
+FIGURE_PLAN_FIELDS = ("id", "title", "opportunity", "currencyId", "begindate", "closedate", "stageId",
+                      "assignedById")  # the responsible: whom the alerts go to
 #: the deal fields the frames show
 DEAL_CARD_FIELDS = ("id", "title", "opportunity", "currencyId", "stageId", "stageSemanticId", "companyId",
                     "contactId", "assignedById", "closedate", "movedTime")
@@ -108,16 +114,18 @@ class PlanSchema:
     def totals_select(self) -> list[str]:
         """The few fields the totals, the roll-up and the sorts by name need."""
         return ["id", "title", "companyId", "contactId", "assignedById", "opportunity", "currencyId",
-                *(self.fields[k] for k in ("probability", "won", "remainder", "probable") if k in self.fields)]
+                *(self.fields[k] for k in ("probability", "won", "remainder", "probable", "forecast", "at_risk")
+                  if k in self.fields)]
 
 
 def figures_select(inst: Provisioned) -> list[str]:
     """The plan fields recompute and reconcile read: the native ones the math needs, probability, figures."""
-    names = [inst.field_map[s] for s in (PROBABILITY_SUFFIX, *FIGURE_SUFFIXES.values()) if s in inst.field_map]
+    names = [inst.field_map[s] for s in (PROBABILITY_SUFFIX, *FIGURE_SUFFIXES.values(), *FORECAST_SUFFIXES.values())
+             if s in inst.field_map]
     return [*FIGURE_PLAN_FIELDS, *names]
 
 
 def deal_select(inst: Provisioned) -> list[str]:
     """The deal fields recompute and reconcile read."""
     return ["id", "opportunity", "currencyId", "stageSemanticId", WON_AT_FIELD, parent_field(inst.entity_type_id),
-            "categoryId"]
+            "categoryId", "probability"]

@@ -46,6 +46,13 @@ def _days(value: str) -> int:
     return number
 
 
+def _percent(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 100:
+        raise ValueError("must be a percentage from 0 to 100")
+    return number
+
+
 def _log_format(value: str) -> str:
     if value not in {"text", "json"}:
         raise ValueError("must be text or json")
@@ -140,6 +147,14 @@ SETTINGS: tuple[Setting, ...] = (
             "field uses: NONE, SHORTFALL, SURPLUS or BOTH", _choice("NONE", "SHORTFALL", "SURPLUS", "BOTH")),
     Setting("SERIES_CAP", None, "carry-over cap (plan currency) a new plan starts with, and a plan with an empty "
             "cap field uses (empty: no cap)", _cap),
+    Setting("RISK_MARGIN", 10, "percent of a plan's amount its expected finish may fall short before the plan is "
+            "at risk", _percent),
+    Setting("RISK_PACE_MARGIN", 20, "percent a plan's pace (execution % ÷ elapsed %) may fall below 1 before it is "
+            "at risk", _percent),
+    Setting("RISK_MIN_ELAPSED", 25, "percent of a plan's period that must elapse before it can be at risk",
+            _percent),
+    Setting("FORECAST_DEFAULT_PROBABILITY", 0, "probability (%) of an open deal whose probability is empty "
+            "(Bitrix24 has no per-stage default)", _percent),
     Setting("LOG_LEVEL", "INFO", "logging level"),
     Setting("LOG_FORMAT", "text", "text (one readable line per record) or json (one JSON object per line)",
             _log_format),

@@ -87,7 +87,7 @@ def app_cli() -> None:
 @SANDBOX_OPT
 @click.option("--handler", "handler_url", required=True, help="the app's handler URL (its main page)")
 @click.option("--install", "install_url", default="", help="path for initial installation (URL)")
-@click.option("--scopes", default="crm,placement,userfieldconfig,user_brief", show_default=True)
+@click.option("--scopes", default="crm,placement,userfieldconfig,user_brief,im", show_default=True)
 @click.option("--title", default="Planes de ventas", show_default=True, help="menu item name")
 @click.option("--env-file", type=click.Path(dir_okay=False), default=None,
               help="write B24_CLIENT_ID and B24_CLIENT_SECRET to this file (the secret is never printed)")

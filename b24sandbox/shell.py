@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,13 +138,33 @@ def _menu() -> dict[str, Any]:
     return {"types": types, "apps": apps}
 
 
+_URL = re.compile(r"https?://\S+")
+
+
+def _bell() -> list[dict[str, Any]]:
+    """The acting person's ``im.notify.system.add`` notifications, newest first, as Bitrix24's bell lists
+    them; a URL in the text becomes a link (a path on this portal opens here)."""
+    shown = []
+    for note in portal().notifications(g.shell_user_id)[:20]:
+        text = str(note.get("message") or "")
+        found = _URL.search(text)
+        href = ""
+        if found:
+            parts = urlsplit(found.group(0))
+            href = f"{parts.path}?{parts.query}" if parts.query else parts.path
+            text = (text[:found.start()] + text[found.end():]).strip()
+        shown.append({"id": note.get("id"), "text": text, "href": href, "created": note.get("created")})
+    return shown
+
+
 def render(template: str, section: str = "", **context: Any) -> str:
-    """Render a shell page with the menu, switchers and labels in the person's language."""
+    """Render a shell page with the menu, switchers, the notifications bell and labels in the person's
+    language."""
     lang = g.shell_lang
     return render_template(
         template, t=lambda key: label(key, lang), lang=lang, langs=LANGS, user_id=g.shell_user_id,
         users=_users(), menu=_menu() if not g.shell_iframe else {}, iframe_mode=g.shell_iframe,
-        section=section, portal_domain=portal().domain, **context)
+        section=section, portal_domain=portal().domain, bell=_bell() if not g.shell_iframe else [], **context)
 
 
 # --------------------------------------------------------------------------- frames

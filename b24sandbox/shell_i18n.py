@@ -11,6 +11,8 @@ DEFAULT_LANG = "la"
 _LABELS: dict[str, tuple[str, str, str]] = {
     # key: (la, en, ru)
     "crm": ("CRM", "CRM", "CRM"),
+    "notifications": ("Notificaciones", "Notifications", "Уведомления"),
+    "no_notifications": ("No hay notificaciones", "No notifications", "Нет уведомлений"),
     "deals": ("Negociaciones", "Deals", "Сделки"),
     "deal": ("Negociación", "Deal", "Сделка"),
     "companies": ("Compañías", "Companies", "Компании"),

@@ -14,7 +14,7 @@ from flask import abort, current_app, g, request
 from flask_babel import gettext
 
 from b24app.db import get_db
-from placements import live, web
+from placements import burnup, live, web
 from placements.frames import FrameUser, frame_required
 from placements.plans_query import PlanRow, client_of, clients_of, dec
 from placements.portal_data import PortalData
@@ -86,6 +86,7 @@ def show(deal_id: int) -> Any:
     view = deal_view(web.data(), deal_id, grace_days(current_app.config))
     return web.render("placements/deal_tab.html", view=view, deal_id=deal_id, dec=dec,
                       eti=g.installation.entity_type_id, title=gettext("Sales plan"),
+                      outlook=burnup.outlook_for(view.plan) if view.plan else None, outlook_back=f"deal:{deal_id}",
                       **live.watch([view.plan.id] if view.plan else [], deal_id))
 
 

@@ -75,6 +75,12 @@ def _period(row: PlanRow, locale: str) -> str:
     return span(row.begindate, row.closedate, locale)
 
 
+def risk_text(at_risk: bool) -> str:
+    from flask_babel import gettext
+
+    return gettext("At risk") if at_risk else ""
+
+
 def _values(row: PlanRow, columns: list[tuple[str, str]], locale: str,
             money: Callable[[PlanRow, str], object], share: Callable[[Decimal], object]) -> list[object]:
     """One row's cells in the columns' order; ``money`` and ``share`` give the format's amounts and percents."""
@@ -94,6 +100,8 @@ def _values(row: PlanRow, columns: list[tuple[str, str]], locale: str,
             values.append(share(getattr(row, key)))
         elif key == "status":
             values.append(status_text(row.status))
+        elif key == "at_risk":
+            values.append(risk_text(row.at_risk))
         elif key == "id":
             values.append(row.id)
         elif key == "title":

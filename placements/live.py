@@ -52,7 +52,8 @@ def recompute_now(inst: Installation, plan_id: int) -> None:
     try:
         with clients_for(config).admin(inst) as client:
             outcome = recompute.recompute_plans(client, get_db(), inst, [plan_id], actor="plan-form",
-                                                grace_days=recompute.grace_days(config))
+                                                grace_days=recompute.grace_days(config),
+                                        settings=recompute.forecast_settings(config))
     except Exception as exc:  # noqa: BLE001 - never fail a save that the portal already accepted
         log.warning("portal %s plan %s: recompute after save failed (%s); the worker will catch up",
                     inst.member_id, plan_id, type(exc).__name__)

@@ -17,7 +17,7 @@ from flask_babel import gettext
 from b24app.db import get_db
 from b24app.rest.errors import B24Error
 from b24app.series import Carry, SeriesOptions, defaults_of, next_period, successor_amount
-from placements import live, web
+from placements import burnup, live, web
 from placements.frames import frame_required
 from placements.i18n import money
 from placements.messages import errors_by_field
@@ -113,6 +113,7 @@ def render_form(portal: PortalData, values: dict[str, Any], plan_id: int | None,
         outside=(explanation or Explanation()).outside, counted=(explanation or Explanation()).counted,
         title=gettext("Edit plan") if plan_id else gettext("New plan"),
         has_series=has_series, carry=carry, previous=previous, plan=plan,
+        outlook=burnup.outlook_for(plan) if plan is not None else None, outlook_back=values.get("back", "plans"),
     ), (400 if errors else 200)
 
 
@@ -228,6 +229,40 @@ def set_status(plan_id: int) -> Any:
     if until is not None:
         live.recompute_now(g.installation, plan_id)  # followed again at once, until the new end
     return back_to(request.form.get("back", "plans"))
+
+
+@web.notice_flag("gap_deal")
+def _gap_deal_notice(value: str | None) -> dict[str, Any]:
+    if not value or not value.isdigit():
+        return {}
+    return {"notice": gettext("Deal %(deal)s was created for the remainder and linked to the plan.", deal=value)}
+
+
+@bp.post("/plans/<int:plan_id>/gap-deal")
+@frame_required
+def gap_deal(plan_id: int) -> Any:
+    """"Crear negociación por el pendiente": a deal for the amount no open deal covers (the newest snapshot's
+    figure, at today's rates), for the plan's client, in its currency, closing inside the period (today, or
+    the start when the period has not begun), linked to the plan."""
+    portal = web.data()
+    plan = portal.plan(plan_id)
+    uncovered = burnup.outlook_for(plan)["uncovered"]
+    today = portal_today(g.installation)
+    back = request.form.get("back", "plans")
+    if plan.status != "P" or not uncovered or plan.client is None or (plan.closedate and plan.closedate < today):
+        return web.render("placements/notice.html", message=gettext(
+            "This plan has no remainder left uncovered by open deals."),
+            back_url=web.furl("plan_edit.edit", plan_id=plan_id, back=back)), 400
+    closedate = max(today, plan.begindate) if plan.begindate else today
+    if plan.closedate is not None:
+        closedate = min(closedate, plan.closedate)
+    title = gettext("Remainder of %(plan)s", plan=plan.title or f"#{plan.id}")
+    deal_id = portal.add_gap_deal(plan, uncovered, closedate, title)
+    log.info("plan %s: deal %s created for the remainder by user %s", plan_id, deal_id, g.frame_user.user_id)
+    live.recompute_now(g.installation, plan_id)
+    if back.startswith("deal:"):
+        return web.go("deal_tab.show", deal_id=int(back[5:]), gap_deal=deal_id)
+    return web.go("plan_edit.edit", plan_id=plan_id, back=back, gap_deal=deal_id)
 
 
 def _date_or_none(text: str | None) -> date | None:

@@ -29,7 +29,7 @@ def columns() -> list[tuple[str, str]]:
             ("currency", gettext("Currency")), ("probability", gettext("Probability")),
             ("probable", gettext("Probable amount")), ("won", gettext("Won")),
             ("remainder", gettext("Remainder")), ("execution", gettext("Execution")),
-            ("status", gettext("Status"))]
+            ("status", gettext("Status")), ("at_risk", gettext("At risk"))]
 
 
 def page_numbers(page: int, pages: int) -> list[int]:
@@ -50,6 +50,8 @@ def enter() -> Any:
         return user
     # a view opened with filters (handler URL query or BX24.openApplication params) keeps them
     options = {str(k): str(v) for k, v in web.placement_options().items()}
+    if options.get("plan", "").isdigit():  # an alert's link opens its plan (sync/alerts.py plan_link)
+        return web.go("plan_edit.edit", plan_id=int(options["plan"]))
     return web.go("plans.index", **ListQuery.from_args({**request.args.to_dict(), **options}).to_args())
 
 

@@ -18,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from b24app.forecast import is_yes
 from b24app.planmath import parse_date, value_flags
 from b24app.schema import SERIES_SUFFIXES, PlanSchema
 from b24app.series import SeriesOptions, read_options
@@ -29,7 +30,8 @@ STATUSES = ("P", "S", "F")
 PERIODS = ("month", "quarter", "year", "custom")
 SERIES_FILTERS = ("recurring", "oneoff")  # the plans page's series filter
 SORTS = ("client", "period", "responsible", "amount", "currency", "probability", "probable", "won",
-         "remainder", "execution", "status")
+         "remainder", "execution", "status", "at_risk")
+RISKS = ("Y", "N")  # the "En riesgo" filter: at risk, not at risk
 _NATIVE_SORT = {"period": "begindate", "amount": "opportunity", "currency": "currencyId", "status": "stageId"}
 NAME_SORTS = ("client", "responsible")  # sorted in the app: the portal only knows the ids
 
@@ -70,6 +72,7 @@ class ListQuery:
     direction: str = "desc"
     page: int = 1
     series: str = ""  # recurring | oneoff (SERIES_FILTERS)
+    risk: str = ""  # "Y" at risk, "N" not at risk, "" either
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> ListQuery:
@@ -91,6 +94,7 @@ class ListQuery:
             direction=direction if direction in ("asc", "desc") else "desc",
             page=min(page, 10_000),
             series=args.get("series", "") if args.get("series", "") in SERIES_FILTERS else "",
+            risk=(args.get("risk") or "").upper() if (args.get("risk") or "").upper() in RISKS else "",
         )
 
     def to_args(self, **changes: Any) -> dict[str, str]:
@@ -101,7 +105,8 @@ class ListQuery:
                "to": query.date_to.isoformat() if query.date_to else "", "currency": query.currency,
                "sort": query.sort if query.sort != "period" else "",
                "dir": query.direction if query.direction != "desc" else "",
-               "page": str(query.page) if query.page > 1 else "", "series": query.series}
+               "page": str(query.page) if query.page > 1 else "", "series": query.series,
+               "risk": query.risk}
         return {key: value for key, value in out.items() if value}
 
     def sorted_by(self, column: str) -> dict[str, str]:
@@ -144,6 +149,8 @@ def build_filter(query: ListQuery, schema: PlanSchema, today: date,
         flt["assignedById"] = query.responsible
     if query.currency:
         flt["currencyId"] = query.currency
+    if query.risk and "at_risk" in schema.fields:  # a boolean user field filters by 1 / 0
+        flt[schema.fields["at_risk"]] = 1 if query.risk == "Y" else 0
     if query.period_reversed:
         return None
     if query.series and schema.has_series:
@@ -200,6 +207,8 @@ class PlanRow:
     flags: frozenset[str] = frozenset()  # planmath.PROBABILITY_OUT_OF_RANGE, NO_CURRENCY
     series: SeriesOptions = SeriesOptions()  # recurrence, growth, carry-over, links (b24app/series.py)
     series_flags: tuple[str, ...] = ()  # why the daily job cannot continue it (series.problems)
+    forecast: Decimal | None = None  # the expected finish (b24app/forecast.py); None before the app wrote it
+    at_risk: bool = False
 
     @property
     def bar(self) -> int:
@@ -254,6 +263,8 @@ def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
         won=won, remainder=remainder, execution=uf("execution"), status=schema.semantics(item.get("stageId")),
         flags=value_flags(None if raw_probability in (None, "") else probability, currency),
         series=options, series_flags=problems,
+        forecast=uf("forecast") if item.get(schema.fields.get("forecast", "")) not in (None, "") else None,
+        at_risk=is_yes(item.get(schema.fields.get("at_risk", ""))),
     )
 
 
@@ -264,13 +275,18 @@ class Sums:
     won: Decimal = Decimal(0)
     remainder: Decimal = Decimal(0)
     probable: Decimal = Decimal(0)
+    forecast: Decimal = Decimal(0)  # expected finish; a plan the app has not forecast yet counts its won
+    at_risk: int = 0
 
-    def add(self, row: PlanRow) -> None:
+    def add(self, row: PlanRow, rate: Decimal = Decimal(1)) -> None:
+        """Add a plan, its money times ``rate`` (1: its own currency; else the rate to the base currency)."""
         self.count += 1
-        self.amount += row.amount
-        self.won += row.won
-        self.remainder += row.remainder
-        self.probable += row.probable
+        self.amount += row.amount * rate
+        self.won += row.won * rate
+        self.remainder += row.remainder * rate
+        self.probable += row.probable * rate
+        self.forecast += (row.forecast if row.forecast is not None else row.won) * rate
+        self.at_risk += int(row.at_risk)
 
     @property
     def execution(self) -> Decimal:
@@ -282,16 +298,28 @@ class Totals:
     by_currency: dict[str, Sums]
     by_responsible: dict[tuple[int, str], Sums]  # (user id, currency) -> sums
     count: int
+    base: str = ""  # the portal's base currency of the converted sums ("": no rates known)
+    converted: Sums | None = None  # every plan converted to ``base`` at today's rates (marked as converted)
+    by_responsible_converted: dict[int, Sums] = field(default_factory=dict)
 
 
-def totals(rows: list[PlanRow]) -> Totals:
-    """Sums per currency and per (responsible, currency); amounts of different currencies never mix."""
+def totals(rows: list[PlanRow], rates: Mapping[str, Decimal] | None = None, base: str = "") -> Totals:
+    """Sums per currency and per (responsible, currency); amounts of different currencies never mix there.
+    With ``rates`` (base-currency units per unit of each currency, today's), also every plan converted to
+    ``base``, in all and per responsible; a plan in a currency without a rate is left out of those."""
     by_currency: dict[str, Sums] = {}
     by_responsible: dict[tuple[int, str], Sums] = {}
+    converted = Sums() if rates else None
+    per_person: dict[int, Sums] = {}
     for row in rows:
         by_currency.setdefault(row.currency, Sums()).add(row)
         by_responsible.setdefault((row.assigned_by_id or 0, row.currency), Sums()).add(row)
-    return Totals(dict(sorted(by_currency.items())), by_responsible, len(rows))
+        rate = (rates or {}).get(row.currency or base)
+        if converted is not None and rate is not None:
+            converted.add(row, rate)
+            per_person.setdefault(row.assigned_by_id or 0, Sums()).add(row, rate)
+    return Totals(dict(sorted(by_currency.items())), by_responsible, len(rows), base if rates else "", converted,
+                  per_person)
 
 
 def sort_rows(rows: list[PlanRow], query: ListQuery) -> list[PlanRow]:
@@ -307,6 +335,8 @@ def sort_rows(rows: list[PlanRow], query: ListQuery) -> list[PlanRow]:
             return row.status
         if query.sort == "currency":
             return row.currency
+        if query.sort == "at_risk":
+            return int(row.at_risk)
         value = getattr(row, query.sort, Decimal(0))
         return value if isinstance(value, Decimal) else Decimal(0)
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import sqlite_utils
@@ -137,7 +138,8 @@ class PortalData(ReferenceData):
         key = self._totals_key(flt)
         found = cache.get(key)
         if found is None:
-            found = totals(self._light_rows(flt).rows)
+            base, rates = self.base_rates()
+            found = totals(self._light_rows(flt).rows, rates, base)
             cache.put(key, found, 30)
         return found
 
@@ -264,6 +266,20 @@ class PortalData(ReferenceData):
         method, params = self._parent_update(deal_id, plan_id)
         self.client.call(method, params)
         cache.drop(self.inst.member_id)
+
+    def add_gap_deal(self, plan: PlanRow, amount: Decimal, closedate: date, title: str) -> int:
+        """A new deal for the plan's client, the uncovered ``amount`` in the plan currency, closing on
+        ``closedate``, linked to the plan (crm.item.add, entityTypeId 2: api-reference/crm/universal/crm-item-add.md).
+        Created with the person's own token: Bitrix24 applies their right to add deals."""
+        fields: dict[str, Any] = {"title": title, "opportunity": str(amount), "currencyId": plan.currency,
+                                  "isManualOpportunity": "Y", "closedate": closedate.isoformat(),
+                                  self.schema.parent_field: plan.id}
+        if plan.client is not None:
+            fields["companyId" if plan.client.kind == "company" else "contactId"] = plan.client.id
+        result = self.client.call("crm.item.add", {"entityTypeId": DEAL, "fields": fields})
+        cache.drop(self.inst.member_id)
+        item = result.get("item") if isinstance(result, dict) else None
+        return int((item or {}).get("id") or 0)
 
     def set_status(self, plan_id: int, semantics: str, closedate: date | None = None) -> None:
         """Close (S), cancel (F) or reopen (P) a plan by moving it to that stage (reopened until ``closedate``)."""

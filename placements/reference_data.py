@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from b24app.installations import Installation
@@ -103,6 +104,20 @@ class ReferenceData:
             except ValueError:
                 found[str(row["CURRENCY"])] = 2
         return found
+
+    def base_rates(self) -> tuple[str, dict[str, Decimal]]:
+        """(base currency, base-currency units per unit of each currency) at today's rates
+        (``AMOUNT`` / ``AMOUNT_CNT``, api-reference/crm/currency/crm-currency-list.md)."""
+        base, rates = "", {}
+        for row in self._currency_rows():
+            try:
+                rates[str(row["CURRENCY"])] = Decimal(str(row.get("AMOUNT") or "1")) / Decimal(
+                    str(row.get("AMOUNT_CNT") or "1"))
+            except (ArithmeticError, ValueError):
+                continue
+            if str(row.get("BASE") or "") == "Y":
+                base = str(row["CURRENCY"])
+        return base, rates
 
     def _currency_rows(self) -> list[dict[str, Any]]:
         key = ("currency_rows", self.inst.member_id)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import abort, current_app, g
+from flask import abort, current_app, g, request
 from flask_babel import gettext, lazy_gettext
 
+from b24app import alertstore
 from b24app.db import get_db
 from b24app.manifest import load_manifest
 from b24app.provisioning import provision
@@ -20,7 +21,7 @@ from b24app.provisioning.report import CREATED, FAILED
 from b24app.rest.clients import clients_for
 from placements import web
 from placements.frames import frame_required
-from sync import doctor
+from sync import alerts, doctor
 
 log = logging.getLogger(__name__)
 bp = web.blueprint("settings")
@@ -69,7 +70,25 @@ def index() -> Any:
     schedule = {"worker": config.get("WORKER_INTERVAL"), "reconcile": config.get("RECONCILE_MINUTES"),
                 "close": config.get("CLOSE_PERIODS_HOUR"), "scheduler": config.get("SCHEDULER")}
     return web.render("placements/settings.html", inst=g.installation, healthy=report.ok, checks=checks,
-                      schedule=schedule, title=gettext("Settings"))
+                      schedule=schedule, title=gettext("Settings"),
+                      alert_switches=alertstore.switches(get_db(), g.installation.member_id),
+                      alerts_scope=alerts.SCOPE in g.installation.scopes.replace(",", " ").split())
+
+
+@web.notice_flag("alerts_saved")
+def _alerts_saved(value: str | None) -> dict[str, Any]:
+    return {"notice": gettext("The notification settings were saved.")} if value == "1" else {}
+
+
+@bp.post("/settings/alerts")
+@frame_required
+def save_alerts() -> Any:
+    """Turn each kind of alert on or off for this installation (an unticked box is off)."""
+    _admin()
+    alertstore.set_switches(get_db(), g.installation.member_id,
+                            {kind: request.form.get(kind) == "1" for kind in alertstore.KINDS})
+    log.info("portal %s: alert switches changed by user %s", g.installation.member_id, g.frame_user.user_id)
+    return web.go("settings.index", alerts_saved=1)
 
 
 @bp.post("/settings/provision")

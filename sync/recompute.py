@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
-from b24app import money, planmath, planstore, ratestore
+from b24app import alertstore, forecast, money, planmath, planstore, ratestore
 from b24app.installations import Installation, audit
 from b24app.rest.clients import RestClient
 from b24app.schema import DEAL, WON_AT_FIELD, deal_select, figures_select, parent_field, stage_directory
@@ -182,6 +182,22 @@ def figures_for(inst: Installation, row: Mapping[str, Any], deals: Iterable[Mapp
     return planmath.compute(plan, items, rates, today, grace_days=grace_days, history=history)
 
 
+def assess(inst: Installation, row: Mapping[str, Any], deals: Iterable[Mapping[str, Any]], rates: planmath.Rates,
+           today: date, grace_days: int = 0, history: planmath.RateHistory | None = None,
+           stages: Mapping[str, str] | None = None, settings: forecast.ForecastSettings | None = None,
+           ) -> tuple[planmath.PlanFigures, forecast.Forecast]:
+    """The plan math and the forecast over REST rows, from the same deals (won and open alike)."""
+    plan = planmath.Plan.from_item(row, inst.field_map, inst.stage_map, today=today, semantics=stages)
+    items = [planmath.Deal.from_item(d, inst.entity_type_id or 0) for d in deals]
+    figures = planmath.compute(plan, items, rates, today, grace_days=grace_days, history=history)
+    return figures, forecast.compute(plan, figures, items, rates, today, settings, grace_days=grace_days)
+
+
+def forecast_settings(config: Mapping[str, Any]) -> forecast.ForecastSettings:
+    """``B24_RISK_*`` and ``B24_FORECAST_DEFAULT_PROBABILITY``."""
+    return forecast.ForecastSettings.from_config(config)
+
+
 def is_closed(inst: Installation, row: Mapping[str, Any], today: date, grace_days: int = 0,
               stages: Mapping[str, str] | None = None) -> bool:
     """Whether the plan's period (plus grace) is over and its stage final: a closed period, history."""
@@ -226,7 +242,8 @@ def currency_decimals(rates: planmath.Rates, row: Mapping[str, Any]) -> int:
 
 
 def changes(inst: Installation, row: Mapping[str, Any], figures: planmath.PlanFigures,
-            rates: planmath.Rates, stages: Mapping[str, str] | None = None) -> dict[str, Any]:
+            rates: planmath.Rates, stages: Mapping[str, str] | None = None,
+            outlook: forecast.Forecast | None = None) -> dict[str, Any]:
     """The ``fields`` of the ``crm.item.update`` this plan needs: only values that differ, maybe empty.
 
     Money is compared and written at the plan currency's decimals, percentages at two decimals. The
@@ -235,6 +252,12 @@ def changes(inst: Installation, row: Mapping[str, Any], figures: planmath.PlanFi
     person chose, stays where it is until the figures or the calendar say otherwise.
     """
     wanted = planmath.to_fields(figures, inst.field_map, currency_decimals(rates, row), inst.stage_map)
+    row = dict(row)
+    if outlook is not None:
+        wanted.update(forecast.to_fields(outlook, inst.field_map, currency_decimals(rates, row)))
+        risk = inst.field_map.get(forecast.RISK_SUFFIX)
+        if risk and row.get(risk) not in (None, ""):  # Y/N, 1/0 or true/false: the same flag
+            row[risk] = forecast.YES if forecast.is_yes(row.get(risk)) else forecast.NO
     current = {**{sid: sem for sem, sid in inst.stage_map.items()}, **(stages or {})}.get(str(row.get("stageId") or ""))
     if current == figures.status:
         wanted.pop("stageId", None)
@@ -243,36 +266,61 @@ def changes(inst: Installation, row: Mapping[str, Any], figures: planmath.PlanFi
 
 # --- writing and local state --------------------------------------------------------------------------
 
-def _snapshot(db: sqlite_utils.Database, inst: Installation, row: Mapping[str, Any],
-              figures: planmath.PlanFigures, decimals: int) -> None:
+def _snapshot_row(row: Mapping[str, Any], figures: planmath.PlanFigures, outlook: forecast.Forecast | None,
+                  decimals: int, today: date, kind: str) -> dict[str, Any]:
     shown = planmath.rounded(figures, decimals)
-    planstore.add_snapshot(db, inst.member_id, as_int(row.get("id")),
-                           amount=str(planmath.to_decimal(row.get("opportunity"))),
-                           currency=str(row.get("currencyId") or ""), won=str(shown.won),
-                           remainder=str(shown.remainder), execution=str(shown.execution),
-                           probable=str(shown.probable), status=shown.status)
+    return {"plan_id": as_int(row.get("id")), "amount": str(planmath.to_decimal(row.get("opportunity"))),
+            "currency": str(row.get("currencyId") or ""), "won": str(shown.won), "remainder": str(shown.remainder),
+            "execution": str(shown.execution), "probable": str(shown.probable), "status": shown.status,
+            "forecast": str(planmath.quantize(outlook.expected, decimals)) if outlook else "",
+            "open_pipeline": str(planmath.quantize(outlook.open_pipeline, decimals)) if outlook else "",
+            "at_risk": int(bool(outlook and outlook.at_risk)), "day": today.isoformat(), "kind": kind}
+
+
+_SNAPSHOT_KEYS = ("day", "won", "forecast", "open_pipeline", "at_risk", "status")
+
+
+def transitions(inst: Installation, row: Mapping[str, Any], fields: Mapping[str, Any],
+                figures: planmath.PlanFigures, outlook: forecast.Forecast | None) -> list[str]:
+    """The alerts a successful write means (``alertstore`` kinds): the plan became at risk (its flag goes from
+    no to yes), was fulfilled or ended unfulfilled (the app moved its stage to S / F)."""
+    found = []
+    risk = inst.field_map.get(forecast.RISK_SUFFIX, "")
+    if outlook is not None and outlook.at_risk and risk in fields and not forecast.is_yes(row.get(risk)):
+        found.append(alertstore.AT_RISK)
+    if "stageId" in fields:
+        if figures.status == planmath.FULFILLED:
+            found.append(alertstore.FULFILLED)
+        elif figures.status == planmath.NOT_FULFILLED:
+            found.append(alertstore.UNFULFILLED)
+    return found
 
 
 def apply(client: RestClient, db: sqlite_utils.Database, inst: Installation, plans: Mapping[int, Mapping[str, Any]],
           deals_by_plan: Mapping[int, Sequence[Mapping[str, Any]]], rates: planmath.Rates, today: date | None = None,
           actor: str = "worker", progress: Callable[[int, int], None] | None = None,
-          grace_days: int = 0, stages: Mapping[str, str] | None = None) -> Outcome:
-    """Compute every plan, write the changed ones (≤50 updates per batch), snapshot and audit them.
+          grace_days: int = 0, stages: Mapping[str, str] | None = None,
+          settings: forecast.ForecastSettings | None = None) -> Outcome:
+    """Compute every plan and its forecast, write the changed ones (≤50 updates per batch), snapshot and audit
+    them; the day's first compute of a plan also leaves a daily snapshot, and a write that is a transition
+    (at risk, fulfilled, ended unfulfilled) queues its alert (``alertstore``; sent by ``sync/alerts.py``).
 
     ``stages``: the semantics of every stage of the plans' pipeline (``parse_stages``)."""
     today = today or portal_today(inst)
     outcome = Outcome(plans=len(plans), deals=sum(len(v) for v in deals_by_plan.values()))
     history = rate_history(db, inst, rates, source=actor)
     pending: dict[int, tuple[dict[str, Any], planmath.PlanFigures]] = {}
+    computed: dict[int, tuple[planmath.PlanFigures, forecast.Forecast]] = {}
     for plan_id, row in plans.items():
         try:
             if is_closed(inst, row, today, grace_days, stages):  # history: kept as at the close (ARCHITECTURE.md §3)
                 outcome.unchanged += 1
                 outcome.kept.append(plan_id)
                 continue
-            figures = figures_for(inst, row, deals_by_plan.get(plan_id, ()), rates, today, grace_days, history,
-                                  stages)
-            fields = changes(inst, row, figures, rates, stages)
+            figures, outlook = assess(inst, row, deals_by_plan.get(plan_id, ()), rates, today, grace_days, history,
+                                      stages, settings)
+            fields = changes(inst, row, figures, rates, stages, outlook)
+            computed[plan_id] = (figures, outlook)
         except (ArithmeticError, KeyError, ValueError) as exc:
             outcome.failed[plan_id] = f"cannot compute: {exc}"
             log.warning("portal %s plan %s: cannot compute (%s)", inst.member_id, plan_id, exc)
@@ -287,6 +335,8 @@ def apply(client: RestClient, db: sqlite_utils.Database, inst: Installation, pla
     if progress is not None:
         progress(0, len(pending))
     ids = sorted(pending)
+    snapshots: list[dict[str, Any]] = []
+    alerts: list[dict[str, Any]] = []
     for chunk in chunks(ids):
         commands = {f"u{plan_id}": ("crm.item.update", _update_params(inst, plan_id, pending[plan_id][0]))
                     for plan_id in chunk}
@@ -301,11 +351,27 @@ def apply(client: RestClient, db: sqlite_utils.Database, inst: Installation, pla
             outcome.updated.append(plan_id)
             if "stageId" in fields:
                 outcome.moved[plan_id] = (figures.status, str(plans[plan_id].get("title") or ""))
-            _snapshot(db, inst, plans[plan_id], figures, currency_decimals(rates, plans[plan_id]))
+            outlook = computed[plan_id][1]
+            snapshots.append(_snapshot_row(plans[plan_id], figures, outlook, currency_decimals(rates, plans[plan_id]),
+                                           today, planstore.WRITE))
+            alerts += [alertstore.alert_row(plans[plan_id], kind)
+                       for kind in transitions(inst, plans[plan_id], fields, figures, outlook)]
             audit(db, inst.member_id, "plan.recomputed", actor=actor, plan_id=plan_id,
                   fields=sorted(fields), status=figures.status)
         if progress is not None:
             progress(len(chunk), len(pending))
+    planstore.add_snapshots(db, inst.member_id, snapshots)
+    newest = planstore.newest_snapshots(db, inst.member_id, set(computed) - set(outcome.updated))
+    daily = []
+    for plan_id in sorted(set(computed) - set(outcome.updated)):
+        row = _snapshot_row(plans[plan_id], *computed[plan_id], currency_decimals(rates, plans[plan_id]), today,
+                            planstore.DAILY)
+        last = newest.get(plan_id)
+        if last is None or any(str(last.get(k) if last.get(k) is not None else "") != str(row[k])
+                               for k in _SNAPSHOT_KEYS):
+            daily.append(row)  # the day's first, or the open pipeline moved without a field to write
+    planstore.add_snapshots(db, inst.member_id, daily)
+    alertstore.queue(db, inst.member_id, alerts)
     if outcome.updated:
         log.info("portal %s: %s plan(s) updated, %s unchanged", inst.member_id, len(outcome.updated),
                  outcome.unchanged)
@@ -345,7 +411,8 @@ def group_deals(deals: Iterable[Mapping[str, Any]], parent: str) -> dict[int, li
 
 def recompute_plans(client: RestClient, db: sqlite_utils.Database, inst: Installation, plan_ids: Iterable[int],
                     today: date | None = None, rates: planmath.Rates | None = None,
-                    actor: str = "worker", deal_ids: Iterable[int] = (), grace_days: int = 0) -> Outcome:
+                    actor: str = "worker", deal_ids: Iterable[int] = (), grace_days: int = 0,
+                    settings: forecast.ForecastSettings | None = None) -> Outcome:
     """Recompute the given plans of one portal — plus the current plans of ``deal_ids`` — and write what
     changed; keeps the deal→plan index.
 
@@ -371,4 +438,4 @@ def recompute_plans(client: RestClient, db: sqlite_utils.Database, inst: Install
         log.info("portal %s: plan(s) %s not found (deleted?)", inst.member_id, sorted(missing))
     deals = with_won_moments(db, inst, deals)
     return apply(client, db, inst, plans, group_deals(deals, parent), rates, today=today, actor=actor,
-                 grace_days=grace_days, stages=stages)
+                 grace_days=grace_days, stages=stages, settings=settings)

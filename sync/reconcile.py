@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
-from b24app import jobruns, planstore
+from b24app import forecast, jobruns, planstore
 from b24app.installations import Installation, InstallationStore, audit, now_iso
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
@@ -63,7 +63,8 @@ def read_linked_deals(client: RestClient, inst: Installation, estimate: int | No
 def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: Installation,
                            today: date | None = None, semantics: Iterable[str] = SWEPT,
                            actor: str = "reconcile", progress: Progress | None = None,
-                           grace_days: int = 0, now: datetime | None = None) -> recompute.Outcome:
+                           grace_days: int = 0, now: datetime | None = None,
+                           settings: forecast.ForecastSettings | None = None) -> recompute.Outcome:
     """Recompute one portal's Activo and Cumplido plans; rebuild its deal→plan index. Returns what changed."""
     if not inst.is_provisioned:
         log.info("portal %s: not provisioned; nothing to reconcile", inst.member_id)
@@ -93,7 +94,7 @@ def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: 
         step("writes", done, total)
 
     outcome = recompute.apply(client, db, inst, plans, grouped, rates, today=today, actor=actor,
-                              progress=writes, grace_days=grace_days, stages=stages)
+                              progress=writes, grace_days=grace_days, stages=stages, settings=settings)
     log.info("portal %s reconciled: %s plan(s), %s linked deal(s), %s updated, %s failed", inst.member_id,
              len(plans), len(deals), len(outcome.updated), len(outcome.failed))
     if outcome.updated or outcome.failed:
@@ -129,7 +130,8 @@ def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_i
             with clients.admin(inst) as client:
                 results[inst.member_id] = reconcile_installation(client, db, inst, today=today, actor=actor,
                                                                  progress=progress,
-                                                                 grace_days=recompute.grace_days(config), now=now)
+                                                                 grace_days=recompute.grace_days(config), now=now,
+                                                                 settings=recompute.forecast_settings(config))
         except rest_errors.ReauthRequired:
             log.warning("portal %s needs an admin to open the app again (tokens refused): not reconciled",
                         inst.member_id)

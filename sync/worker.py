@@ -23,7 +23,7 @@ from b24app.installations import Installation, InstallationStore, audit
 from b24app.provisioning import provision
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
-from sync import inbox, recompute, reconcile
+from sync import alerts, inbox, recompute, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,8 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
     swept = recompute.Outcome()
     if work.all_plans:  # rates changed: every open or fulfilled plan may move
         swept = reconcile.reconcile_installation(client, db, inst, semantics=("P", "S"), actor="worker",
-                                                 grace_days=recompute.grace_days(config))
+                                                 grace_days=recompute.grace_days(config),
+                                        settings=recompute.forecast_settings(config))
     plan_ids = set(work.plans)
     known = planstore.plans_of_deals(db, inst.member_id, work.deals | work.deleted_deals)
     plan_ids.update(known.values())  # the plan each deal was in before (left, deleted, moved)
@@ -123,7 +124,8 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
     plan_ids |= work.deleted_plans
     # the deals named by events are read in the same batch; their current plans join the recompute
     outcome = recompute.recompute_plans(client, db, inst, plan_ids, actor="worker", deal_ids=work.deals,
-                                        grace_days=recompute.grace_days(config))
+                                        grace_days=recompute.grace_days(config),
+                                        settings=recompute.forecast_settings(config))
     outcome.updated = sorted(set(swept.updated) | set(outcome.updated))
     outcome.failed = {**swept.failed, **outcome.failed}
     outcome.moved = {**swept.moved, **outcome.moved}
@@ -177,9 +179,16 @@ def _error_kind(exc: BaseException) -> str:
 
 
 def drain_once(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int = 500) -> DrainStats:
-    """Claim up to ``limit`` pending events, process them per portal, mark them done or failed.
+    """Claim up to ``limit`` pending events, process them per portal, mark them done or failed; then send the
+    alerts recompute or reconcile queued (``sync/alerts.py``; no call when none waits).
 
     REST calls use ``clients_for(config).admin``: the installation's stored admin tokens."""
+    stats = _drain(config, db, limit)
+    alerts.send_all(config, db)
+    return stats
+
+
+def _drain(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int) -> DrainStats:
     clients = clients_for(config)
     inbox.release_stale(db)
     items = inbox.claim_pending(db, limit)

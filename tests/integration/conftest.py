@@ -103,7 +103,7 @@ def live_app(sandbox, tmp_path, live_app_config) -> Iterator[LiveApp]:
     server = app_server("127.0.0.1", 0, dispatch)  # werkzeug, threaded, with a backlog for event bursts
     url = f"http://127.0.0.1:{server.server_port}"
     registered = sandbox.portal.register_app(handler_url=url + "/", install_url=url + "/install",
-                                             scopes=["crm", "placement", "userfieldconfig", "user_brief"],
+                                             scopes=["crm", "placement", "userfieldconfig", "user_brief", "im"],
                                              title="Planes de ventas")
     config = {"ENV": "test", "TESTING": True, "DATABASE": str(tmp_path / "app.db"),
               "SECRET_KEY": "integration-secret-key", "CLIENT_ID": registered["client_id"],

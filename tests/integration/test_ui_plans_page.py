@@ -132,9 +132,12 @@ def test_totals_per_currency_and_by_responsible(installed, plans):
     assert f"{usd:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".") in usd_row
     probable = f"{eur / 2:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
     assert probable in euro_row  # probability 50 %
-    rollup = page[page.find('id="rollup"'):]
+    rollup = page[page.find('id="rollup"'):page.find("</table>", page.find('id="rollup"'))]
     assert rollup.count('<tr data-user="') == 6  # 3 responsibles x 2 currencies
     assert "Luis Fernández" in rollup and "María López" in rollup
+    converted = page[page.find('id="rollup-forecast"'):]
+    assert converted.count('<tr data-user="') == 3  # one per responsible: every currency converted
+    assert 'id="totals-converted"' in page and "(convertido al tipo de cambio de hoy)" in page
 
 
 def test_exports_follow_the_filters(installed, plans):
@@ -143,20 +146,20 @@ def test_exports_follow_the_filters(installed, plans):
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     assert rows[0] == ["Cliente", "Periodo", "Responsable", "Importe", "Moneda", "Probabilidad (%)",
-                       "Importe probable", "Ganado", "Pendiente", "Ejecución (%)", "Estado", "ID", "Plan", "Inicio",
-                       "Fin"]
+                       "Importe probable", "Ganado", "Pendiente", "Ejecución (%)", "Estado", "En riesgo", "ID", "Plan",
+                       "Inicio", "Fin"]
     assert len(rows) == 17 and {r[4] for r in rows[1:]} == {"EUR"}
     assert rows[1][3] == "100,00" and rows[2][3] == "500,00" and rows[1][5].startswith("50")
     assert "%" not in rows[1][5] and float(rows[1][5].replace(",", ".")) == 50  # a number a spreadsheet reads
-    assert rows[1][11].isdigit() and date.fromisoformat(rows[1][13]) <= date.fromisoformat(rows[1][14])
+    assert rows[1][12].isdigit() and date.fromisoformat(rows[1][14]) <= date.fromisoformat(rows[1][15])
     book = load_workbook(io.BytesIO(frame.get("/plans/export.xlsx", status="S").content))
     sheet = book.active
     assert sheet.max_row == 8
     assert all(isinstance(sheet.cell(row=r, column=4).value, (int, float)) for r in range(2, 9))
     assert {sheet.cell(row=r, column=11).value for r in range(2, 9)} == {"Cumplido"}
-    assert [sheet.cell(row=1, column=c).value for c in range(12, 16)] == ["ID", "Plan", "Inicio", "Fin"]
-    assert all(isinstance(sheet.cell(row=r, column=12).value, int) for r in range(2, 9))
-    assert all(isinstance(sheet.cell(row=r, column=14).value, datetime) for r in range(2, 9))  # date cells
+    assert [sheet.cell(row=1, column=c).value for c in range(13, 17)] == ["ID", "Plan", "Inicio", "Fin"]
+    assert all(isinstance(sheet.cell(row=r, column=13).value, int) for r in range(2, 9))
+    assert all(isinstance(sheet.cell(row=r, column=15).value, datetime) for r in range(2, 9))  # date cells
 
 
 def test_create_a_plan_with_bad_then_good_values(installed, plans):

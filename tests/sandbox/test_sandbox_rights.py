@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import requests
+
 from tests.sandbox.conftest import open_app
 
 
@@ -71,3 +73,15 @@ def test_userfieldconfig_needs_the_module_scope_too(sb):
     response = session.rest.raw("userfieldconfig.list", {"moduleId": "crm"})
     assert response.status_code == 400
     assert response.json() == {"error": "", "error_description": "The current method required more scopes. (crm)"}
+
+
+def test_the_shell_bell_lists_the_acting_persons_notifications_with_their_link(sb, app_session):
+    app_session.rest.result("im.notify.system.add", {
+        "USER_ID": 3, "MESSAGE": f"Plan en riesgo. Abrir el plan: {sb.url}/marketplace/app/x/?PARAMS=%7B%7D"})
+    app_session.rest.result("im.notify.system.add", {"USER_ID": 1, "MESSAGE": "Para el administrador"})
+    page = requests.get(f"{sb.url}/crm/deal/list/", cookies={"b24sb_user": "3"}, timeout=10).text
+    bell = page[page.index('id="bell"'):page.index("</details>", page.index('id="bell"'))]
+    assert 'id="bell-count">1<' in bell and "Plan en riesgo. Abrir el plan:" in bell
+    assert 'href="/marketplace/app/x/?PARAMS=%7B%7D"' in bell and "Para el administrador" not in bell
+    empty = requests.get(f"{sb.url}/crm/deal/list/", cookies={"b24sb_user": "2"}, timeout=10).text
+    assert 'id="bell-count">0<' in empty

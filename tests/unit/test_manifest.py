@@ -16,7 +16,8 @@ def test_the_shipped_manifest_describes_the_plans_smart_process():
     assert m.smart_process.title == "Planes de ventas"
     assert {f.suffix for f in m.smart_process.fields} == {
         "PROBABILITY", "EXECUTED", "REMAINDER", "EXECUTION", "PROBABLE",
-        "RECURRENCE", "GROWTH", "CARRYOVER", "CARRYCAP", "CARRIED", "PREDECESSOR", "SUCCESSOR"}
+        "RECURRENCE", "GROWTH", "CARRYOVER", "CARRYCAP", "CARRIED", "PREDECESSOR", "SUCCESSOR",
+        "FORECAST", "RISK"}
     assert [i.xml_id for i in m.smart_process.field("RECURRENCE").items] == ["NONE", "MONTHLY", "QUARTERLY",
                                                                              "YEARLY"]
     assert [i.xml_id for i in m.smart_process.field("CARRYOVER").items] == ["NONE", "SHORTFALL", "SURPLUS",

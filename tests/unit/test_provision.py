@@ -229,7 +229,8 @@ def test_first_run_creates_everything_and_keeps_the_ids(db, inst):
                                "PROBABLE": "ufCrm7Probable", "RECURRENCE": "ufCrm7Recurrence",
                                "GROWTH": "ufCrm7Growth", "CARRYOVER": "ufCrm7Carryover",
                                "CARRYCAP": "ufCrm7Carrycap", "CARRIED": "ufCrm7Carried",
-                               "PREDECESSOR": "ufCrm7Predecessor", "SUCCESSOR": "ufCrm7Successor"}
+                               "PREDECESSOR": "ufCrm7Predecessor", "SUCCESSOR": "ufCrm7Successor",
+                               "FORECAST": "ufCrm7Forecast", "RISK": "ufCrm7Risk"}
     # a list field's values are item ids of this portal, kept by XML id
     recurrence = next(f for f in portal.fields if f["fieldName"] == "UF_CRM_7_RECURRENCE")
     assert [(e["xmlId"], e["value"]) for e in recurrence["enum"]] == [
@@ -244,7 +245,10 @@ def test_first_run_creates_everything_and_keeps_the_ids(db, inst):
     assert {f["fieldName"] for f in portal.fields} == {f"UF_CRM_7_{s}" for s in
                                                         ("PROBABILITY", "EXECUTED", "REMAINDER", "EXECUTION",
                                                          "PROBABLE", "RECURRENCE", "GROWTH", "CARRYOVER",
-                                                         "CARRYCAP", "CARRIED", "PREDECESSOR", "SUCCESSOR")}
+                                                         "CARRYCAP", "CARRIED", "PREDECESSOR", "SUCCESSOR",
+                                                         "FORECAST", "RISK")}
+    risk = next(f for f in portal.fields if f["fieldName"] == "UF_CRM_7_RISK")
+    assert risk["userTypeId"] == "boolean" and risk["editInList"] == "N"
     probability = next(f for f in portal.fields if f["fieldName"] == "UF_CRM_7_PROBABILITY")
     assert probability["editFormLabel"] == {"la": "Probabilidad (%)", "en": "Probability (%)",
                                             "ru": "Вероятность (%)"}
@@ -464,7 +468,7 @@ def test_stages_of_a_smart_process_the_app_found_are_never_deleted(db, inst):
     assert portal.calls["crm.status.delete"] == 0 and not report.summary()["removed"]
 
 
-def test_re_provisioning_a_portal_of_an_older_version_adds_the_series_fields(db, inst):
+def test_re_provisioning_a_portal_of_an_older_version_adds_the_series_and_forecast_fields(db, inst):
     portal = FakePortal()
     prov.provision(portal, db, inst, CONFIG, MANIFEST)
     old = ("PROBABILITY", "EXECUTED", "REMAINDER", "EXECUTION", "PROBABLE")
@@ -477,7 +481,7 @@ def test_re_provisioning_a_portal_of_an_older_version_adds_the_series_fields(db,
     assert report.ok, report.summary()
     created = {s.name for s in report.steps if s.kind == "field" and s.outcome == "created"}
     assert created == {f"UF_CRM_7_{s}" for s in ("RECURRENCE", "GROWTH", "CARRYOVER", "CARRYCAP", "CARRIED",
-                                                  "PREDECESSOR", "SUCCESSOR")}
+                                                  "PREDECESSOR", "SUCCESSOR", "FORECAST", "RISK")}
     saved = InstallationStore(db).find("m1")
     assert "SUCCESSOR" in saved.field_map and set(saved.enum_map["RECURRENCE"]) == {"NONE", "MONTHLY",
                                                                                     "QUARTERLY", "YEARLY"}
