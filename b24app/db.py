@@ -126,6 +126,21 @@ def m007_portal_time_zone(db: sqlite_utils.Database) -> None:
     db.table("installations").add_column("time_zone", str)
 
 
+@migrations()
+def m009_auto_link(db: sqlite_utils.Database) -> None:
+    """Auto-linking (b24app/linkstore.py): a person's link or unlink of a deal, which the rule never undoes,
+    and the deals waiting for a person to choose their plan ("to decide")."""
+    db.table("link_decisions").create(
+        {"member_id": str, "deal_id": int, "plan_id": int, "user_id": int, "source": str, "at": str},
+        pk=("member_id", "deal_id"),
+    )
+    db.table("link_pending").create(
+        {"member_id": str, "deal_id": int, "title": str, "company_id": int, "contact_id": int, "day": str,
+         "amount": str, "currency": str, "reason": str, "candidates": str, "updated_at": str},
+        pk=("member_id", "deal_id"),
+    )
+
+
 def _private_dir(path: Path) -> None:
     """Make the folder (and missing parents); a folder made here is readable by its owner only."""
     if not path.exists():

@@ -109,6 +109,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CLOSE_PERIODS_HOUR", 1, "hour of the day (each portal's own time) of the period-end job", int),
     Setting("GRACE_DAYS", 0, "days after a plan's period during which a won deal still counts toward it",
             _non_negative_int),
+    Setting("AUTO_LINK", True, "link a client's deal without a plan to the client's one active plan for its date "
+            "(README: Auto-linking)", _bool),
     Setting("LOG_LEVEL", "INFO", "logging level"),
     Setting("LOG_FORMAT", "text", "text (one readable line per record) or json (one JSON object per line)",
             _log_format),

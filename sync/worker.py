@@ -18,12 +18,12 @@ from typing import Any
 
 import sqlite_utils
 
-from b24app import planstore
+from b24app import linkstore, planstore
 from b24app.installations import Installation, InstallationStore, audit
 from b24app.provisioning import provision
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
-from sync import inbox, recompute, reconcile
+from sync import autolinker, inbox, recompute, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +118,24 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
     plan_ids.update(known.values())  # the plan each deal was in before (left, deleted, moved)
     if work.deleted_deals:
         planstore.drop_deals(db, inst.member_id, work.deleted_deals)
+        linkstore.drop_pending(db, inst.member_id, work.deleted_deals)
     # A delete event is not believed as such (anyone who can open the app can send one): the plan is read
     # like any other, and only a plan the portal no longer has loses its links in the index (recompute).
     plan_ids |= work.deleted_plans
     # the deals named by events are read in the same batch; their current plans join the recompute
+    auto = autolinker.enabled(config)
     outcome = recompute.recompute_plans(client, db, inst, plan_ids, actor="worker", deal_ids=work.deals,
-                                        grace_days=recompute.grace_days(config))
+                                        grace_days=recompute.grace_days(config),
+                                        named_fields=autolinker.deal_fields(inst) if auto else ())
+    if auto and outcome.named_deals:  # the rule over the deals just read; the plans it linked are recomputed
+        linked = autolinker.apply_rule(client, db, inst, outcome.named_deals, outcome.stages, known=known,
+                                       plans_found=outcome.plans_found)
+        if linked.linked:
+            again = recompute.recompute_plans(client, db, inst, set(linked.linked.values()), actor="worker",
+                                              grace_days=recompute.grace_days(config))
+            outcome.updated = sorted(set(outcome.updated) | set(again.updated))
+            outcome.failed = {**outcome.failed, **again.failed}
+            outcome.moved = {**outcome.moved, **again.moved}
     outcome.updated = sorted(set(swept.updated) | set(outcome.updated))
     outcome.failed = {**swept.failed, **outcome.failed}
     outcome.moved = {**swept.moved, **outcome.moved}
