@@ -7,16 +7,21 @@ page redirects to GET ``/`` with the filter state in the URL, so views can be bo
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from flask import Response, abort, g, request
 from flask_babel import gettext
 
+from b24app import linkstore
+from b24app.db import get_db
 from b24app.rest.errors import B24Error
+from b24app.schema import DEAL
 from placements import export, live, web
 from placements.frames import frame_required
-from placements.plans_query import PAGE_SIZE, ListQuery, Totals, sort_rows
+from placements.plan_form import Client
+from placements.plans_query import PAGE_SIZE, ListQuery, Totals, clients_of, sort_rows
 from placements.portal_data import PortalData
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,67 @@ def page_numbers(page: int, pages: int) -> list[int]:
     return out
 
 
+@web.notice_flag("decided")
+def _decided_notice(value: str | None) -> dict[str, str]:
+    """``decided=<deal id>`` after a deal of the "to decide" list was linked (see ``link_waiting``)."""
+    return {"notice": gettext("Deal %(deal)s was linked to the chosen plan.", deal=value)} if (
+        value and value.isdigit()) else {}
+
+
+@dataclass
+class Waiting:
+    """A deal of the "to decide" list as the current user may see it."""
+
+    entry: linkstore.Pending
+    deal: dict[str, Any]
+    client_name: str = ""
+    client: Client | None = None
+
+
+def to_decide(portal: PortalData, limit: int = 50) -> list[Waiting]:
+    """The deals waiting for a person to choose their plan (kept by the worker and reconcile), as this user
+    may see them: the deals are read with the user's token (one call; a deal they cannot see is left out), a
+    deal linked meanwhile leaves the list; the clients' names in one more call. Nothing is read when the
+    list is empty."""
+    db, member = get_db(), portal.inst.member_id
+    entries = linkstore.pending(db, member, limit)
+    if not entries:
+        return []
+    parent = portal.schema.parent_field
+    deals = {int(d["id"]): d for d in portal.client.get_many(DEAL, [e.deal_id for e in entries], select=[
+        "id", "title", "companyId", "contactId", "closedate", "opportunity", "currencyId", "stageSemanticId",
+        parent])}
+    linked = [deal_id for deal_id, d in deals.items() if int(d.get(parent) or 0) or d.get("stageSemanticId") == "F"]
+    linkstore.drop_pending(db, member, linked)
+    shown = [Waiting(e, deals[e.deal_id]) for e in entries if e.deal_id in deals and e.deal_id not in linked]
+    for w in shown:
+        w.client = next(iter(sorted(clients_of(w.deal), key=lambda c: c.kind != "company")), None)
+    names = portal.client_names({w.client for w in shown if w.client})
+    for w in shown:
+        w.client_name = names.get(w.client, "") if w.client else ""
+    return shown
+
+
+@bp.post("/plans/to-decide/<int:deal_id>/link")
+@frame_required
+def link_waiting(deal_id: int) -> Any:
+    """One click in the "to decide" list: link the deal to the chosen plan (one of its client's), as the user."""
+    plan_id = request.form.get("plan_id", "")
+    if not plan_id.isdigit():
+        abort(400)
+    portal = web.data()
+    deal, plan = portal.deal(deal_id), portal.plan(int(plan_id))
+    if plan.client is None or plan.client not in clients_of(deal):
+        return web.render("placements/notice.html", message=gettext(
+            "Deal %(deal)s belongs to another client.", deal=deal_id), back_url=web.furl("plans.index")), 400
+    linkstore.record_decision(get_db(), g.installation.member_id, deal_id, int(plan_id), g.frame_user.user_id,
+                              source="list")
+    portal.link_deal(deal_id, int(plan_id))
+    log.info("deal %s linked to plan %s from the to-decide list by user %s", deal_id, plan_id, g.frame_user.user_id)
+    live.recompute_now(g.installation, int(plan_id))
+    return web.go("plans.index", decided=deal_id)
+
+
 @bp.post("/")
 def enter() -> Any:
     user = web.enter_frame()
@@ -67,7 +133,8 @@ def index() -> Any:
     pages = max(1, -(-total // PAGE_SIZE))
     return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages,
                       page_numbers=page_numbers(query.page, pages), users=users, currencies=currencies,
-                      columns=columns(), eti=portal.eti, **extra, **live.watch(row.id for row in rows))
+                      columns=columns(), eti=portal.eti, waiting=to_decide(portal), **extra,
+                      **live.watch(row.id for row in rows))
 
 
 def totals_context(portal: PortalData, sums: Totals) -> dict[str, Any]:
