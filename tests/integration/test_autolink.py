@@ -181,3 +181,34 @@ class TestSettingOff:
         run_reconcile(installed)
         assert plan_of(user, deal) == 0 and waiting(installed) == {}
         assert drain(installed).claimed == 0
+
+
+def selected_option(page: str) -> str:
+    select = re.search(r'<select name="plan_id" id="plan_id">(.*?)</select>', page, re.S).group(1)
+    return re.search(r'<option value="(\d+)" selected>', select).group(1)
+
+
+def test_the_deal_tab_preselects_the_plan_holding_the_close_date_and_warns_otherwise(user, installed, sandbox):
+    """Issue 16 item 5: a deal closing 30 Dec 2026 was offered the newest plan (Q1 2027) first."""
+    company = new_company(user)
+    q4 = plan_for(user, company, "2026-10-01", "2026-12-31")
+    q1 = plan_for(user, company, "2027-01-01", "2027-03-31")
+    deal = client_deal(user, company, 500, "2026-12-30")  # the worker does not run: the deal stays unlinked
+
+    def tab() -> str:
+        return Frame(installed, "/placements/deal", placement="CRM_DEAL_DETAIL_TAB",
+                     options={"ID": str(deal)}).page.text
+
+    page = tab()
+    assert selected_option(page) == str(q4) and 'id="preselect-warning"' not in page
+    user.update(2, deal, closedate="2027-06-15")  # no plan holds it: the nearest, with a warning
+    page = tab()
+    assert selected_option(page) == str(q1) and 'id="preselect-warning"' in page
+    assert "fuera de la fecha de cierre" in page
+    dec = plan_for(user, company, "2026-12-01", "2026-12-31", currencyId="EUR")
+    user.update(2, deal, closedate="2026-12-30", currencyId="EUR")  # two hold it: the deal's currency first
+    page = tab()
+    assert selected_option(page) == str(dec) and "Varios planes activos" in page
+    quiet(sandbox, installed)  # now the worker runs: two candidates, so it waits
+    page = tab()
+    assert 'id="waiting"' in page and plan_of(user, deal) == 0
