@@ -23,6 +23,7 @@ from b24app.installations import Installation, InstallationStore, audit
 from b24app.provisioning import provision
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
+from b24app.schema import DEAL
 from sync import autolinker, inbox, recompute, reconcile
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Work:
     deleted_deals: set[int] = field(default_factory=set)
     plans: set[int] = field(default_factory=set)
     deleted_plans: set[int] = field(default_factory=set)
+    new_plans: set[int] = field(default_factory=set)  # created: deals waiting "to decide" may now have one plan
     all_plans: bool = False
     provision: bool = False
     uninstall: bool = False  # an ONAPPUNINSTALL to confirm with the portal before acting on it
@@ -88,6 +90,8 @@ def plan_work(inst: Installation, items: Iterable[inbox.InboxItem]) -> Work:
             (work.deleted_deals if event == "ONCRMDEALDELETE" else work.deals).add(object_id)
         elif event in ITEM_EVENTS and object_id and _entity_type(item) == inst.entity_type_id:
             (work.deleted_plans if event == "ONCRMDYNAMICITEMDELETE" else work.plans).add(object_id)
+            if event == "ONCRMDYNAMICITEMADD":
+                work.new_plans.add(object_id)
         elif event in CURRENCY_EVENTS:
             work.all_plans = True
         elif event in PROVISION_EVENTS:
@@ -127,9 +131,15 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
     outcome = recompute.recompute_plans(client, db, inst, plan_ids, actor="worker", deal_ids=work.deals,
                                         grace_days=recompute.grace_days(config),
                                         named_fields=autolinker.deal_fields(inst) if auto else ())
-    if auto and outcome.named_deals:  # the rule over the deals just read; the plans it linked are recomputed
-        linked = autolinker.apply_rule(client, db, inst, outcome.named_deals, outcome.stages, known=known,
-                                       plans_found=outcome.plans_found)
+    named = outcome.named_deals
+    if auto and (work.new_plans or work.deleted_plans):  # a plan came or went: the waiting deals are decided again
+        waiting = [p.deal_id for p in linkstore.pending(db, inst.member_id, limit=2500)]
+        seen = {recompute.as_int(d.get("id")) for d in named}
+        named = [*named, *client.get_many(DEAL, [d for d in waiting if d not in seen],
+                                          select=autolinker.deal_fields(inst))]
+    if auto and named:  # the rule over the deals just read; the plans it linked are recomputed
+        linked = autolinker.apply_rule(client, db, inst, named, outcome.stages or recompute.parse_stages(inst, []),
+                                       known=known, plans_found=outcome.plans_found)
         if linked.linked:
             again = recompute.recompute_plans(client, db, inst, set(linked.linked.values()), actor="worker",
                                               grace_days=recompute.grace_days(config))

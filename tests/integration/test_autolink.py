@@ -212,3 +212,15 @@ def test_the_deal_tab_preselects_the_plan_holding_the_close_date_and_warns_other
     quiet(sandbox, installed)  # now the worker runs: two candidates, so it waits
     page = tab()
     assert 'id="waiting"' in page and plan_of(user, deal) == 0
+
+
+def test_a_new_plan_for_a_waiting_deals_date_links_it(user, installed, sandbox):
+    company = new_company(user)
+    q4 = plan_for(user, company, "2026-10-01", "2026-12-31")
+    quiet(sandbox, installed)
+    deal = client_deal(user, company, 800, "2027-02-10")  # no plan holds February: it waits
+    quiet(sandbox, installed)
+    assert waiting(installed) == {deal: [q4]} and plan_of(user, deal) == 0
+    q1 = plan_for(user, company, "2027-01-01", "2027-03-31")  # next quarter's plan: the one for its date
+    quiet(sandbox, installed)
+    assert plan_of(user, deal) == q1 and waiting(installed) == {}
