@@ -23,6 +23,7 @@ from placements.frames import frame_required
 from placements.plan_form import Client
 from placements.plans_query import PAGE_SIZE, ListQuery, Totals, clients_of, sort_rows
 from placements.portal_data import PortalData
+from placements.reference_data import items_of
 
 log = logging.getLogger(__name__)
 bp = web.blueprint("plans")
@@ -67,20 +68,34 @@ class Waiting:
 
 def to_decide(portal: PortalData, limit: int = 50) -> list[Waiting]:
     """The deals waiting for a person to choose their plan (kept by the worker and reconcile), as this user
-    may see them: the deals are read with the user's token (one call; a deal they cannot see is left out), a
-    deal linked meanwhile leaves the list; the clients' names in one more call. Nothing is read when the
-    list is empty."""
+    may see them: the deals and the candidate plans are read with the user's token in one batch (a deal or a
+    plan they cannot see is left out), a deal linked or lost meanwhile leaves the list; the clients' names in one
+    more call. Nothing is read when the list is empty."""
     db, member = get_db(), portal.inst.member_id
     entries = linkstore.pending(db, member, limit)
     if not entries:
         return []
     parent = portal.schema.parent_field
-    deals = {int(d["id"]): d for d in portal.client.get_many(DEAL, [e.deal_id for e in entries], select=[
-        "id", "title", "companyId", "contactId", "closedate", "opportunity", "currencyId", "stageSemanticId",
-        parent])}
+    commands: dict[str, tuple[str, dict[str, Any]]] = {"deals": ("crm.item.list", {
+        "entityTypeId": DEAL, "filter": {"@id": [e.deal_id for e in entries]}, "select": [
+            "id", "title", "companyId", "contactId", "closedate", "opportunity", "currencyId", "stageSemanticId",
+            parent]})}
+    plan_ids = sorted({c.id for e in entries for c in e.candidates})
+    for n in range(0, len(plan_ids), 50):  # the candidates this user may see (their titles are shown)
+        commands[f"p{n}"] = ("crm.item.list", {"entityTypeId": portal.eti, "filter": {"@id": plan_ids[n:n + 50]},
+                                               "select": ["id"]})
+    result = portal.client.batch(commands)
+    result.raise_first()
+    deals = {int(d["id"]): d for d in items_of(result.result.get("deals"))}
+    visible = {int(p["id"]) for key in commands if key != "deals" for p in items_of(result.result.get(key))}
     linked = [deal_id for deal_id, d in deals.items() if int(d.get(parent) or 0) or d.get("stageSemanticId") == "F"]
     linkstore.drop_pending(db, member, linked)
-    shown = [Waiting(e, deals[e.deal_id]) for e in entries if e.deal_id in deals and e.deal_id not in linked]
+    shown = []
+    for e in entries:
+        if e.deal_id in deals and e.deal_id not in linked:
+            e.candidates = [c for c in e.candidates if c.id in visible]
+            if e.candidates:
+                shown.append(Waiting(e, deals[e.deal_id]))
     for w in shown:
         w.client = next(iter(sorted(clients_of(w.deal), key=lambda c: c.kind != "company")), None)
     names = portal.client_names({w.client for w in shown if w.client})

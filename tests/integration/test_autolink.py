@@ -89,6 +89,8 @@ def test_two_candidate_plans_put_the_deal_to_decide_and_one_click_links_it(user,
     block = page[page.index('id="to-decide"'):]
     block = block[:block.index("</section>")]
     assert "Analítica del Bajío" in html.unescape(block) and "Deal 700" in block
+    # a manager with "own" CRM access sees neither the deal nor its plans (the admin's): no list for them
+    assert 'id="to-decide"' not in Frame(installed, "/", user_id=3).page.text
     frame = Frame(installed, "/")
     form = re.search(rf'<form[^>]*action="([^"]*to-decide/{deal}/link[^"]*)"[^>]*>(.*?)</form>',
                      frame.page.text, re.S)
@@ -140,6 +142,9 @@ def test_an_unlink_in_the_deal_tab_is_a_persons_decision(user, installed, sandbo
     quiet(sandbox, installed)
     run_reconcile(installed)
     assert plan_of(user, deal) == 0
+    page = Frame(installed, "/placements/deal", placement="CRM_DEAL_DETAIL_TAB", options={"ID": str(deal)}).page.text
+    assert 'id="decided"' in page and "ya no la vincula por sí sola" in page
+    assert 'id="waiting"' not in page
 
 
 def test_lost_events_are_caught_by_reconcile(user, installed, sandbox):
