@@ -146,9 +146,11 @@ def index() -> Any:
     sums = portal.cached_totals(flt)  # when not cached, the page loads them with a second request
     extra = totals_context(portal, sums) if sums is not None else {"totals": None}
     pages = max(1, -(-total // PAGE_SIZE))
+    waiting = to_decide(portal)
     return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages,
                       page_numbers=page_numbers(query.page, pages), users=users, currencies=currencies,
-                      columns=columns(), eti=portal.eti, waiting=to_decide(portal), **extra,
+                      columns=columns(), eti=portal.eti, waiting=waiting,
+                      waiting_total=linkstore.pending_count(get_db(), portal.inst.member_id) if waiting else 0, **extra,
                       **live.watch(row.id for row in rows))
 
 

@@ -11,7 +11,9 @@ the stage of one whose period ended. A person reopens a plan (back to Activo) to
 
 Cost (ARCHITECTURE.md F8): ⌈plans/2500⌉ + ⌈linked deals/2500⌉ + 1 (rates) +
 ⌈changed plans/50⌉ HTTP calls — plans and deals are read in fast mode (``>id`` cursor chained inside a
-batch) and grouped in memory; only changed plans are written. It also rebuilds the ``deal_plan`` index.
+batch) and grouped in memory; only changed plans are written. It also rebuilds the ``deal_plan`` index and,
+with auto-linking on (``B24_AUTO_LINK``), applies the auto-link rule to every unlinked deal of a client with
+an active plan and rebuilds the "to decide" list (``sync/autolinker.py``).
 """
 
 from __future__ import annotations

@@ -84,6 +84,8 @@ def test_two_candidate_plans_put_the_deal_to_decide_and_one_click_links_it(user,
     quiet(sandbox, installed)
     assert plan_of(user, deal) == 0
     assert waiting(installed) == {deal: [q4, dec]}
+    settings = Frame(installed, "/").get("/settings").text
+    assert "1 negociación por decidir" in settings[settings.index('id="auto-link"'):]
 
     page = Frame(installed, "/").page.text
     block = page[page.index('id="to-decide"'):]
@@ -186,6 +188,8 @@ class TestSettingOff:
         run_reconcile(installed)
         assert plan_of(user, deal) == 0 and waiting(installed) == {}
         assert drain(installed).claimed == 0
+        settings = Frame(installed, "/").get("/settings").text
+        assert "No (B24_AUTO_LINK)" in settings[settings.index('id="auto-link"'):]
 
 
 def selected_option(page: str) -> str:
