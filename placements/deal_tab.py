@@ -122,9 +122,9 @@ def link(deal_id: int) -> Any:
         return web.render("placements/notice.html", message=gettext(
             "Deal %(deal)s belongs to another client.", deal=deal_id),
             back_url=web.furl("deal_tab.show", deal_id=deal_id)), 400
+    portal.link_deal(deal_id, int(plan_id))
     linkstore.record_decision(get_db(), g.installation.member_id, deal_id, int(plan_id), g.frame_user.user_id,
                               source="tab")
-    portal.link_deal(deal_id, int(plan_id))
     log.info("deal %s linked to plan %s by user %s", deal_id, plan_id, g.frame_user.user_id)
     return web.go("deal_tab.show", deal_id=deal_id)
 
@@ -132,7 +132,7 @@ def link(deal_id: int) -> Any:
 @bp.post("/placements/deal/<int:deal_id>/unlink")
 @frame_required
 def unlink(deal_id: int) -> Any:
-    linkstore.record_decision(get_db(), g.installation.member_id, deal_id, 0, g.frame_user.user_id, source="tab")
     web.data().link_deal(deal_id, 0)
+    linkstore.record_decision(get_db(), g.installation.member_id, deal_id, 0, g.frame_user.user_id, source="tab")
     log.info("deal %s unlinked by user %s", deal_id, g.frame_user.user_id)
     return web.go("deal_tab.show", deal_id=deal_id, unlinked=1)

@@ -116,12 +116,13 @@ def link_waiting(deal_id: int) -> Any:
     if plan.client is None or plan.client not in clients_of(deal):
         return web.render("placements/notice.html", message=gettext(
             "Deal %(deal)s belongs to another client.", deal=deal_id), back_url=web.furl("plans.index")), 400
+    portal.link_deal(deal_id, int(plan_id))
     linkstore.record_decision(get_db(), g.installation.member_id, deal_id, int(plan_id), g.frame_user.user_id,
                               source="list")
-    portal.link_deal(deal_id, int(plan_id))
     log.info("deal %s linked to plan %s from the to-decide list by user %s", deal_id, plan_id, g.frame_user.user_id)
     live.recompute_now(g.installation, int(plan_id))
-    return web.go("plans.index", decided=deal_id)
+    kept = ListQuery.from_args({k[5:]: v for k, v in request.form.items() if k.startswith("list_")}).to_args()
+    return web.go("plans.index", decided=deal_id, **kept)  # back to the list as it was (filters, sort, page)
 
 
 @bp.post("/")
@@ -146,7 +147,11 @@ def index() -> Any:
     sums = portal.cached_totals(flt)  # when not cached, the page loads them with a second request
     extra = totals_context(portal, sums) if sums is not None else {"totals": None}
     pages = max(1, -(-total // PAGE_SIZE))
-    waiting = to_decide(portal)
+    try:
+        waiting = to_decide(portal)
+    except B24Error as exc:  # the plans still show; the list comes back on the next view
+        log.warning("the deals to decide could not be read: %s", exc)
+        waiting = []
     return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages,
                       page_numbers=page_numbers(query.page, pages), users=users, currencies=currencies,
                       columns=columns(), eti=portal.eti, waiting=waiting,

@@ -94,12 +94,15 @@ def test_two_candidate_plans_put_the_deal_to_decide_and_one_click_links_it(user,
     # a manager with "own" CRM access sees neither the deal nor its plans (the admin's): no list for them
     assert 'id="to-decide"' not in Frame(installed, "/", user_id=3).page.text
     frame = Frame(installed, "/")
-    form = re.search(rf'<form[^>]*action="([^"]*to-decide/{deal}/link[^"]*)"[^>]*>(.*?)</form>',
-                     frame.page.text, re.S)
+    listed = frame.get("/", status="P", sort="amount").text  # a filtered, sorted list: it comes back so
+    form = re.search(rf'<form[^>]*action="([^"]*to-decide/{deal}/link[^"]*)"[^>]*>(.*?)</form>', listed, re.S)
     assert form is not None
     assert re.findall(r'<option value="(\d+)"', form.group(2)) == [str(q4), str(dec)]
-    done = frame.post(html.unescape(form.group(1)).split("?")[0], {"plan_id": str(dec)})
+    kept = dict(re.findall(r'<input type="hidden" name="(list_[a-z]+)" value="([^"]*)">', form.group(2)))
+    assert kept == {"list_status": "P", "list_sort": "amount"}
+    done = frame.post(html.unescape(form.group(1)).split("?")[0], {"plan_id": str(dec), **kept})
     assert done.status_code == 303, done.text[:300]
+    assert "status=P" in done.headers["Location"] and "sort=amount" in done.headers["Location"]
     assert plan_of(user, deal) == dec
     assert waiting(installed) == {}
     after = frame.get(done.headers["Location"]).text
