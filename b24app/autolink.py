@@ -10,7 +10,7 @@ contact's plan by contact), so a company plan and a contact plan for the same da
 Several candidates, or none for that day while the client has active plans, put the deal "to decide"
 (``WAIT``). A lost deal, a deal already linked, a deal a person decided about, a deal without a client or
 whose client has no active plan, and a won deal whose day is in no active plan's period are left alone
-(``SKIP``). README *Auto-linking* has a worked example; ``tests/unit/test_autolink.py`` the table.
+(``SKIP``). README *Auto-linking* has a worked example; ``tests/unit/test_autolink_rule.py`` the table.
 """
 
 from __future__ import annotations
