@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlite_utils
@@ -20,6 +20,12 @@ from b24app.autolink import PlanPeriod
 from b24app.installations import now_iso
 
 _CHUNK = 500
+
+
+def stamp() -> str:
+    """This moment to the microsecond (``link_pending.updated_at``): a scan that began in the same second as a
+    write still tells which came first."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _chunks(values: Iterable[int]) -> list[list[int]]:
@@ -106,13 +112,13 @@ _COLUMNS = "deal_id, title, company_id, contact_id, day, amount, currency, reaso
 
 def put_pending(db: sqlite_utils.Database, member_id: str, entries: Iterable[Pending]) -> None:
     """Add or refresh deals waiting to be decided."""
-    stamp = now_iso()
+    written = stamp()
     with db.conn:
         for e in entries:
             db.execute(
                 f"INSERT OR REPLACE INTO link_pending (member_id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [member_id, e.deal_id, e.title, e.company_id, e.contact_id, e.day.isoformat() if e.day else None,
-                 e.amount, e.currency, e.reason, stamp, json.dumps([_plan_json(c) for c in e.candidates])])
+                 e.amount, e.currency, e.reason, written, json.dumps([_plan_json(c) for c in e.candidates])])
 
 
 def _delete(db: sqlite_utils.Database, table: str, member_id: str, deal_ids: Iterable[int]) -> None:
@@ -129,7 +135,7 @@ def drop_pending(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[i
 
 def drop_stale_pending(db: sqlite_utils.Database, member_id: str, keep: Iterable[int], scanned_at: str) -> int:
     """After a full scan (reconcile): drop waiting deals the scan did not find waiting, unless written after
-    ``scanned_at`` (a worker's newer read)."""
+    ``scanned_at`` (a worker's newer read; a ``stamp()`` taken when the scan began)."""
     keep_ids = {int(k) for k in keep}
     stale = [int(deal_id) for deal_id, updated in db.execute(
         "SELECT deal_id, updated_at FROM link_pending WHERE member_id = ?", [member_id]).fetchall()

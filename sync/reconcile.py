@@ -81,6 +81,7 @@ def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: 
             progress(label, done, total)
 
     scanned_at = now_iso()  # index rows written after this come from a newer read: the merge keeps them
+    link_scan = linkstore.stamp()  # the same for the "to decide" list, to the microsecond
     step("rates", 0, 1)
     rates, stages, offset = recompute.read_rates_and_stages(client, inst)
     if offset and offset != inst.time_zone:  # the portal's time zone decides its dates (ARCHITECTURE.md F13)
@@ -94,7 +95,7 @@ def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: 
     deals = read_linked_deals(client, inst, estimate=known_deals)
     parent = parent_field(inst.entity_type_id)
     if auto_link:
-        deals += _auto_link(client, db, inst, plans, stages, scanned_at, actor)
+        deals += _auto_link(client, db, inst, plans, stages, scanned_at, link_scan, actor)
     planstore.update_index(db, inst.member_id, deals, parent, plan_ids=None, scanned_at=scanned_at)
     grouped = recompute.group_deals(recompute.with_won_moments(db, inst, deals), parent)
 
@@ -112,7 +113,7 @@ def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: 
 
 
 def _auto_link(client: RestClient, db: sqlite_utils.Database, inst: Installation, plans: Mapping[int, dict],
-               stages: Mapping[str, str], scanned_at: str, actor: str) -> list[dict[str, Any]]:
+               stages: Mapping[str, str], scanned_at: str, link_scan: str, actor: str) -> list[dict[str, Any]]:
     """The auto-link rule over every unlinked deal of a client with an active plan (their events may have
     been lost); a deal the index had in a plan still open before this scan began, now without one, was
     unlinked by a person. Returns the deals it linked, as rows for the index and the recompute."""
@@ -123,7 +124,7 @@ def _auto_link(client: RestClient, db: sqlite_utils.Database, inst: Installation
              if at < scanned_at}
     out = autolinker.apply_rule(client, db, inst, unlinked, stages, known=known, plans_found=plans,
                                 plans=periods, actor=actor)
-    linkstore.drop_stale_pending(db, inst.member_id, out.waiting, scanned_at)
+    linkstore.drop_stale_pending(db, inst.member_id, out.waiting, link_scan)
     parent = parent_field(inst.entity_type_id)
     rows = {recompute.as_int(d.get("id")): d for d in unlinked}
     return [{**rows[deal], parent: plan} for deal, plan in out.linked.items()]

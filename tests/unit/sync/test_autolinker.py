@@ -104,3 +104,11 @@ def test_off_links_nothing(portal, db, inst):
     deal = client_deal(portal, 7)
     run(portal, db, inst, [deal], config={"AUTO_LINK": False})
     assert deal_writes(portal) == [] and linkstore.pending(db, inst.member_id) == []
+
+
+def test_a_scan_begun_just_after_a_pending_write_drops_it_when_it_did_not_find_it(db, inst):
+    linkstore.put_pending(db, inst.member_id, [linkstore.Pending(deal_id=5), linkstore.Pending(deal_id=6)])
+    scan = linkstore.stamp()  # within the same second, as a reconcile right after a drain
+    linkstore.put_pending(db, inst.member_id, [linkstore.Pending(deal_id=7)])  # a worker's write during the scan
+    assert linkstore.drop_stale_pending(db, inst.member_id, keep=[6], scanned_at=scan) == 1
+    assert sorted(p.deal_id for p in linkstore.pending(db, inst.member_id)) == [6, 7]
