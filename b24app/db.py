@@ -127,6 +127,28 @@ def m007_portal_time_zone(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m008_enum_map(db: sqlite_utils.Database) -> None:
+    """Per installation, the item ids of the plan's list fields by XML id (``{"RECURRENCE": {"MONTHLY": 57}}``):
+    Bitrix24 stores a list field's value as the id of its item, which differs per portal."""
+    db.table("installations").add_column("enum_map", str)
+
+
+@migrations()
+def m009_auto_link(db: sqlite_utils.Database) -> None:
+    """Auto-linking (b24app/linkstore.py): a person's link or unlink of a deal, which the rule never undoes,
+    and the deals waiting for a person to choose their plan ("to decide")."""
+    db.table("link_decisions").create(
+        {"member_id": str, "deal_id": int, "plan_id": int, "user_id": int, "source": str, "at": str},
+        pk=("member_id", "deal_id"),
+    )
+    db.table("link_pending").create(
+        {"member_id": str, "deal_id": int, "title": str, "company_id": int, "contact_id": int, "day": str,
+         "amount": str, "currency": str, "reason": str, "candidates": str, "updated_at": str},
+        pk=("member_id", "deal_id"),
+    )
+
+
+@migrations()
 def m010_forecast(db: sqlite_utils.Database) -> None:
     """Where plans are heading (b24app/forecast.py): the forecast in each snapshot, which snapshots are the daily
     ones, the alerts to the plans' responsibles (one row per plan, kind and period: sent once) and the
@@ -264,10 +286,3 @@ def init_app(app: Flask) -> None:
     """Apply migrations once at start-up; requests then only open connections."""
     migrate(app.config["DATABASE"])
     app.teardown_appcontext(close_db)
-
-
-@migrations()
-def m008_enum_map(db: sqlite_utils.Database) -> None:
-    """Per installation, the item ids of the plan's list fields by XML id (``{"RECURRENCE": {"MONTHLY": 57}}``):
-    Bitrix24 stores a list field's value as the id of its item, which differs per portal."""
-    db.table("installations").add_column("enum_map", str)

@@ -110,6 +110,18 @@ def plans_of_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable
     return found
 
 
+def index_rows(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+    """deal id -> (plan id, when the index row was written), from the local index."""
+    found: dict[int, tuple[int, str]] = {}
+    for chunk in _chunks(deal_ids):
+        marks = ",".join("?" * len(chunk))
+        for deal_id, plan_id, updated in db.execute(
+                f"SELECT deal_id, plan_id, updated_at FROM deal_plan WHERE member_id = ? AND deal_id IN ({marks})",
+                [member_id, *chunk]).fetchall():
+            found[int(deal_id)] = (int(plan_id), str(updated or ""))
+    return found
+
+
 def plan_of_deal(db: sqlite_utils.Database, member_id: str, deal_id: int) -> int:
     """The plan the index has for one deal; 0 when none."""
     return plans_of_deals(db, member_id, [deal_id]).get(int(deal_id), 0)

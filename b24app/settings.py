@@ -155,6 +155,8 @@ SETTINGS: tuple[Setting, ...] = (
             _percent),
     Setting("FORECAST_DEFAULT_PROBABILITY", 0, "probability (%) of an open deal whose probability is empty "
             "(Bitrix24 has no per-stage default)", _percent),
+    Setting("AUTO_LINK", True, "link a client's deal without a plan to the client's one active plan for its date "
+            "(README: Auto-linking)", _bool),
     Setting("LOG_LEVEL", "INFO", "logging level"),
     Setting("LOG_FORMAT", "text", "text (one readable line per record) or json (one JSON object per line)",
             _log_format),

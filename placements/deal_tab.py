@@ -13,6 +13,7 @@ from typing import Any
 from flask import abort, current_app, g, request
 from flask_babel import gettext
 
+from b24app import autolink, linkstore
 from b24app.db import get_db
 from placements import burnup, live, web
 from placements.frames import FrameUser, frame_required
@@ -42,6 +43,9 @@ class DealView:
     other_deals: list[dict[str, Any]] = field(default_factory=list)
     active_plans: list[PlanRow] = field(default_factory=list)
     explanation: Explanation = field(default_factory=Explanation)  # the plan's deals won outside its period
+    preselection: autolink.Preselection = field(default_factory=autolink.Preselection)  # by the auto-link rule
+    waiting: linkstore.Pending | None = None  # in the "to decide" list
+    decided: bool = False  # a person linked or unlinked this deal: the rule leaves it alone
 
     @property
     def client(self) -> Any:
@@ -63,8 +67,24 @@ def deal_view(portal: PortalData, deal_id: int, grace: int = 0) -> DealView:
         view.other_deals = [d for d in portal.plan_deals(plan_id) if int(d["id"]) != deal_id]
         view.explanation = portal.explain(get_db(), view.plan, [deal, *view.other_deals], grace)
     elif client:
-        view.active_plans = portal.client_plans(client, status="P")
+        view.active_plans = client_active_plans(portal, deal)
+        periods = [autolink.PlanPeriod(p.id, p.client.id if p.client and p.client.kind == "company" else 0,
+                                       p.client.id if p.client and p.client.kind == "contact" else 0,
+                                       p.begindate, p.closedate, p.currency, p.title) for p in view.active_plans]
+        facts = autolink.deal_facts(deal, portal.schema.parent_field, portal.inst.time_zone or "")
+        view.preselection = autolink.preselect(facts, periods)
+        view.waiting = linkstore.pending_deal(get_db(), portal.inst.member_id, deal_id)
+        view.decided = linkstore.decision(get_db(), portal.inst.member_id, deal_id) is not None
     return view
+
+
+def client_active_plans(portal: PortalData, deal: dict[str, Any]) -> list[PlanRow]:
+    """The active plans of the deal's company and of its contact (a contact's plan matches by contact)."""
+    found: dict[int, PlanRow] = {}
+    for client in sorted(clients_of(deal), key=lambda c: c.kind != "company"):
+        for row in portal.client_plans(client, status="P"):
+            found.setdefault(row.id, row)
+    return list(found.values())
 
 
 @bp.post("/placements/deal")
@@ -104,6 +124,8 @@ def link(deal_id: int) -> Any:
             "Deal %(deal)s belongs to another client.", deal=deal_id),
             back_url=web.furl("deal_tab.show", deal_id=deal_id)), 400
     portal.link_deal(deal_id, int(plan_id))
+    linkstore.record_decision(get_db(), g.installation.member_id, deal_id, int(plan_id), g.frame_user.user_id,
+                              source="tab")
     log.info("deal %s linked to plan %s by user %s", deal_id, plan_id, g.frame_user.user_id)
     return web.go("deal_tab.show", deal_id=deal_id)
 
@@ -112,5 +134,6 @@ def link(deal_id: int) -> Any:
 @frame_required
 def unlink(deal_id: int) -> Any:
     web.data().link_deal(deal_id, 0)
+    linkstore.record_decision(get_db(), g.installation.member_id, deal_id, 0, g.frame_user.user_id, source="tab")
     log.info("deal %s unlinked by user %s", deal_id, g.frame_user.user_id)
     return web.go("deal_tab.show", deal_id=deal_id, unlinked=1)

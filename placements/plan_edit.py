@@ -14,6 +14,7 @@ from typing import Any
 from flask import abort, current_app, g, jsonify, redirect, request
 from flask_babel import gettext
 
+from b24app import linkstore
 from b24app.db import get_db
 from b24app.rest.errors import B24Error
 from b24app.series import Carry, SeriesOptions, defaults_of, next_period, successor_amount
@@ -204,6 +205,11 @@ def save() -> Any:
     if errors or data is None:
         return render_form(portal, values, plan_id, errors)
     new_id = portal.save_plan(data, names.get(data.client, ""), plan_id, linked_before)
+    db = get_db()  # the deals this person put on or took off the plan: the auto-link rule leaves them be
+    for deal_id in set(data.deal_ids) - set(linked_before):
+        linkstore.record_decision(db, g.installation.member_id, deal_id, new_id, g.frame_user.user_id, "form")
+    for deal_id in set(linked_before) - set(data.deal_ids):
+        linkstore.record_decision(db, g.installation.member_id, deal_id, 0, g.frame_user.user_id, "form")
     log.info("plan %s saved by user %s of %s", new_id, g.frame_user.user_id, g.installation.member_id)
     live.recompute_now(g.installation, new_id)  # the page we return to shows consistent figures
     return back_to(values["back"], saved=new_id)

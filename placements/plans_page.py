@@ -7,17 +7,23 @@ page redirects to GET ``/`` with the filter state in the URL, so views can be bo
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from flask import Response, abort, g, request
 from flask_babel import gettext
 
+from b24app import linkstore
+from b24app.db import get_db
 from b24app.rest.errors import B24Error
+from b24app.schema import DEAL
 from placements import export, live, web
 from placements.frames import frame_required
-from placements.plans_query import PAGE_SIZE, ListQuery, Totals, sort_rows
+from placements.plan_form import Client
+from placements.plans_query import PAGE_SIZE, ListQuery, Totals, clients_of, sort_rows
 from placements.portal_data import PortalData
+from placements.reference_data import items_of
 
 log = logging.getLogger(__name__)
 bp = web.blueprint("plans")
@@ -41,6 +47,82 @@ def page_numbers(page: int, pages: int) -> list[int]:
             out.append(0)
         out.append(n)
     return out
+
+
+@web.notice_flag("decided")
+def _decided_notice(value: str | None) -> dict[str, str]:
+    """``decided=<deal id>`` after a deal of the "to decide" list was linked (see ``link_waiting``)."""
+    return {"notice": gettext("Deal %(deal)s was linked to the chosen plan.", deal=value)} if (
+        value and value.isdigit()) else {}
+
+
+@dataclass
+class Waiting:
+    """A deal of the "to decide" list as the current user may see it."""
+
+    entry: linkstore.Pending
+    deal: dict[str, Any]
+    client_name: str = ""
+    client: Client | None = None
+
+
+def to_decide(portal: PortalData, limit: int = 50) -> list[Waiting]:
+    """The deals waiting for a person to choose their plan (kept by the worker and reconcile), as this user
+    may see them: the deals and the candidate plans are read with the user's token in one batch (a deal or a
+    plan they cannot see is left out), a deal linked or lost meanwhile leaves the list; the clients' names in one
+    more call. Nothing is read when the list is empty."""
+    db, member = get_db(), portal.inst.member_id
+    entries = linkstore.pending(db, member, limit)
+    if not entries:
+        return []
+    parent = portal.schema.parent_field
+    commands: dict[str, tuple[str, dict[str, Any]]] = {"deals": ("crm.item.list", {
+        "entityTypeId": DEAL, "filter": {"@id": [e.deal_id for e in entries]}, "select": [
+            "id", "title", "companyId", "contactId", "closedate", "opportunity", "currencyId", "stageSemanticId",
+            parent]})}
+    plan_ids = sorted({c.id for e in entries for c in e.candidates})
+    for n in range(0, len(plan_ids), 50):  # the candidates this user may see (their titles are shown)
+        commands[f"p{n}"] = ("crm.item.list", {"entityTypeId": portal.eti, "filter": {"@id": plan_ids[n:n + 50]},
+                                               "select": ["id"]})
+    result = portal.client.batch(commands)
+    result.raise_first()
+    deals = {int(d["id"]): d for d in items_of(result.result.get("deals"))}
+    visible = {int(p["id"]) for key in commands if key != "deals" for p in items_of(result.result.get(key))}
+    linked = [deal_id for deal_id, d in deals.items() if int(d.get(parent) or 0) or d.get("stageSemanticId") == "F"]
+    linkstore.drop_pending(db, member, linked)
+    shown = []
+    for e in entries:
+        if e.deal_id in deals and e.deal_id not in linked:
+            e.candidates = [c for c in e.candidates if c.id in visible]
+            if e.candidates:
+                shown.append(Waiting(e, deals[e.deal_id]))
+    for w in shown:
+        w.client = next(iter(sorted(clients_of(w.deal), key=lambda c: c.kind != "company")), None)
+    names = portal.client_names({w.client for w in shown if w.client})
+    for w in shown:
+        w.client_name = names.get(w.client, "") if w.client else ""
+    return shown
+
+
+@bp.post("/plans/to-decide/<int:deal_id>/link")
+@frame_required
+def link_waiting(deal_id: int) -> Any:
+    """One click in the "to decide" list: link the deal to the chosen plan (one of its client's), as the user."""
+    plan_id = request.form.get("plan_id", "")
+    if not plan_id.isdigit():
+        abort(400)
+    portal = web.data()
+    deal, plan = portal.deal(deal_id), portal.plan(int(plan_id))
+    if plan.client is None or plan.client not in clients_of(deal):
+        return web.render("placements/notice.html", message=gettext(
+            "Deal %(deal)s belongs to another client.", deal=deal_id), back_url=web.furl("plans.index")), 400
+    portal.link_deal(deal_id, int(plan_id))
+    linkstore.record_decision(get_db(), g.installation.member_id, deal_id, int(plan_id), g.frame_user.user_id,
+                              source="list")
+    log.info("deal %s linked to plan %s from the to-decide list by user %s", deal_id, plan_id, g.frame_user.user_id)
+    live.recompute_now(g.installation, int(plan_id))
+    kept = ListQuery.from_args({k[5:]: v for k, v in request.form.items() if k.startswith("list_")}).to_args()
+    return web.go("plans.index", decided=deal_id, **kept)  # back to the list as it was (filters, sort, page)
 
 
 @bp.post("/")
@@ -67,9 +149,16 @@ def index() -> Any:
     sums = portal.cached_totals(flt)  # when not cached, the page loads them with a second request
     extra = totals_context(portal, sums) if sums is not None else {"totals": None}
     pages = max(1, -(-total // PAGE_SIZE))
+    try:
+        waiting = to_decide(portal)
+    except B24Error as exc:  # the plans still show; the list comes back on the next view
+        log.warning("the deals to decide could not be read: %s", exc)
+        waiting = []
     return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages,
                       page_numbers=page_numbers(query.page, pages), users=users, currencies=currencies,
-                      columns=columns(), eti=portal.eti, **extra, **live.watch(row.id for row in rows))
+                      columns=columns(), eti=portal.eti, waiting=waiting,
+                      waiting_total=linkstore.pending_count(get_db(), portal.inst.member_id) if waiting else 0, **extra,
+                      **live.watch(row.id for row in rows))
 
 
 def totals_context(portal: PortalData, sums: Totals) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from flask import abort, current_app, g, request
 from flask_babel import gettext, lazy_gettext
 
-from b24app import alertstore
+from b24app import alertstore, linkstore
 from b24app.db import get_db
 from b24app.manifest import load_manifest
 from b24app.provisioning import provision
@@ -21,7 +21,7 @@ from b24app.provisioning.report import CREATED, FAILED
 from b24app.rest.clients import clients_for
 from placements import web
 from placements.frames import frame_required
-from sync import alerts, doctor
+from sync import alerts, autolinker, doctor
 
 log = logging.getLogger(__name__)
 bp = web.blueprint("settings")
@@ -68,7 +68,9 @@ def index() -> Any:
     checks = [{"status": c.status, "status_name": STATUS_NAMES.get(c.status, c.status),
                "name": CHECK_NAMES.get(c.what, c.what), "detail": c.detail} for c in report.checks]
     schedule = {"worker": config.get("WORKER_INTERVAL"), "reconcile": config.get("RECONCILE_MINUTES"),
-                "close": config.get("CLOSE_PERIODS_HOUR"), "scheduler": config.get("SCHEDULER")}
+                "close": config.get("CLOSE_PERIODS_HOUR"), "scheduler": config.get("SCHEDULER"),
+                "auto_link": autolinker.enabled(config),
+                "to_decide": linkstore.pending_count(get_db(), g.installation.member_id)}
     return web.render("placements/settings.html", inst=g.installation, healthy=report.ok, checks=checks,
                       schedule=schedule, title=gettext("Settings"),
                       alert_switches=alertstore.switches(get_db(), g.installation.member_id),

@@ -47,6 +47,9 @@ class Outcome:
     kept: list[int] = field(default_factory=list)  # closed periods left as they were at the close
     superseded: list[int] = field(default_factory=list)  # a person moved the stage after the read: not written
     series: Any = None  # close_periods: the successors made (sync.successors.SeriesOutcome)
+    named_deals: list[dict[str, Any]] = field(default_factory=list)  # the deals an event named, as just read
+    plans_found: set[int] = field(default_factory=set)  # the plans the read found (a deleted one is missing)
+    stages: dict[str, str] = field(default_factory=dict)  # stage id -> semantics of the plans' pipeline
 
 
 def chunks(values: Sequence[int], size: int = CHUNK) -> list[list[int]]:
@@ -108,12 +111,13 @@ def _items(value: Any) -> list[dict[str, Any]]:
 
 
 def read_plans_and_deals(client: RestClient, inst: Installation, plan_ids: Iterable[int],
-                         rates: planmath.Rates | None = None, deal_ids: Iterable[int] = ()
+                         rates: planmath.Rates | None = None, deal_ids: Iterable[int] = (),
+                         named_fields: Sequence[str] = ()
                          ) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]], planmath.Rates,
                                     list[dict[str, Any]], dict[str, str]]:
     """Read the plans, every deal linked to them, (unless given) the rates and (``deal_ids``) the deals an
-    event named, in one batch where possible: ``(plans by id, linked deals, rates, named deals, stage
-    semantics)``.
+    event named (with ``named_fields`` too), in one batch where possible: ``(plans by id, linked deals, rates,
+    named deals, stage semantics)``.
 
     Deal chunks that fill a whole page (50 rows) are read again, together, to the end with ``list_all``.
     Raises RecomputeError when a read failed (nothing is written from half a picture).
@@ -131,7 +135,8 @@ def read_plans_and_deals(client: RestClient, inst: Installation, plan_ids: Itera
         commands[f"d{n}"] = ("crm.item.list", _list_params(DEAL, {f"@{parent}": chunk}, deal_select(inst)))
     named_chunks = chunks(named)
     for n, chunk in enumerate(named_chunks):
-        commands[f"t{n}"] = ("crm.item.list", _list_params(DEAL, {"@id": chunk}, deal_select(inst)))
+        commands[f"t{n}"] = ("crm.item.list", _list_params(DEAL, {"@id": chunk}, [
+            *deal_select(inst), *(f for f in named_fields if f not in deal_select(inst))]))
     if not ids and not named:
         return {}, [], rates if rates is not None else read_rates(client), [], parse_stages(inst, [])
     result = client.batch_all(commands)
@@ -412,7 +417,8 @@ def group_deals(deals: Iterable[Mapping[str, Any]], parent: str) -> dict[int, li
 def recompute_plans(client: RestClient, db: sqlite_utils.Database, inst: Installation, plan_ids: Iterable[int],
                     today: date | None = None, rates: planmath.Rates | None = None,
                     actor: str = "worker", deal_ids: Iterable[int] = (), grace_days: int = 0,
-                    settings: forecast.ForecastSettings | None = None) -> Outcome:
+                    settings: forecast.ForecastSettings | None = None,
+                    named_fields: Sequence[str] = ()) -> Outcome:
     """Recompute the given plans of one portal — plus the current plans of ``deal_ids`` — and write what
     changed; keeps the deal→plan index.
 
@@ -423,7 +429,7 @@ def recompute_plans(client: RestClient, db: sqlite_utils.Database, inst: Install
     named = {int(i) for i in deal_ids if int(i) > 0}
     if not ids and not named:
         return Outcome()
-    plans, deals, rates, touched, stages = read_plans_and_deals(client, inst, ids, rates, named)
+    plans, deals, rates, touched, stages = read_plans_and_deals(client, inst, ids, rates, named, named_fields)
     parent = parent_field(inst.entity_type_id)
     more = {as_int(d.get(parent)) for d in touched} - ids - {0}
     if more:
@@ -437,5 +443,7 @@ def recompute_plans(client: RestClient, db: sqlite_utils.Database, inst: Install
     if missing:  # deleted plans: nothing to write; their deals no longer point at them
         log.info("portal %s: plan(s) %s not found (deleted?)", inst.member_id, sorted(missing))
     deals = with_won_moments(db, inst, deals)
-    return apply(client, db, inst, plans, group_deals(deals, parent), rates, today=today, actor=actor,
-                 grace_days=grace_days, stages=stages, settings=settings)
+    outcome = apply(client, db, inst, plans, group_deals(deals, parent), rates, today=today, actor=actor,
+                    grace_days=grace_days, stages=stages, settings=settings)
+    outcome.named_deals, outcome.plans_found, outcome.stages = touched, set(plans), dict(stages)
+    return outcome

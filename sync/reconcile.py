@@ -11,7 +11,9 @@ the stage of one whose period ended. A person reopens a plan (back to Activo) to
 
 Cost (ARCHITECTURE.md F8): ⌈plans/2500⌉ + ⌈linked deals/2500⌉ + 1 (rates) +
 ⌈changed plans/50⌉ HTTP calls — plans and deals are read in fast mode (``>id`` cursor chained inside a
-batch) and grouped in memory; only changed plans are written. It also rebuilds the ``deal_plan`` index.
+batch) and grouped in memory; only changed plans are written. It also rebuilds the ``deal_plan`` index and,
+with auto-linking on (``B24_AUTO_LINK``), applies the auto-link rule to every unlinked deal of a client with
+an active plan and rebuilds the "to decide" list (``sync/autolinker.py``).
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ from typing import Any
 
 import sqlite_utils
 
-from b24app import forecast, jobruns, planstore
+from b24app import autolink, forecast, jobruns, linkstore, planstore
 from b24app.installations import Installation, InstallationStore, audit, now_iso
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
 from b24app.schema import DEAL, deal_select, figures_select, parent_field
-from sync import recompute
+from sync import autolinker, recompute
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,8 @@ def read_open_plans(client: RestClient, inst: Installation, semantics: Iterable[
     if not stages:
         return {}
     rows = client.list_all("crm.item.list", {"entityTypeId": inst.entity_type_id, "filter": {"@stageId": stages},
-                                             "select": figures_select(inst)}, items_key="items",
+                                             "select": [*figures_select(inst), "companyId", "contactId"]},
+                           items_key="items",
                            estimate=estimate)
     return {recompute.as_int(row.get("id")): dict(row) for row in rows}
 
@@ -64,8 +67,12 @@ def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: 
                            today: date | None = None, semantics: Iterable[str] = SWEPT,
                            actor: str = "reconcile", progress: Progress | None = None,
                            grace_days: int = 0, now: datetime | None = None,
-                           settings: forecast.ForecastSettings | None = None) -> recompute.Outcome:
-    """Recompute one portal's Activo and Cumplido plans; rebuild its deal→plan index. Returns what changed."""
+                           settings: forecast.ForecastSettings | None = None,
+                           auto_link: bool = False) -> recompute.Outcome:
+    """Recompute one portal's Activo and Cumplido plans; rebuild its deal→plan index. Returns what changed.
+
+    With ``auto_link`` the auto-link rule runs over every unlinked deal of a client with an active plan
+    first (lost events), and the "to decide" list is rebuilt from that scan."""
     if not inst.is_provisioned:
         log.info("portal %s: not provisioned; nothing to reconcile", inst.member_id)
         return recompute.Outcome()
@@ -75,6 +82,7 @@ def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: 
             progress(label, done, total)
 
     scanned_at = now_iso()  # index rows written after this come from a newer read: the merge keeps them
+    link_scan = linkstore.stamp()  # the same for the "to decide" list, to the microsecond
     step("rates", 0, 1)
     rates, stages, offset = recompute.read_rates_and_stages(client, inst)
     if offset and offset != inst.time_zone:  # the portal's time zone decides its dates (ARCHITECTURE.md F13)
@@ -87,6 +95,8 @@ def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: 
     step("deals", 0, 1)
     deals = read_linked_deals(client, inst, estimate=known_deals)
     parent = parent_field(inst.entity_type_id)
+    if auto_link:
+        deals += _auto_link(client, db, inst, plans, stages, scanned_at, link_scan, actor)
     planstore.update_index(db, inst.member_id, deals, parent, plan_ids=None, scanned_at=scanned_at)
     grouped = recompute.group_deals(recompute.with_won_moments(db, inst, deals), parent)
 
@@ -101,6 +111,24 @@ def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: 
         audit(db, inst.member_id, f"{actor}.done", actor=actor, plans=len(plans), deals=len(deals),
               updated=len(outcome.updated), failed=len(outcome.failed))
     return outcome
+
+
+def _auto_link(client: RestClient, db: sqlite_utils.Database, inst: Installation, plans: Mapping[int, dict],
+               stages: Mapping[str, str], scanned_at: str, link_scan: str, actor: str) -> list[dict[str, Any]]:
+    """The auto-link rule over every unlinked deal of a client with an active plan (their events may have
+    been lost); a deal the index had in a plan still open before this scan began, now without one, was
+    unlinked by a person. Returns the deals it linked, as rows for the index and the recompute."""
+    periods = [autolink.plan_period(row, autolinker.active_stages(inst, stages)) for row in plans.values()]
+    unlinked = autolinker.read_unlinked_deals(client, inst, periods)
+    ids = [recompute.as_int(d.get("id")) for d in unlinked]
+    known = {deal: plan for deal, (plan, at) in planstore.index_rows(db, inst.member_id, ids).items()
+             if at < scanned_at}
+    out = autolinker.apply_rule(client, db, inst, unlinked, stages, known=known, plans_found=plans,
+                                plans=periods, actor=actor)
+    linkstore.drop_stale_pending(db, inst.member_id, out.waiting, link_scan)
+    parent = parent_field(inst.entity_type_id)
+    rows = {recompute.as_int(d.get("id")): d for d in unlinked}
+    return [{**rows[deal], parent: plan} for deal, plan in out.linked.items()]
 
 
 def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_id: str | None = None,
@@ -131,7 +159,8 @@ def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_i
                 results[inst.member_id] = reconcile_installation(client, db, inst, today=today, actor=actor,
                                                                  progress=progress,
                                                                  grace_days=recompute.grace_days(config), now=now,
-                                                                 settings=recompute.forecast_settings(config))
+                                                                 settings=recompute.forecast_settings(config),
+                                                                 auto_link=autolinker.enabled(config))
         except rest_errors.ReauthRequired:
             log.warning("portal %s needs an admin to open the app again (tokens refused): not reconciled",
                         inst.member_id)

@@ -18,12 +18,13 @@ from typing import Any
 
 import sqlite_utils
 
-from b24app import planstore
+from b24app import linkstore, planstore
 from b24app.installations import Installation, InstallationStore, audit
 from b24app.provisioning import provision
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
-from sync import alerts, inbox, recompute, reconcile
+from b24app.schema import DEAL
+from sync import alerts, autolinker, inbox, recompute, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Work:
     deleted_deals: set[int] = field(default_factory=set)
     plans: set[int] = field(default_factory=set)
     deleted_plans: set[int] = field(default_factory=set)
+    new_plans: set[int] = field(default_factory=set)  # created: deals waiting "to decide" may now have one plan
     all_plans: bool = False
     provision: bool = False
     uninstall: bool = False  # an ONAPPUNINSTALL to confirm with the portal before acting on it
@@ -88,6 +90,8 @@ def plan_work(inst: Installation, items: Iterable[inbox.InboxItem]) -> Work:
             (work.deleted_deals if event == "ONCRMDEALDELETE" else work.deals).add(object_id)
         elif event in ITEM_EVENTS and object_id and _entity_type(item) == inst.entity_type_id:
             (work.deleted_plans if event == "ONCRMDYNAMICITEMDELETE" else work.plans).add(object_id)
+            if event == "ONCRMDYNAMICITEMADD":
+                work.new_plans.add(object_id)
         elif event in CURRENCY_EVENTS:
             work.all_plans = True
         elif event in PROVISION_EVENTS:
@@ -113,19 +117,38 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
     if work.all_plans:  # rates changed: every open or fulfilled plan may move
         swept = reconcile.reconcile_installation(client, db, inst, semantics=("P", "S"), actor="worker",
                                                  grace_days=recompute.grace_days(config),
-                                        settings=recompute.forecast_settings(config))
+                                                 settings=recompute.forecast_settings(config))
     plan_ids = set(work.plans)
     known = planstore.plans_of_deals(db, inst.member_id, work.deals | work.deleted_deals)
     plan_ids.update(known.values())  # the plan each deal was in before (left, deleted, moved)
     if work.deleted_deals:
         planstore.drop_deals(db, inst.member_id, work.deleted_deals)
+        linkstore.drop_pending(db, inst.member_id, work.deleted_deals)
     # A delete event is not believed as such (anyone who can open the app can send one): the plan is read
     # like any other, and only a plan the portal no longer has loses its links in the index (recompute).
     plan_ids |= work.deleted_plans
     # the deals named by events are read in the same batch; their current plans join the recompute
+    auto = autolinker.enabled(config)
     outcome = recompute.recompute_plans(client, db, inst, plan_ids, actor="worker", deal_ids=work.deals,
                                         grace_days=recompute.grace_days(config),
-                                        settings=recompute.forecast_settings(config))
+                                        settings=recompute.forecast_settings(config),
+                                        named_fields=autolinker.deal_fields(inst) if auto else ())
+    named = outcome.named_deals
+    if auto and (work.new_plans or work.deleted_plans):  # a plan came or went: the waiting deals are decided again
+        waiting = [p.deal_id for p in linkstore.pending(db, inst.member_id, limit=2500)]
+        seen = {recompute.as_int(d.get("id")) for d in named}
+        named = [*named, *client.get_many(DEAL, [d for d in waiting if d not in seen],
+                                          select=autolinker.deal_fields(inst))]
+    if auto and named:  # the rule over the deals just read; the plans it linked are recomputed
+        linked = autolinker.apply_rule(client, db, inst, named, outcome.stages or recompute.parse_stages(inst, []),
+                                       known=known, plans_found=outcome.plans_found)
+        if linked.linked:
+            again = recompute.recompute_plans(client, db, inst, set(linked.linked.values()), actor="worker",
+                                              grace_days=recompute.grace_days(config),
+                                              settings=recompute.forecast_settings(config))
+            outcome.updated = sorted(set(outcome.updated) | set(again.updated))
+            outcome.failed = {**outcome.failed, **again.failed}
+            outcome.moved = {**outcome.moved, **again.moved}
     outcome.updated = sorted(set(swept.updated) | set(outcome.updated))
     outcome.failed = {**swept.failed, **outcome.failed}
     outcome.moved = {**swept.moved, **outcome.moved}

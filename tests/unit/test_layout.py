@@ -26,7 +26,8 @@ MAY_IMPORT = {
     "placements": {"core", "store", "rest", "provisioning", "sync"},
 }
 WIRING = {"b24app", "b24app.cli", "b24app.devserver", "b24app.envfile", "sync.commands"}
-STORE = {"b24app.db", "b24app.installations", "b24app.planstore", "b24app.jobruns", "b24app.alertstore"}
+STORE = {"b24app.db", "b24app.installations", "b24app.planstore", "b24app.jobruns", "b24app.alertstore",
+         "b24app.linkstore"}
 
 
 def layer(module: str) -> str:
