@@ -247,3 +247,10 @@ def init_app(app: Flask) -> None:
     """Apply migrations once at start-up; requests then only open connections."""
     migrate(app.config["DATABASE"])
     app.teardown_appcontext(close_db)
+
+
+@migrations()
+def m012_inbox_claimed_by(db: sqlite_utils.Database) -> None:
+    """Who claimed a ``processing`` inbox row (``host:pid``): a restarted worker takes back at once the rows of a
+    worker that was killed on this host, instead of waiting for them to go stale (sync/inbox.py)."""
+    db.table("inbox").add_column("claimed_by", str)

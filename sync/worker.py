@@ -181,7 +181,9 @@ def drain_once(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int 
 
     REST calls use ``clients_for(config).admin``: the installation's stored admin tokens."""
     clients = clients_for(config)
-    inbox.release_stale(db)
+    released = inbox.release_stale(db)
+    if released:
+        log.warning("%s inbox row(s) left half-done by a stopped worker are pending again", released)
     items = inbox.claim_pending(db, limit)
     stats = DrainStats(claimed=len(items))
     if not items:
