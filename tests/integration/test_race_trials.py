@@ -34,6 +34,12 @@ from sync import recompute, reconcile
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+@pytest.fixture
+def live_app_config() -> dict[str, Any]:
+    """The sandbox runs without its rate limit: the processes of a trial need no client-side pacing either."""
+    return {"RATE_BURST": 1000, "RATE_PER_SECOND": 100.0}
+
+
 FORK = multiprocessing.get_context("fork")
 BIN = Path(sys.executable).parent
 
@@ -48,9 +54,10 @@ def refreshes(sandbox, client_id: str) -> int:
 def app_env(installed, **extra: str) -> dict[str, str]:
     """The ``B24_*`` environment of an app process (web server, worker, CLI) with the live app's settings."""
     config = installed.live.config
-    keys = ("DATABASE", "CLIENT_ID", "CLIENT_SECRET", "PUBLIC_URL", "OAUTH_URL", "SECRET_KEY", "BX24_JS_URL")
+    keys = ("DATABASE", "CLIENT_ID", "CLIENT_SECRET", "PUBLIC_URL", "OAUTH_URL", "SECRET_KEY", "BX24_JS_URL",
+            "RATE_BURST", "RATE_PER_SECOND")  # every process shares one rate bucket per portal: the same limits
     return {**os.environ, **{f"B24_{k}": str(config[k]) for k in keys}, "B24_ENV": "test", "B24_SCHEDULER": "off",
-            "B24_WORKER_INTERVAL": "0.2", "B24_RATE_BURST": "1000", **extra}
+            "B24_WORKER_INTERVAL": "0.2", **extra}
 
 
 def start_worker(installed, log_path: Path, **extra: str) -> subprocess.Popen:
@@ -279,8 +286,10 @@ def test_the_app_killed_mid_burst_and_restarted_keeps_every_stored_event_and_rec
         deals = [d for ds in plans.values() for d, _ in ds]
         for i, deal in enumerate(deals):
             user.update(2, deal, stageId="WON" if rng.random() < 0.6 else "NEW", comments=f"burst {i}")
-            if i == len(deals) // 2:
-                kill(app)  # mid-burst
+            if i == len(deals) // 2:  # mid-burst: once the app has answered some of it, with more on the way
+                wait_for(lambda: [d for d in list(sandbox.portal.deliveries)[first:] if d.get("status") == 200],
+                         bool, "the app answering the first events")
+                kill(app)
         wait_idle(sandbox)
         sent = list(sandbox.portal.deliveries)[first:]
         assert any(d.get("error") for d in sent)  # events the portal sent while the app was down: lost (F5)
