@@ -185,7 +185,7 @@ class PlanRow:
     responsible_name: str = ""
     responsible_photo: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-    flags: frozenset[str] = frozenset()  # planmath.PROBABILITY_OUT_OF_RANGE, NO_CURRENCY
+    flags: frozenset[str] = frozenset()  # planmath.value_flags
 
     @property
     def bar(self) -> int:
@@ -232,7 +232,8 @@ def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
         assigned_by_id=_int(item.get("assignedById")), amount=amount,
         currency=currency, probability=probability, probable=probable,
         won=won, remainder=remainder, execution=uf("execution"), status=schema.semantics(item.get("stageId")),
-        flags=value_flags(None if raw_probability in (None, "") else probability, currency),
+        flags=value_flags(None if raw_probability in (None, "") else probability, currency, amount,
+                          _date(item.get("begindate")), _date(item.get("closedate"))),
     )
 
 
