@@ -67,7 +67,9 @@ def index() -> Any:
     pages = max(1, -(-total // PAGE_SIZE))
     return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages,
                       page_numbers=page_numbers(query.page, pages), users=users, currencies=currencies,
-                      columns=columns(), eti=portal.eti, **extra, **live.watch(row.id for row in rows))
+                      columns=columns(), eti=portal.eti,
+                      portal_problem=web.missing_fields_banner(portal.missing_fields),
+                      **extra, **live.watch(row.id for row in rows))
 
 
 def totals_context(portal: PortalData, sums: Totals) -> dict[str, Any]:
