@@ -252,5 +252,9 @@ def init_app(app: Flask) -> None:
 @migrations()
 def m012_inbox_claimed_by(db: sqlite_utils.Database) -> None:
     """Who claimed a ``processing`` inbox row (``host:pid``): a restarted worker takes back at once the rows of a
-    worker that was killed on this host, instead of waiting for them to go stale (sync/inbox.py)."""
+    worker that was killed on this host, instead of waiting for them to go stale (sync/inbox.py). And the rate
+    limit per installation: a self-hosted portal may allow more than the cloud's."""
     db.table("inbox").add_column("claimed_by", str)
+    # The REST client's own rate limit for this portal (``b24plans limits``); NULL: the settings' B24_RATE_*.
+    db.table("installations").add_column("rate_burst", float)
+    db.table("installations").add_column("rate_per_second", float)
