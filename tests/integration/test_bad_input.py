@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from flask_babel import force_locale
+from test_race_trials import live_app_config
 
 from placements.messages import _TEXTS
-from tests.integration.test_race_trials import live_app_config
 from tests.integration.test_ui_forms import hidden_and_checked
 from tests.integration.test_ui_support import Frame, webhook
 
