@@ -165,6 +165,17 @@ def m010_forecast(db: sqlite_utils.Database) -> None:
     db.table("alert_switches").create({"member_id": str, "kind": str, "enabled": int}, pk=("member_id", "kind"))
 
 
+@migrations()
+def m012_inbox_claimed_by(db: sqlite_utils.Database) -> None:
+    """Who claimed a ``processing`` inbox row (``host:pid``): a restarted worker takes back at once the rows of a
+    worker that was killed on this host, instead of waiting for them to go stale (sync/inbox.py). And the rate
+    limit per installation: a self-hosted portal may allow more than the cloud's."""
+    db.table("inbox").add_column("claimed_by", str)
+    # The REST client's own rate limit for this portal (``b24plans limits``); NULL: the settings' B24_RATE_*.
+    db.table("installations").add_column("rate_burst", float)
+    db.table("installations").add_column("rate_per_second", float)
+
+
 def _private_dir(path: Path) -> None:
     """Make the folder (and missing parents); a folder made here is readable by its owner only."""
     if not path.exists():

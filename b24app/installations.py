@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +51,14 @@ class Installation:
     uninstalled_at: str | None = None
     updated_at: str | None = None
     sessions_from: float = 0.0  # epoch seconds: frame sessions created before it are refused
+    rate_burst: float | None = None  # this portal's own REST rate limit (``b24plans limits``); None: B24_RATE_BURST
+    rate_per_second: float | None = None  # None: B24_RATE_PER_SECOND
+
+    def rest_config(self, config: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The settings a REST client of this portal uses: the app's, with this installation's rate limit."""
+        own = {k: v for k, v in (("RATE_BURST", self.rate_burst), ("RATE_PER_SECOND", self.rate_per_second))
+               if v is not None}
+        return {**config, **own} if own else config
 
     @property
     def is_active(self) -> bool:
@@ -154,6 +163,12 @@ class InstallationStore:
         if not changed:  # not stored yet: nothing to clobber
             self.save(inst.with_(type_id=type_id, entity_type_id=entity_type_id, category_id=category_id,
                                  field_map=field_map, stage_map=stage_map, enum_map=enum_map or {}))
+
+    def set_rate_limit(self, member_id: str, burst: float | None, per_second: float | None) -> None:
+        """This portal's own REST rate limit (None: the settings' defaults)."""
+        with self.db.conn:
+            self.db.execute("UPDATE installations SET rate_burst = ?, rate_per_second = ?, updated_at = ? "
+                            "WHERE member_id = ?", [burst, per_second, now_iso(), member_id])
 
     def set_time_zone(self, member_id: str, time_zone: str) -> None:
         """The portal's UTC offset as it answered ``server.time`` (api-reference/common/system/server-time.md)."""

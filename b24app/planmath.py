@@ -51,6 +51,8 @@ HUNDRED = Decimal(100)
 
 PROBABILITY_OUT_OF_RANGE = "probability_out_of_range"  # flags of a plan's input (PlanFigures.flags)
 NO_CURRENCY = "no_currency"
+AMOUNT_NOT_POSITIVE = "amount_not_positive"  # an amount of 0 or less typed in the card: never Cumplido
+DATES_REVERSED = "dates_reversed"  # a period that ends before it starts: no won deal can count
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ class PlanFigures:
     execution: Decimal  # percent, may exceed 100
     probable: Decimal
     status: str  # P, S or F
-    flags: frozenset[str] = frozenset()  # PROBABILITY_OUT_OF_RANGE, NO_CURRENCY
+    flags: frozenset[str] = frozenset()  # PROBABILITY_OUT_OF_RANGE, NO_CURRENCY, AMOUNT_NOT_POSITIVE, DATES_REVERSED
     counted: tuple[Counted, ...] = field(default=(), compare=False)
     outside: tuple[int, ...] = field(default=(), compare=False)  # won deals outside the counting window
 
@@ -256,18 +258,24 @@ def in_window(plan: Plan, deal: Deal, grace_days: int = 0, tz: tzinfo | None = N
     return day is None or ((begin is None or day >= begin) and (end is None or day <= end))
 
 
-def value_flags(probability: Decimal | None, currency: str) -> frozenset[str]:
-    """What is wrong with a plan's input from the native card: a probability outside 0–100, no currency."""
+def value_flags(probability: Decimal | None, currency: str, amount: Decimal | None = None,
+                begin: date | None = None, close: date | None = None) -> frozenset[str]:
+    """What is wrong with a plan's input from the native card: a probability outside 0–100, no currency, an amount
+    of 0 or less, a period that ends before it starts."""
     flags = set()
     if probability is not None and not ZERO <= probability <= HUNDRED:
         flags.add(PROBABILITY_OUT_OF_RANGE)
     if not currency.strip():
         flags.add(NO_CURRENCY)
+    if amount is not None and amount <= ZERO:
+        flags.add(AMOUNT_NOT_POSITIVE)
+    if begin is not None and close is not None and close < begin:
+        flags.add(DATES_REVERSED)
     return frozenset(flags)
 
 
 def input_flags(plan: Plan) -> frozenset[str]:
-    return value_flags(plan.probability, plan.currency)
+    return value_flags(plan.probability, plan.currency, plan.amount, plan.begin, plan.close)
 
 
 def _rates_for(deal: Deal, currency: str, rates: Rates,

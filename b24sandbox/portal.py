@@ -31,12 +31,30 @@ Webhook = auth_mod.Webhook
 UserSession = auth_mod.UserSession
 
 
+#: How a portal is hosted. A self-hosted ("box", on-premise) portal has no cloud rate limit, and its operating-time
+#: limit is off by default (a very large one here); an admin who enables it gets 420 s per 10 minutes
+#: (``POST /sandbox/faults {"operating_limit": 420}``).
+PROFILES: dict[str, dict[str, Any]] = {
+    "cloud": {"rate_limit": True},
+    "selfhosted": {"rate_limit": False, "operating_limit": 1e9},
+}
+
+
 class Portal(apps_mod.AppsMixin, eventbus.EventsMixin):
     """A whole sandbox portal; every public method is thread-safe (one lock)."""
 
     def __init__(self, state_path: str | Path, seed_name: str = "none", rate_limit: bool = True,
                  token_lifetime: int = 3600, base_url: str = "http://127.0.0.1:5050",
-                 domain: str | None = None, operating_limit: float = 480.0, rng_seed: int | None = None):
+                 domain: str | None = None, operating_limit: float = 480.0, rng_seed: int | None = None,
+                 profile: str = "cloud", missing_methods: tuple[str, ...] | list[str] = ()):
+        """``profile="selfhosted"``: a portal on the company's own server (PROFILES): no cloud rate limit, the
+        operating-time limit off unless enabled (then 420 s). ``missing_methods``: methods an older CRM module
+        lacks — they answer ERROR_METHOD_NOT_FOUND and method.get says they do not exist."""
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}")
+        self.profile = profile
+        rate_limit = rate_limit and PROFILES[profile]["rate_limit"]
+        operating_limit = float(PROFILES[profile].get("operating_limit", operating_limit))
         self.lock = threading.RLock()
         self.store = Store(state_path)
         self.base_url = base_url.rstrip("/")
@@ -47,6 +65,8 @@ class Portal(apps_mod.AppsMixin, eventbus.EventsMixin):
         self.bucket = LeakyBucket(enabled=rate_limit)
         self.operating = OperatingMeter(limit=operating_limit)
         self.methods = load_all()
+        self.missing_methods: set[str] = set()
+        self.set_missing_methods(missing_methods)
         self.dispatcher = EventDispatcher(self.faults, random.Random(rng_seed))
         with self.lock:
             if self.store.is_new:
@@ -129,7 +149,7 @@ class Portal(apps_mod.AppsMixin, eventbus.EventsMixin):
         name = method.strip().strip("/").lower()
         if name.endswith(".json"):
             name = name[:-5]
-        spec = self.methods.get(name)
+        spec = None if name in self.missing_methods else self.methods.get(name)
         if spec is None:
             raise errors.method_not_found()
         if in_batch and name == "batch":
@@ -184,6 +204,8 @@ class Portal(apps_mod.AppsMixin, eventbus.EventsMixin):
                 if lifetime < 1:
                     raise ValueError("token_lifetime must be >= 1")
                 self.token_lifetime = lifetime
+            if "missing_methods" in changes:
+                self.set_missing_methods(changes.pop("missing_methods"))
             if "operating_limit" in changes:
                 self.operating.limit = float(changes.pop("operating_limit"))
             if "rate_limit" in changes:
@@ -200,10 +222,18 @@ class Portal(apps_mod.AppsMixin, eventbus.EventsMixin):
             self.dispatcher.wake()
             return self.fault_state()
 
+    def set_missing_methods(self, names: Any) -> None:
+        """The methods this portal's (older) modules lack; ``batch`` and ``method.get`` are always there."""
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise ValueError("missing_methods must be a list of method names")
+        with self.lock:
+            self.missing_methods = {n.strip().lower() for n in names} - {"batch", "method.get"}
+
     def fault_state(self) -> dict[str, Any]:
         return {**self.faults.as_dict(), "token_lifetime": self.token_lifetime,
                 "operating_limit": self.operating.limit, "rate_limit": self.bucket.enabled,
-                "rate_burst": self.bucket.burst, "rate_per_second": self.bucket.per_second}
+                "rate_burst": self.bucket.burst, "rate_per_second": self.bucket.per_second,
+                "profile": self.profile, "missing_methods": sorted(self.missing_methods)}
 
     def state(self) -> dict[str, Any]:
         """Who this portal is (``GET /sandbox/state``)."""

@@ -14,6 +14,10 @@ proves an event is *for this app*, not that the portal sent it. Hence:
 - ``ONAPPUPDATE`` is queued; the worker takes the version from the portal (``app.info``) and re-provisions only
   when it changed. It never adopts a token: an update that brought a new token is refused, the admin-checked
   install POST ("Reinstall") is where a new token comes from.
+- When the event cannot be stored (the disk is full, or another writer held the database past the 30 s
+  ``busy_timeout``) the answer is 503 and an ERROR line names the portal, the event and SQLite's reason: the
+  event is never answered 200 without its row. Bitrix24 does not retry it (F5); the next reconcile recomputes
+  every plan from the portal, so no figure stays wrong.
 - ``ONAPPUNINSTALL`` changes nothing here: it is queued, and the worker acts on it only once the portal confirms
   it (the stored admin token no longer works; sync/worker.py). A forged or replayed uninstall is then ignored.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -159,7 +164,12 @@ def receive() -> ResponseReturnValue:
         return _error(400, "malformed_event", f"more than {MAX_DEPTH} levels of brackets")
     except BadEvent as exc:
         return _error(400, "malformed_event", str(exc))
-    return _receive(get_db(), event)
+    try:
+        return _receive(get_db(), event)
+    except sqlite3.OperationalError as exc:  # the disk is full, or the database stayed locked past busy_timeout
+        log.error("portal %s: event %s NOT stored (%s); answered 503, reconcile will catch up",
+                  event.member_id[:64], event.name[:64], exc)
+        return _error(503, "storage_unavailable", "the event could not be stored")
 
 
 def _receive(db: sqlite_utils.Database, event: Event) -> ResponseReturnValue:

@@ -157,7 +157,8 @@ def index() -> Any:
     return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages,
                       page_numbers=page_numbers(query.page, pages), users=users, currencies=currencies,
                       columns=columns(), eti=portal.eti, waiting=waiting,
-                      waiting_total=linkstore.pending_count(get_db(), portal.inst.member_id) if waiting else 0, **extra,
+                      waiting_total=linkstore.pending_count(get_db(), portal.inst.member_id) if waiting else 0,
+                      portal_problem=web.missing_fields_banner(portal.missing_fields), **extra,
                       **live.watch(row.id for row in rows))
 
 

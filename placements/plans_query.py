@@ -204,7 +204,7 @@ class PlanRow:
     responsible_name: str = ""
     responsible_photo: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-    flags: frozenset[str] = frozenset()  # planmath.PROBABILITY_OUT_OF_RANGE, NO_CURRENCY
+    flags: frozenset[str] = frozenset()  # planmath.value_flags
     series: SeriesOptions = SeriesOptions()  # recurrence, growth, carry-over, links (b24app/series.py)
     series_flags: tuple[str, ...] = ()  # why the daily job cannot continue it (series.problems)
     forecast: Decimal | None = None  # the expected finish (b24app/forecast.py); None before the app wrote it
@@ -261,7 +261,8 @@ def row_from_item(item: Mapping[str, Any], schema: PlanSchema) -> PlanRow:
         assigned_by_id=_int(item.get("assignedById")), amount=amount,
         currency=currency, probability=probability, probable=probable,
         won=won, remainder=remainder, execution=uf("execution"), status=schema.semantics(item.get("stageId")),
-        flags=value_flags(None if raw_probability in (None, "") else probability, currency),
+        flags=value_flags(None if raw_probability in (None, "") else probability, currency, amount,
+                          _date(item.get("begindate")), _date(item.get("closedate"))),
         series=options, series_flags=problems,
         forecast=uf("forecast") if item.get(schema.fields.get("forecast", "")) not in (None, "") else None,
         at_risk=is_yes(item.get(schema.fields.get("at_risk", ""))),

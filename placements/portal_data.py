@@ -42,6 +42,14 @@ log = logging.getLogger(__name__)
 DEAL_SELECT = list(DEAL_CARD_FIELDS)
 
 
+def missing_fields(items: list[dict[str, Any]], schema: PlanSchema) -> list[str]:
+    """The app's fields that plans read with them selected came back without: the portal no longer has them (an
+    admin deleted them); a field that exists comes back, empty or not."""
+    if not items:
+        return []
+    return sorted(name for name in schema.fields.values() if all(name not in item for item in items))
+
+
 @dataclass
 class _Index:
     """The light rows of every plan matching a filter; ``named`` once client and user names are filled in."""
@@ -59,6 +67,7 @@ class PortalData(ReferenceData):
         self.schema = PlanSchema.of(inst)
         self.eti = self.schema.entity_type_id
         self.data_version = data_version  # the newest plan snapshot: cached scans are of this state only
+        self.missing_fields: list[str] = []  # the app's fields the last page of plans came back without
 
     # ---- plans ---------------------------------------------------------------------------------
     def _filter(self, query: ListQuery, today: date) -> dict[str, Any] | None:
@@ -77,7 +86,9 @@ class PortalData(ReferenceData):
         resp = self.client.call_raw("crm.item.list", {
             "entityTypeId": self.eti, "select": self.schema.select(), "filter": flt,
             "order": build_order(query, self.schema), "start": (query.page - 1) * PAGE_SIZE})
-        rows = [row_from_item(i, self.schema) for i in items_of(resp.result)]
+        items = items_of(resp.result)
+        self.missing_fields = missing_fields(items, self.schema)
+        rows = [row_from_item(i, self.schema) for i in items]
         return self.fill_names(rows), int(resp.total or 0), flt
 
     def _page_by_name(self, query: ListQuery, flt: dict[str, Any]) -> tuple[list[PlanRow], int]:
@@ -91,6 +102,7 @@ class PortalData(ReferenceData):
         start = (query.page - 1) * PAGE_SIZE
         chosen = {row.id: row for row in ordered[start:start + PAGE_SIZE]}
         items = {int(i["id"]): i for i in self.client.get_many(self.eti, list(chosen), select=self.schema.select())}
+        self.missing_fields = missing_fields(list(items.values()), self.schema)
         rows = []
         for plan_id, light in chosen.items():
             if plan_id in items:

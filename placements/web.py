@@ -109,10 +109,46 @@ def portal_error(exc: B24Error) -> tuple[str, int]:
         return render("placements/notice.html", message=gettext(
             "Bitrix24 does not allow you to see this. Ask your administrator for access to the sales plans.")), 403
     if isinstance(exc, NotFound):
+        if smart_process_gone():
+            return render("placements/notice.html", message=gettext(
+                "The app's smart process was deleted in this portal, and the plans with it. An administrator must "
+                "open the app's Settings and re-run the set-up to create it again.")), 503
         return render("placements/notice.html", message=gettext(
             "This item no longer exists in Bitrix24 (it may have been deleted).")), 404
     return render("placements/notice.html", message=gettext(
         "Bitrix24 did not answer in time. Please try again in a moment.")), 502
+
+
+def smart_process_gone() -> bool:
+    """After a NOT_FOUND: is it the app's smart process itself that the portal no longer has (an admin deleted
+    it)? One ``crm.type.list`` filtered by the type's id with the app's stored token (a list, not ``crm.type.get``,
+    whose "not found" comes with the error code 0); False when that cannot be told."""
+    inst = g.get("installation")
+    if inst is None or not inst.type_id:
+        return False
+    try:
+        with clients_for(current_app.config).admin(inst) as client:
+            answer = client.call("crm.type.list", {"filter": {"id": inst.type_id}})
+    except B24Error:
+        return False
+    types = answer.get("types") if isinstance(answer, dict) else answer
+    if any(isinstance(t, dict) and str(t.get("id")) == str(inst.type_id) for t in types or []):
+        return False
+    log.error("portal %s: the app's smart process (type %s) no longer exists; an admin must re-run the set-up",
+              inst.member_id, inst.type_id)
+    return True
+
+
+def missing_fields_banner(missing: list[str]) -> str:
+    """The banner of a page whose plans came back without some of the app's fields (deleted in the portal)."""
+    if not missing:
+        return ""
+    inst = g.get("installation")
+    log.error("portal %s: the app's field(s) %s no longer exist; an admin must re-run the set-up",
+              inst.member_id if inst else "?", ", ".join(missing))
+    return gettext("Some fields of the app's smart process were deleted in this portal (%(fields)s), so the figures "
+                   "shown are incomplete. An administrator must open the app's Settings and re-run the set-up.",
+                   fields=", ".join(missing))
 
 
 def not_ready() -> str:

@@ -296,3 +296,43 @@ def import_plans(path: str, dry_run: bool, member_id: str | None, lang: str) -> 
         click.echo(line)
     if not report.complete:
         sys.exit(1)
+
+
+@click.command()
+@click.option("--member-id", default=None, help="the portal to change (required with --burst, --per-second, --clear)")
+@click.option("--burst", type=click.IntRange(min=1), default=None, help="requests the client may burst to it")
+@click.option("--per-second", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="sustained requests per second to it")
+@click.option("--clear", is_flag=True, help="back to the settings' B24_RATE_BURST / B24_RATE_PER_SECOND")
+def limits(member_id: str | None, burst: int | None, per_second: float | None, clear: bool) -> None:
+    """Show or set the app's REST rate limit per installation (a self-hosted portal may allow more than the cloud's
+    50 burst / 2 per second). Every process reads it when it makes a client for that portal."""
+    from b24app.db import connect
+    from b24app.installations import InstallationStore, audit
+
+    config = load_config()
+    db = connect(config["DATABASE"])
+    try:
+        store = InstallationStore(db)
+        changing = clear or burst is not None or per_second is not None
+        if changing:
+            found = store.find(member_id or "")
+            if found is None:
+                raise click.ClickException("--member-id must name an installation")
+            if clear:
+                store.set_rate_limit(found.member_id, None, None)
+            else:
+                store.set_rate_limit(found.member_id, float(burst) if burst is not None else found.rate_burst,
+                                     per_second if per_second is not None else found.rate_per_second)
+            audit(db, found.member_id, "rate_limit.set", actor="cli", burst=burst, per_second=per_second, clear=clear)
+        shown = [store.find(member_id)] if member_id else store.all(status=None)
+        for inst in shown:
+            if inst is None:
+                continue
+            own = inst.rate_burst is not None or inst.rate_per_second is not None
+            rest = inst.rest_config(config)
+            click.echo(f"portal {inst.domain or '?'} ({inst.member_id}): burst {float(rest['RATE_BURST']):g}, "
+                       f"{float(rest['RATE_PER_SECOND']):g}/s"
+                       + ("" if own else " (the settings' defaults)"))
+    finally:
+        db.conn.close()

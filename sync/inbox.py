@@ -15,6 +15,8 @@ would not coalesce.
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,6 +43,21 @@ class InboxItem:
     data: dict[str, Any] = field(default_factory=dict)
     ts: int | None = None
     attempts: int = 0
+
+
+def claimer() -> str:
+    """This process as a claimer of inbox rows: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def _now() -> datetime:
@@ -95,10 +112,10 @@ def claim_pending(db: sqlite_utils.Database, limit: int = 500, member_id: str | 
         conn.execute("BEGIN IMMEDIATE")
     try:
         rows = conn.execute(
-            f"UPDATE inbox SET status = ?, attempts = attempts + 1, processed_at = ?, error = NULL "
+            f"UPDATE inbox SET status = ?, attempts = attempts + 1, processed_at = ?, error = NULL, claimed_by = ? "
             f"WHERE id IN (SELECT id FROM inbox WHERE {where} ORDER BY id LIMIT ?) "
             "RETURNING id, member_id, event, entity_type_id, object_id, data, ts, attempts",
-            [PROCESSING, _iso(_now()), *args, int(limit)],
+            [PROCESSING, _iso(_now()), claimer(), *args, int(limit)],
         ).fetchall()
         if own_transaction:
             conn.execute("COMMIT")
@@ -156,22 +173,41 @@ def mark_failed(db: sqlite_utils.Database, ids: Iterable[int], error: str, retry
     return changed
 
 
-def release_stale(db: sqlite_utils.Database, older_than: timedelta = timedelta(minutes=10)) -> int:
-    """Return rows stuck in ``processing`` (a worker died mid-way) to ``pending``; returns the count.
+def dead_claimers(db: sqlite_utils.Database) -> list[str]:
+    """Claimers (``host:pid``) of ``processing`` rows that are processes of this host no longer running: a
+    worker killed mid-batch (SIGKILL, a crash, the machine's OOM killer)."""
+    host = socket.gethostname()
+    rows = db.execute("SELECT DISTINCT claimed_by FROM inbox WHERE status = ? AND claimed_by LIKE ?",
+                      [PROCESSING, f"{host}:%"]).fetchall()
+    dead = []
+    for (holder,) in rows:
+        pid = str(holder).rpartition(":")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            dead.append(str(holder))
+    return dead
 
-    ``processed_at`` holds the claim time while a row is ``processing``. A stale row whose object already
-    has a newer pending row is marked failed (superseded): the pending row covers the work.
+
+def release_stale(db: sqlite_utils.Database, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Return rows stuck in ``processing`` to ``pending``; returns the count.
+
+    A row is stuck when its claimer is a process of this host that no longer runs (released at once), or when
+    it was claimed more than ``older_than`` ago (a worker on another host died, or rows claimed before the
+    claimer was recorded). ``processed_at`` holds the claim time while a row is ``processing``. A stuck row
+    whose object already has a newer pending row is marked failed (superseded): the pending row covers the work.
     """
     cutoff = _iso(_now() - older_than)
+    dead = dead_claimers(db)
+    stuck = "status = ? AND (processed_at < ?"
+    args: list[Any] = [PROCESSING, cutoff]
+    if dead:
+        stuck += f" OR claimed_by IN ({','.join('?' * len(dead))})"
+        args += dead
+    stuck += ")"
     with db.conn:
-        released = db.execute(
-            "UPDATE OR IGNORE inbox SET status = ? WHERE status = ? AND processed_at < ?",
-            [PENDING, PROCESSING, cutoff],
-        ).rowcount
-        db.execute(
-            "UPDATE inbox SET status = ?, error = ? WHERE status = ? AND processed_at < ?",
-            [FAILED, "superseded by a newer pending event", PROCESSING, cutoff],
-        )
+        released = db.execute(f"UPDATE OR IGNORE inbox SET status = ?, claimed_by = NULL WHERE {stuck}",
+                              [PENDING, *args]).rowcount
+        db.execute(f"UPDATE inbox SET status = ?, error = ? WHERE {stuck}",
+                   [FAILED, "superseded by a newer pending event", *args])
     return released
 
 

@@ -29,6 +29,7 @@ from b24app import autolink, forecast, jobruns, linkstore, planstore
 from b24app.installations import Installation, InstallationStore, audit, now_iso
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
+from b24app.rest.limiter import _key, file_lock, lock_dir
 from b24app.schema import DEAL, deal_select, figures_select, parent_field
 from sync import autolinker, recompute
 
@@ -137,6 +138,8 @@ def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_i
                   ) -> dict[str, recompute.Outcome]:
     """Reconcile every active installation (or one); a portal that fails is logged, its Outcome has ``error``.
 
+    Two runs for one portal at once are serialised by a file lock beside the database (per portal).
+
     Without ``today`` each portal's own date at ``now`` is used (its time zone); ``due`` picks portals."""
     clients = clients_for(config)
     store = InstallationStore(db)
@@ -155,12 +158,17 @@ def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_i
         if due is not None and not due(inst):
             continue
         try:
-            with clients.admin(inst) as client:
-                results[inst.member_id] = reconcile_installation(client, db, inst, today=today, actor=actor,
-                                                                 progress=progress,
-                                                                 grace_days=recompute.grace_days(config), now=now,
-                                                                 settings=recompute.forecast_settings(config),
-                                                                 auto_link=autolinker.enabled(config))
+            # One reconcile of a portal at a time on this host (the scheduler, a CLI run, another process):
+            # a second one waits, then reads what the first wrote and finds nothing left to write.
+            with file_lock(lock_dir(str(config.get("DATABASE") or "")) / f"reconcile-{_key(inst.member_id)}.lock"):
+                inst = store.find(inst.member_id) or inst
+                if not inst.is_active:
+                    continue
+                with clients.admin(inst) as client:
+                    results[inst.member_id] = reconcile_installation(
+                        client, db, inst, today=today, actor=actor, progress=progress,
+                        grace_days=recompute.grace_days(config), now=now,
+                        settings=recompute.forecast_settings(config), auto_link=autolinker.enabled(config))
         except rest_errors.ReauthRequired:
             log.warning("portal %s needs an admin to open the app again (tokens refused): not reconciled",
                         inst.member_id)

@@ -213,7 +213,9 @@ def drain_once(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int 
 
 def _drain(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int) -> DrainStats:
     clients = clients_for(config)
-    inbox.release_stale(db)
+    released = inbox.release_stale(db)
+    if released:
+        log.warning("%s inbox row(s) left half-done by a stopped worker are pending again", released)
     items = inbox.claim_pending(db, limit)
     stats = DrainStats(claimed=len(items))
     if not items:

@@ -107,7 +107,7 @@ class B24Client:
         register_secret(inst.access_token, inst.refresh_token, inst.application_token)
         session = kwargs.pop("session", None) or requests.Session()
         refresher = TokenRefresher(config, session, clock=kwargs.get("clock", time.time))
-        return cls(inst.client_endpoint, config, token=inst.access_token, member_id=inst.member_id,
+        return cls(inst.client_endpoint, inst.rest_config(config), token=inst.access_token, member_id=inst.member_id,
                    refresher=refresher, session=session, **kwargs)
 
     @classmethod
@@ -129,7 +129,7 @@ class B24Client:
         _check_installation(installation, own_token=True)
         register_secret(access_token)
         kwargs.setdefault("max_hold", 30.0)  # a person is waiting: do not hold for minutes
-        return cls(installation.client_endpoint, config, token=access_token,
+        return cls(installation.client_endpoint, installation.rest_config(config), token=access_token,
                    member_id=installation.member_id, **kwargs)
 
     def close(self) -> None:

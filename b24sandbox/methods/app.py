@@ -42,7 +42,7 @@ def profile(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
 @method("method.get")
 def method_get(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     name = str(param(params, "name", "NAME", default="") or "").lower()
-    spec = portal.methods.get(name)
+    spec = None if name in portal.missing_methods else portal.methods.get(name)
     if spec is None:
         return {"isExisting": False, "isAvailable": False}
     available = ctx.has_scope(spec.scope, spec.alt_scopes) and not (spec.app_only and ctx.kind != "oauth")

@@ -224,3 +224,37 @@ def test_a_newline_in_an_event_name_cannot_forge_a_log_line(client, db, caplog):
     for record in handler_logs:
         logsafe.RedactingFilter().filter(record)
         assert "\n" not in record.getMessage()
+
+
+def test_an_event_that_cannot_be_stored_because_the_disk_is_full_gets_503_and_a_line_says_why(
+        client, db, app, monkeypatch, caplog):
+    """A real SQLITE_FULL: the request's connection may not grow the file (max_page_count at its size)."""
+    import handlers.events as events_handler
+
+    full = connect(app.config["DATABASE"])
+    pages = full.execute("PRAGMA page_count").fetchone()[0]
+    full.execute(f"PRAGMA max_page_count = {pages}")
+    monkeypatch.setattr(events_handler, "get_db", lambda: full)
+    body = event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "759", "TITLE": "x" * 20000}})  # needs new pages
+    response = post(client, body)
+    assert response.status_code == 503 and response.json["error"] == "storage_unavailable"
+    assert inbox_rows(db) == []
+    assert any("NOT stored" in r.getMessage() and "full" in r.getMessage() and r.levelname == "ERROR"
+               for r in caplog.records)
+    monkeypatch.setattr(events_handler, "get_db", lambda: db)
+    assert post(client, body).status_code == 200 and len(inbox_rows(db)) == 1  # room again: stored
+    full.conn.close()
+
+
+def test_an_event_waits_for_another_writer_and_is_stored_when_it_lets_go(client, db, app):
+    import threading
+
+    holder = connect(app.config["DATABASE"])
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO audit_log (member_id, at, actor, action) VALUES ('x', 'now', 'test', 'lock')")
+    release = threading.Timer(1.5, lambda: holder.execute("COMMIT"))
+    release.start()
+    response = post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "759"}}))
+    release.join()
+    holder.conn.close()
+    assert response.status_code == 200 and [r["object_id"] for r in inbox_rows(db)] == [759]

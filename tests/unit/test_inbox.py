@@ -105,6 +105,27 @@ def test_stale_claims_are_released(db):
     assert [i.object_id for i in inbox.claim_pending(db)] == [1]
 
 
+def test_rows_of_a_killed_claimer_on_this_host_are_released_at_once(db):
+    import multiprocessing
+    import os
+    import socket
+
+    inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, 1, {}, 1)
+    inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, 2, {}, 1)
+    dead = multiprocessing.get_context("fork").Process(target=os._exit, args=(0,))
+    dead.start()
+    dead.join(10)
+    assert dead.pid is not None
+    first, second = inbox.claim_pending(db)
+    host = socket.gethostname()
+    db.execute("UPDATE inbox SET claimed_by = ? WHERE id = ?", [f"{host}:{dead.pid}", first.id])
+    db.execute("UPDATE inbox SET claimed_by = ? WHERE id = ?", [f"elsewhere:{dead.pid}", second.id])
+    assert inbox.dead_claimers(db) == [f"{host}:{dead.pid}"]
+    assert inbox.release_stale(db) == 1  # the dead process's row; another host's claim waits until it is stale
+    assert [i.object_id for i in inbox.claim_pending(db)] == [1]
+    assert inbox.dead_claimers(db) == []  # this process claimed it again and is alive
+
+
 def test_purge_done(db):
     inbox.enqueue(db, "m1", "ONCRMDEALUPDATE", 2, 1, {}, 1)
     inbox.mark_done(db, [i.id for i in inbox.claim_pending(db)])

@@ -9,6 +9,8 @@ from decimal import Decimal as D
 import pytest
 
 from b24app.planmath import (
+    AMOUNT_NOT_POSITIVE,
+    DATES_REVERSED,
     NO_CURRENCY,
     PROBABILITY_OUT_OF_RANGE,
     Deal,
@@ -67,6 +69,11 @@ def test_status_is_judged_on_the_figures_shown(case, the_plan, deals, status, sh
          {PROBABILITY_OUT_OF_RANGE}, "S"),
         ("0 and 100 are fine", plan(probability="100"), "10000", set(), "S"),
         ("a plan without currency is flagged and never fulfilled", plan(currency=""), "6000", {NO_CURRENCY}, "P"),
+        ("an amount of 0 is flagged and never fulfilled", plan(amount="0"), "0", {AMOUNT_NOT_POSITIVE}, "P"),
+        ("a negative amount is flagged and never fulfilled", plan(amount="-500"), "-300", {AMOUNT_NOT_POSITIVE},
+         "P"),
+        ("a period that ends before it starts is flagged, counts nothing and is over", plan(
+            begin=date(2026, 12, 31), close=date(2026, 1, 1)), "6000", {DATES_REVERSED}, "F"),
     ],
 )
 def test_out_of_range_input_is_flagged(case, the_plan, probable, flags, status):

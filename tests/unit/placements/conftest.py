@@ -118,6 +118,7 @@ class FakePortal:
 
 DOCTOR: dict[str, Any] = {
     "app.info": {"INSTALLED": True}, "crm.type.get": {"type": {"id": 5, "entityTypeId": ETI, "title": "Planes"}},
+    "crm.type.list": {"types": [{"id": 5, "entityTypeId": ETI, "title": "Planes"}]},  # after a NOT_FOUND (web.py)
     "crm.item.fields": {"fields": {name: {} for name in FIELDS.values()}},
     "crm.status.list": [{"STATUS_ID": stage} for stage in STAGES.values()], "placement.get": [], "event.get": [],
 }
