@@ -5,10 +5,15 @@ waiting for the portal (every ``B24Client`` POST, timed where it is sent) is tak
 app's own work. The caches are cleared before every request (each sample is a first view). The baseline is
 what a page that "just loads the plans" costs per request: every plan with every column (plain ``start``
 paging), then filter, sort and page in Python — its portal wait counted the same way.
+
+Every sample is a cold first view: the per-user caches and the per-installation reference data (employees,
+currencies) are both cleared before it. The totals view is requested at the address the page gives it
+(``data-totals-src``, which carries the count the page saw).
 """
 
 from __future__ import annotations
 
+import html
 import random
 import re
 import statistics
@@ -23,7 +28,7 @@ from harness import Meter, install_app, percentiles, seed_plans
 from b24app.rest import B24Client
 from b24app.schema import PlanSchema
 from b24sandbox.server import SandboxServer
-from placements import portal_data
+from placements import portal_data, reference_data
 from placements.plans_query import ListQuery, row_from_item, sort_rows
 
 _wait = threading.local()
@@ -97,8 +102,12 @@ def _run(sandbox: SandboxServer, folder: Path, plans: int, repeat: int) -> dict[
         views: dict[str, Any] = {}
         for name, path, params in VIEWS:
             samples, calls, walls, methods = [], [], [], []
+            if path == "/plans/totals":  # where the page loads its totals from
+                page = http.get(app.url + "/", params={"_s": token}, timeout=300).text
+                path = html.unescape(re.search(r'data-totals-src="([^"]+)"', page).group(1))  # type: ignore[union-attr]
             for _ in range(repeat):
                 portal_data.cache._data.clear()
+                reference_data.reference_cache._data.clear()
                 with meter.measure(methods=True) as spent:
                     began = time.perf_counter()
                     response = http.get(app.url + path, params={**params, "_s": token}, timeout=300)

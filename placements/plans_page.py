@@ -89,7 +89,9 @@ def totals() -> Any:
     query = ListQuery.from_args(request.args)
     portal = web.data()
     try:
-        context = totals_context(portal, portal.totals(portal.filter_for(query, date.today())))
+        estimate = request.args.get("n", type=int)  # the count the page saw: the scan needs no probe
+        context = totals_context(portal, portal.totals(portal.filter_for(query, date.today()),
+                                                       estimate if estimate and estimate > 0 else None))
     except B24Error as exc:
         log.warning("totals failed: %s", exc)
         return web.render("placements/notice.html", message=gettext(
