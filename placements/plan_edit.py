@@ -20,7 +20,7 @@ from placements import live, web
 from placements.frames import frame_required
 from placements.i18n import money
 from placements.messages import errors_by_field
-from placements.plan_form import Client, FieldError, FormContext, period_for, validate
+from placements.plan_form import Client, FieldError, FormContext, period_for, preset_of, validate
 from placements.portal_data import PortalData
 from sync.explain import Explanation
 from sync.recompute import grace_days, portal_today
@@ -109,7 +109,7 @@ def edit(plan_id: int) -> Any:
     plan = portal.plan(plan_id)
     linked_deals = portal.plan_deals(plan_id)
     linked = [int(d["id"]) for d in linked_deals]
-    values = {"client": plan.client.code if plan.client else "", "period": "custom",
+    values = {"client": plan.client.code if plan.client else "", "period": preset_of(plan.begindate, plan.closedate),
               "begindate": plan.begindate.isoformat() if plan.begindate else "",
               "closedate": plan.closedate.isoformat() if plan.closedate else "",
               "amount": plain(plan.amount), "currency": plan.currency,

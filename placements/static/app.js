@@ -114,7 +114,8 @@
   var preset = document.querySelector("[data-period-preset]");
   if (preset) {
     var begin = document.getElementById("begindate"), end = document.getElementById("closedate");
-    preset.addEventListener("change", function () {
+    // the dates on screen are the dates saved: a preset spans the month / quarter / year of the start
+    var applyPreset = function () {
       var p = preset.value, a = begin.value ? new Date(begin.value + "T00:00:00") : new Date();
       if (p === "custom" || isNaN(a.getTime())) { return; }
       var first, last;
@@ -122,7 +123,9 @@
       if (p === "quarter") { var q = Math.floor(a.getMonth() / 3) * 3; first = new Date(a.getFullYear(), q, 1); last = new Date(a.getFullYear(), q + 3, 0); }
       if (p === "year") { first = new Date(a.getFullYear(), 0, 1); last = new Date(a.getFullYear(), 11, 31); }
       begin.value = iso(first); end.value = iso(last);
-    });
+    };
+    preset.addEventListener("change", applyPreset);
+    begin.addEventListener("change", applyPreset);
     var markCustom = function () { preset.value = "custom"; };
     end.addEventListener("change", markCustom);
   }
