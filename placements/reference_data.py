@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,32 @@ class Contact:
 def _person(item: dict[str, Any]) -> str:
     parts = [item.get("name") or item.get("NAME"), item.get("lastName") or item.get("LAST_NAME")]
     return " ".join(str(p) for p in parts if p).strip()
+
+
+_ACCENTS = {"a": "áàâä", "e": "éèêë", "i": "íìîï", "o": "óòôö", "u": "úùûü", "n": "ñ", "c": "ç"}
+MAX_SPELLINGS = 24
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: ``Bajío`` and ``bajio`` fold alike (``ñ`` folds to ``n``)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())
+
+
+def search_spellings(text: str) -> list[str]:
+    """The longest word of ``text`` folded, then that word with one letter accented as names are written
+    (``tomas`` → ``tomás``, ``analitica`` → ``analítica``, ``munoz`` → ``muñoz``): a word carries at most one
+    written accent in Spanish, and the portal compares accented letters as they are stored."""
+    words = sorted(fold(text).split(), key=len, reverse=True)
+    word = words[0] if words else ""
+
+    def one_more(base: str, letters: str) -> list[str]:
+        return [base[:pos] + _ACCENTS[ch][0] + base[pos + 1:] for pos, ch in enumerate(base) if ch in letters]
+
+    spellings = [word, *one_more(word, "aeiounc"), word.replace("u", "ü", 1)]
+    for with_tilde in one_more(word, "n"):  # Núñez, Muñóz: an ñ and an accent
+        spellings += one_more(with_tilde, "aeiou")
+    return list(dict.fromkeys(spellings))[:MAX_SPELLINGS]
 
 
 def _users_of(value: Any) -> list[User]:
@@ -250,25 +277,35 @@ class ReferenceData:
         return rows
 
     def search_clients(self, text: str, limit: int = 20) -> list[dict[str, str]]:
-        """Companies and contacts whose name contains ``text`` (``%`` LIKE filter), for the client picker."""
-        text = text.strip()
+        """Companies and contacts whose name contains ``text``, ignoring case and accents, for the client picker
+        and the plans filter. The portal's ``%`` LIKE filter compares letters as stored, so it is asked for the
+        query's longest word in the spellings it may be stored in (``search_spellings``: "bajio" also as
+        "bajío"…), one command per kind with every spelling OR-ed, and the answers are kept only when their
+        whole name contains the whole query once both are folded (``fold``)."""
+        text = " ".join(text.split())
         if len(text) < 2:
             return []
+        spellings = search_spellings(text)
+
+        def any_of(*fields: str) -> dict[str, Any]:
+            return {"0": {"logic": "OR", **{str(n): {f"%{f}": v} for n, (f, v) in
+                                             enumerate((f, v) for v in spellings for f in fields)}}}
+
         result = self.client.batch({
-            "co": ("crm.item.list", {"entityTypeId": COMPANY, "select": ["id", "title"], "filter": {"%title": text}}),
+            "co": ("crm.item.list", {"entityTypeId": COMPANY, "select": ["id", "title"], "filter": any_of("title")}),
             "cn": ("crm.item.list", {"entityTypeId": CONTACT, "select": ["id", "name", "lastName"],
-                                     "filter": {"%name": text}}),
-            "cl": ("crm.item.list", {"entityTypeId": CONTACT, "select": ["id", "name", "lastName"],
-                                     "filter": {"%lastName": text}}),
+                                     "filter": any_of("name", "lastName")}),
         }).result
+        wanted = fold(text)
         out: dict[str, dict[str, str]] = {}
         for item in items_of(result.get("co")):
             code = Client("company", int(item["id"])).code
             out[code] = {"id": code, "kind": "company", "name": str(item.get("title") or "")}
-        for item in items_of(result.get("cn")) + items_of(result.get("cl")):
+        for item in items_of(result.get("cn")):
             code = Client("contact", int(item["id"])).code
             out[code] = {"id": code, "kind": "contact", "name": _person(item)}
-        return sorted(out.values(), key=lambda c: c["name"].lower())[:limit]
+        found = [c for c in out.values() if wanted in fold(c["name"])]
+        return sorted(found, key=lambda c: fold(c["name"]))[:limit]
 
     def match_clients(self, text: str) -> ClientMatch:
         found = self.search_clients(text, limit=150)

@@ -154,6 +154,7 @@
       });
     };
     var choose = function (c) {
+      clearTimeout(timer); seq++;  // a search still pending must not bring its list back under the box
       hidden.value = c.id; chosen.innerHTML = "";
       var chip = document.createElement("span"); chip.className = "chip";
       chip.textContent = c.name + " (" + tpl(c.kind === "company" ? "t-company" : "t-contact").trim() + ")";
@@ -169,6 +170,10 @@
         getJSON(picker.getAttribute("data-search-url") + "?q=" + encodeURIComponent(q), function (list) {
           if (mine !== seq) { return; }
           results.innerHTML = "";
+          if (!list.length) {  // say so: an empty list under the box reads as "still searching"
+            var none = document.createElement("li"); none.className = "muted"; none.id = "client-none";
+            none.textContent = tpl("t-no-clients").trim().replace("%s", q); results.appendChild(none);
+          }
           list.forEach(function (c) {
             var li = document.createElement("li"), b = document.createElement("button");
             b.type = "button"; b.setAttribute("data-client", c.id);

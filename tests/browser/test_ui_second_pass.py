@@ -39,3 +39,29 @@ def test_a_preset_follows_a_new_start_date(installed, page, shot, width):
     assert frame.locator("#begindate").input_value() == "2027-05-17"
     assert frame.locator("#closedate").input_value() == "2027-06-30"
     shot(f"20-form-preset-dates-{width}px")
+
+
+@pytest.mark.parametrize(("lang", "words"), [("la", "Ninguna empresa ni contacto"), ("en", "No company or contact"),
+                                             ("ru", "Ни одна компания")])
+def test_the_client_picker_ignores_accents_and_says_when_nothing_matched(installed, page, shot, lang, words):
+    frame = open_new_plan(installed, page, 360, lang)
+    frame.locator("#client-search").fill("bajio")
+    frame.locator("#client-results button", has_text="Bajío").wait_for()
+    frame.locator("#client-search").fill("zzqx")
+    none = frame.locator("#client-none")
+    none.wait_for()
+    assert words in none.inner_text() and "zzqx" in none.inner_text()
+    shot(f"21-client-picker-nothing-{lang}")
+
+
+def test_a_client_picked_before_the_search_delay_leaves_no_stale_list(installed, page):
+    frame = open_new_plan(installed, page)
+    search = frame.locator("#client-search")
+    search.fill("bajio")
+    choice = frame.locator("#client-results button", has_text="Bajío")
+    choice.wait_for()
+    search.fill("baji")  # a new search is pending (the picker waits 250 ms) when the old entry is clicked
+    choice.click()
+    frame.locator("#client-chosen .chip", has_text="Bajío").wait_for()
+    page.wait_for_timeout(1000)  # past the search delay and a loopback answer: a late list would be back by now
+    assert frame.locator("#client-results li").count() == 0

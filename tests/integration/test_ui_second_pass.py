@@ -32,3 +32,27 @@ def test_a_stored_period_reopens_as_its_preset(installed, begin, end, preset):
     page = Frame(installed).get(f"/plans/{plan_id}/edit").text
     assert selected_period(page) == preset
     assert f'value="{begin}"' in page and f'value="{end}"' in page
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("tomas", "Tomás Aguilar"), ("TOMAS aguilar", "Tomás Aguilar"), ("Bajio", "TecnoSoluciones del Bajío"),
+    ("analitica", "Analítica Rioplatense"), ("Analítica", "Analítica Rioplatense"),
+    ("bajío", "TecnoSoluciones del Bajío")])
+def test_client_search_ignores_case_and_accents(installed, typed, expected):
+    frame = Frame(installed)
+    found = frame.get("/api/clients", q=typed).json()
+    assert expected in [c["name"] for c in found], found
+    assert all(typed.split()[0].lower()[:3] in c["name"].lower().replace("á", "a").replace("í", "i")
+               for c in found)
+
+
+def test_the_plans_filter_finds_a_client_without_its_accents(installed):
+    client = webhook(installed)
+    inst = installed.installation
+    company = next(c for c in client.call("crm.item.list", {"entityTypeId": 4, "select": ["id", "title"]})["items"]
+                   if c["title"] == "TecnoSoluciones del Bajío")
+    seed_plans(client, inst, [{"title": "Plan Bajío", "companyId": company["id"], "opportunity": 100,
+                               "currencyId": "USD", "assignedById": 1, "begindate": "2026-12-01",
+                               "closedate": "2026-12-31"}])
+    page = Frame(installed).get("/", q="bajio").text
+    assert re.search(r'<tr data-plan="\d+"', page) and "Bajío" in page
