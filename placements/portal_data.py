@@ -18,8 +18,8 @@ from typing import Any
 import sqlite_utils
 
 from b24app.installations import Installation
-from b24app.rest.clients import RestClient
 from b24app.rest import listing
+from b24app.rest.clients import RestClient
 from b24app.rest.codec import MAX_BATCH, Command
 from b24app.schema import DEAL, DEAL_CARD_FIELDS, PlanSchema
 from placements.plan_form import Client, PlanInput
