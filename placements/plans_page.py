@@ -7,6 +7,7 @@ page redirects to GET ``/`` with the filter state in the URL, so views can be bo
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -16,7 +17,7 @@ from flask_babel import gettext
 from b24app.rest.errors import B24Error
 from placements import export, live, web
 from placements.frames import frame_required
-from placements.plans_query import PAGE_SIZE, ListQuery, Totals, sort_rows
+from placements.plans_query import MONEY_SORTS, PAGE_SIZE, ListQuery, Totals, sort_rows, sorted_here
 from placements.portal_data import PortalData
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,13 @@ def columns() -> list[tuple[str, str]]:
             ("probable", gettext("Probable amount")), ("won", gettext("Won")),
             ("remainder", gettext("Remainder")), ("execution", gettext("Execution")),
             ("status", gettext("Status"))]
+
+
+def _estimate() -> int | None:
+    """``n``: how many plans the page that linked here counted, so a scan of them needs no probe (a wrong
+    or stale count only sizes the first batch)."""
+    value = request.args.get("n", type=int)
+    return value if value and value > 0 else None
 
 
 def page_numbers(page: int, pages: int) -> list[int]:
@@ -60,12 +68,18 @@ def index() -> Any:
         return web.not_ready()
     query = ListQuery.from_args(request.args)
     portal = web.data()
-    rows, total, flt = portal.page(query, date.today())
+    rows, total, flt = portal.page(query, date.today(), _estimate())
     users, currencies = portal.users(), portal.currencies()
     sums = portal.cached_totals(flt)  # when not cached, the page loads them with a second request
     extra = totals_context(portal, sums) if sums is not None else {"totals": None}
     pages = max(1, -(-total // PAGE_SIZE))
-    return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages,
+    base = portal.base_currency() if query.sort in MONEY_SORTS and not query.currency else ""
+    # links to views the app sorts itself carry the count, so their scan is one call (see _estimate)
+    sort_args = {key: {**query.sorted_by(key), **({"n": str(total)} if total and sorted_here(
+        replace(query, sort=key)) else {})} for key, _label in columns()}
+    scan_n = total if total and sorted_here(query) else None
+    return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages, base=base,
+                      sort_args=sort_args, scan_n=scan_n,
                       page_numbers=page_numbers(query.page, pages), users=users, currencies=currencies,
                       columns=columns(), eti=portal.eti, **extra, **live.watch(row.id for row in rows))
 
@@ -89,9 +103,7 @@ def totals() -> Any:
     query = ListQuery.from_args(request.args)
     portal = web.data()
     try:
-        estimate = request.args.get("n", type=int)  # the count the page saw: the scan needs no probe
-        context = totals_context(portal, portal.totals(portal.filter_for(query, date.today()),
-                                                       estimate if estimate and estimate > 0 else None))
+        context = totals_context(portal, portal.totals(portal.filter_for(query, date.today()), _estimate()))
     except B24Error as exc:
         log.warning("totals failed: %s", exc)
         return web.render("placements/notice.html", message=gettext(
@@ -105,7 +117,8 @@ def export_plans(fmt: str) -> Any:
     if fmt not in ("xlsx", "csv") or not g.installation.is_provisioned:
         abort(404)
     query = ListQuery.from_args(request.args)
-    rows = sort_rows(web.data().all_rows(query, date.today()), query)
+    portal = web.data()
+    rows = sort_rows(portal.all_rows(query, date.today()), query, portal.to_base())  # as the page sorts them
     body, mimetype = (export.to_xlsx(rows, columns(), g.ui_locale) if fmt == "xlsx"
                       else export.to_csv(rows, columns(), g.ui_locale))
     stem = gettext("sales-plans")

@@ -29,6 +29,13 @@ SORTS = ("client", "period", "responsible", "amount", "currency", "probability",
          "remainder", "execution", "status")
 _NATIVE_SORT = {"period": "begindate", "amount": "opportunity", "currency": "currencyId", "status": "stageId"}
 NAME_SORTS = ("client", "responsible")  # sorted in the app: the portal only knows the ids
+MONEY_SORTS = ("amount", "probable", "won", "remainder")  # across currencies: by the base-currency value
+
+
+def sorted_here(query: ListQuery) -> bool:
+    """Whether the app sorts the page (not the portal): by a name, or by money across currencies, which the
+    portal can only order by the face value (180,000 MXN above 23,000 USD)."""
+    return query.sort in NAME_SORTS or (query.sort in MONEY_SORTS and not query.currency)
 
 
 def _date(value: Any) -> date | None:
@@ -273,8 +280,10 @@ def totals(rows: list[PlanRow]) -> Totals:
     return Totals(dict(sorted(by_currency.items())), by_responsible, len(rows))
 
 
-def sort_rows(rows: list[PlanRow], query: ListQuery) -> list[PlanRow]:
-    """Sort in Python: exports always, the page for ``NAME_SORTS`` (names must be filled in)."""
+def sort_rows(rows: list[PlanRow], query: ListQuery, to_base: Mapping[str, Decimal] | None = None) -> list[PlanRow]:
+    """Sort in Python: exports always, the page when ``sorted_here`` (names must be filled in). Money columns
+    compare the value in the base currency when ``to_base`` (currency -> base units per unit) is given;
+    a currency without a rate compares at its face value."""
     def key(row: PlanRow) -> Any:
         if query.sort == "client":
             return (row.client_name or row.title).lower()
@@ -287,7 +296,10 @@ def sort_rows(rows: list[PlanRow], query: ListQuery) -> list[PlanRow]:
         if query.sort == "currency":
             return row.currency
         value = getattr(row, query.sort, Decimal(0))
-        return value if isinstance(value, Decimal) else Decimal(0)
+        value = value if isinstance(value, Decimal) else Decimal(0)
+        if to_base is not None and query.sort in MONEY_SORTS:
+            return value * to_base.get(row.currency, Decimal(1))
+        return value
 
     return sorted(rows, key=lambda r: (key(r), r.id), reverse=query.direction == "desc")
 

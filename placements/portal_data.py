@@ -33,6 +33,7 @@ from placements.plans_query import (
     build_order,
     row_from_item,
     sort_rows,
+    sorted_here,
     totals,
 )
 from placements.reference_data import ReferenceData, cache, items_of, name_commands
@@ -40,6 +41,7 @@ from sync.explain import Explanation, explain
 
 log = logging.getLogger(__name__)
 DEAL_SELECT = list(DEAL_CARD_FIELDS)
+GUESS_PLANS = 450  # a scan whose count is not known reads this many in its first batch (10 pages)
 
 
 @dataclass
@@ -66,15 +68,17 @@ class PortalData(ReferenceData):
         clients = self.match_clients(query.q) if query.q else None
         return build_filter(query, self.schema, today, clients)
 
-    def page(self, query: ListQuery, today: date) -> tuple[list[PlanRow], int, dict[str, Any] | None]:
-        """One page of 50 plans, filtered and sorted by the portal (by the app for ``NAME_SORTS``);
+    def page(self, query: ListQuery, today: date,
+             estimate: int | None = None) -> tuple[list[PlanRow], int, dict[str, Any] | None]:
+        """One page of 50 plans, filtered and sorted by the portal (by the app when ``sorted_here``);
         also returns the filter used. The page, its clients' and responsibles' names and the reference data
-        not cached yet come in one ``batch`` (``$result`` references, reference_data.name_commands)."""
+        not cached yet come in one ``batch`` (``$result`` references, reference_data.name_commands).
+        ``estimate``: how many plans match, as the page that linked here saw (sizes the app's scan)."""
         flt = self._filter(query, today)
         if flt is None:
             return [], 0, None
-        if query.sort in NAME_SORTS:
-            rows, total = self._page_by_name(query, flt)
+        if sorted_here(query):
+            rows, total = self._page_sorted_here(query, flt, estimate)
             return rows, total, flt
         commands: dict[str, Command] = {"page": ("crm.item.list", {
             "entityTypeId": self.eti, "select": self.schema.select(), "filter": flt,
@@ -88,17 +92,20 @@ class PortalData(ReferenceData):
         rows = [row_from_item(i, self.schema) for i in items_of(result.result.get("page"))]
         return self.take_names(result, rows), int(result.total.get("page") or 0), flt
 
-    def _page_by_name(self, query: ListQuery, flt: dict[str, Any]) -> tuple[list[PlanRow], int]:
-        """Sort the rows of every matching plan by client / responsible name (as the exports do) and show
-        this page's 50: one fast-mode scan (with every column, so the page needs no second read) and one
-        batch of names."""
-        index = self._light_rows(flt)
-        if not index.named:
+    def _page_sorted_here(self, query: ListQuery, flt: dict[str, Any],
+                          estimate: int | None) -> tuple[list[PlanRow], int]:
+        """Sort the rows of every matching plan here and show this page's 50: one fast-mode scan (with every
+        column, so the page needs no second read) and one batch of names — of every plan for a sort by name
+        (as the exports do), of the page's plans for a sort by money in the base currency."""
+        index = self._light_rows(flt, estimate)
+        by_name = query.sort in NAME_SORTS
+        if by_name and not index.named:
             self.fill_names(index.rows)
             index.named = True
-        ordered = sort_rows(index.rows, query)
+        ordered = sort_rows(index.rows, query, None if by_name else self.to_base())
         start = (query.page - 1) * PAGE_SIZE
-        return [replace(row) for row in ordered[start:start + PAGE_SIZE]], len(index.rows)
+        rows = [replace(row) for row in ordered[start:start + PAGE_SIZE]]
+        return (rows if index.named else self.fill_names(rows)), len(index.rows)
 
     def _flt_key(self, kind: str, flt: dict[str, Any]) -> tuple:
         return (kind, self.inst.member_id, self.user_id, self.data_version,
@@ -122,9 +129,10 @@ class PortalData(ReferenceData):
         in the scan's first batch (the rest of a list longer than estimated is read after it)."""
         params = {"entityTypeId": self.eti, "filter": flt, "select": self.schema.select()}
         extra = self.reference_commands()
-        if estimate is None or not extra:
+        if estimate is not None and not extra:
             return self.client.list_all("crm.item.list", params, estimate=estimate)
-        length = max(1, min(MAX_BATCH - len(extra), -(-estimate // PAGE_SIZE) + 1))
+        guess = estimate if estimate is not None else GUESS_PLANS  # no count known: a few pages, no probe
+        length = max(1, min(MAX_BATCH - len(extra), -(-guess // PAGE_SIZE) + 1))
         commands = {**listing.chain("crm.item.list", params, "items", "id", None, length), **extra}
         result = self.client.batch(commands)
         self.take_reference(result)

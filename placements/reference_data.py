@@ -12,6 +12,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from b24app.installations import Installation
@@ -194,6 +195,21 @@ class ReferenceData:
                 found[str(row["CURRENCY"])] = max(int(str(row.get("DECIMALS") or "2")), 0)
             except ValueError:
                 found[str(row["CURRENCY"])] = 2
+        return found
+
+    def base_currency(self) -> str:
+        return next((str(r["CURRENCY"]) for r in self._currency_rows() if str(r.get("BASE") or "") == "Y"), "")
+
+    def to_base(self) -> dict[str, Decimal]:
+        """Base-currency units per unit of each currency at today's rates: ``AMOUNT / AMOUNT_CNT`` (F9)."""
+        found: dict[str, Decimal] = {}
+        for row in self._currency_rows():
+            try:
+                amount, count = Decimal(str(row.get("AMOUNT") or "1")), Decimal(str(row.get("AMOUNT_CNT") or "1"))
+            except ArithmeticError:
+                continue
+            if amount > 0 and count > 0:
+                found[str(row["CURRENCY"])] = amount / count
         return found
 
     def _keep_currencies(self, rows: Any) -> list[dict[str, Any]]:

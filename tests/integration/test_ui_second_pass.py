@@ -56,3 +56,61 @@ def test_the_plans_filter_finds_a_client_without_its_accents(installed):
                                "closedate": "2026-12-31"}])
     page = Frame(installed).get("/", q="bajio").text
     assert re.search(r'<tr data-plan="\d+"', page) and "Bajío" in page
+
+
+def money_rows(page: str) -> list[str]:
+    table = page[page.find('id="plans"'):page.find("</table>", page.find('id="plans"'))]
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).replace("\xa0", " ")
+            for row in re.findall(r'<tr data-plan="\d+".*?</tr>', table, re.S)]
+
+
+@pytest.fixture
+def three_currencies(installed):
+    client = webhook(installed)
+    inst = installed.installation
+    company = client.call("crm.item.list", {"entityTypeId": 4, "select": ["id"]})["items"][0]
+    specs = [("MXN", 180000, "Plan pesos"), ("USD", 23000, "Plan dólares"), ("EUR", 20000, "Plan euros"),
+             ("MXN", 500000, "Plan pesos grande")]
+    seed_plans(client, inst, [{"title": title, "companyId": company["id"], "opportunity": amount,
+                               "currencyId": currency, "assignedById": 1, "begindate": "2026-12-01",
+                               "closedate": "2026-12-31"} for currency, amount, title in specs])
+    return specs
+
+
+def test_money_sorts_across_currencies_by_the_base_currency_value(installed, three_currencies):
+    """180,000 MXN (10,440 USD) sorts below 23,000 USD; the header says the sort is in USD."""
+    frame = Frame(installed)
+    first = frame.get("/").text
+    link = html_link(first, "amount")
+    assert "n=4" in link  # the sort is the app's: the link tells it how many plans to read
+    page = frame.get(link).text  # ascending
+    currencies = [re.search(r"\b(MXN|USD|EUR)\b", r).group(1) for r in money_rows(page)]
+    amounts = [re.search(r"(\d[\d.]*),00", r).group(1) for r in money_rows(page)]
+    # 180,000 MXN = 10,440 USD < 20,000 EUR (≈ 21,600 USD) < 23,000 USD < 500,000 MXN = 29,000 USD
+    assert list(zip(currencies, amounts)) == [("MXN", "180.000"), ("EUR", "20.000"), ("USD", "23.000"),
+                                              ("MXN", "500.000")], money_rows(page)
+    assert 'id="currency-hint"' in page and "valor en USD" in page and "≈ USD" in page
+    descending = frame.get(html_link(page, "amount")).text
+    assert [re.search(r"(\d[\d.]*),00", r).group(1) for r in money_rows(descending)] == \
+        ["500.000", "23.000", "20.000", "180.000"]
+    # within one currency the portal sorts, and no hint is needed
+    pesos = frame.get("/", sort="amount", currency="MXN").text
+    assert 'id="currency-hint"' not in pesos and len(money_rows(pesos)) == 2
+
+
+def test_the_export_sorts_money_as_the_page_does(installed, three_currencies):
+    import csv
+    import io
+
+    frame = Frame(installed)
+    response = frame.get("/plans/export.csv", sort="amount", dir="asc")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    assert [r[4] for r in rows[1:]] == ["MXN", "EUR", "USD", "MXN"]
+
+
+def html_link(page: str, sort: str) -> str:
+    import html
+
+    found = re.search(rf'<a href="([^"]+)" data-sort="{sort}">', page)
+    assert found, sort
+    return html.unescape(found.group(1))

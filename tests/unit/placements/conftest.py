@@ -98,7 +98,7 @@ class FakePortal:
         if method == "profile":
             return self.profile
         if method == "crm.currency.list":
-            return [{"CURRENCY": "EUR"}, {"CURRENCY": "USD"}]
+            return [{"CURRENCY": "EUR", "BASE": "Y"}, {"CURRENCY": "USD"}]
         if method == "user.get":
             return [{"ID": "1", "NAME": "Admin", "LAST_NAME": "Uno"},
                     {"ID": "2", "NAME": "María", "LAST_NAME": "López"}]
