@@ -87,7 +87,7 @@ def test_money_sorts_across_currencies_by_the_base_currency_value(installed, thr
     currencies = [re.search(r"\b(MXN|USD|EUR)\b", r).group(1) for r in money_rows(page)]
     amounts = [re.search(r"(\d[\d.]*),00", r).group(1) for r in money_rows(page)]
     # 180,000 MXN = 10,440 USD < 20,000 EUR (≈ 21,600 USD) < 23,000 USD < 500,000 MXN = 29,000 USD
-    assert list(zip(currencies, amounts)) == [("MXN", "180.000"), ("EUR", "20.000"), ("USD", "23.000"),
+    assert list(zip(currencies, amounts, strict=True)) == [("MXN", "180.000"), ("EUR", "20.000"), ("USD", "23.000"),
                                               ("MXN", "500.000")], money_rows(page)
     assert 'id="currency-hint"' in page and "valor en USD" in page and "≈ USD" in page
     descending = frame.get(html_link(page, "amount")).text
