@@ -10,6 +10,7 @@ import logging
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import abort, current_app, g, jsonify, redirect, request
 from flask_babel import gettext
@@ -38,9 +39,14 @@ def _saved_notice(value: str | None) -> dict[str, Any]:
 
 
 def back_url(back: str, **extra: Any) -> str:
-    """Where the form returns: ``plans``, ``deal:<id>`` or ``client:CO_5`` (``extra``: URL flags such as
+    """Where the form returns: ``plans`` (``plans:status=P&sort=amount``: that view of the list), ``deal:<id>`` or
+    ``client:CO_5`` (``extra``: URL flags such as
     ``saved=<plan id>``, which the page it lands on turns into a notice: ``_saved_notice``)."""
     kind, _, value = (back or "plans").partition(":")
+    if kind == "plans" and value:  # ``plans:<the list's query>``: back to the same filter, sort and page
+        from placements.plans_query import ListQuery
+
+        return web.furl("plans.index", **ListQuery.from_args(dict(parse_qsl(value))).to_args(), **extra)
     if kind == "deal" and value.isdigit():
         return web.furl("deal_tab.show", deal_id=int(value), **extra)
     client = Client.parse(value) if kind == "client" else None
@@ -170,7 +176,16 @@ def set_status(plan_id: int) -> Any:
     portal.set_status(plan_id, status, closedate=until)
     if until is not None:
         live.recompute_now(g.installation, plan_id)  # followed again at once, until the new end
-    return back_to(request.form.get("back", "plans"))
+    return back_to(request.form.get("back", "plans"), status_set=f"{status}{plan_id}")
+
+
+@web.notice_flag("status_set")
+def _status_notice(value: str | None) -> dict[str, Any]:
+    """``status_set=F12`` / ``P12`` after closing or reopening plan 12: the page says which happened."""
+    if value and value[:1] in ("F", "P") and value[1:].isdigit():
+        text = gettext("Plan closed as not fulfilled.") if value[0] == "F" else gettext("Plan reopened.")
+        return {"notice": text}
+    return {}
 
 
 def _date_or_none(text: str | None) -> date | None:

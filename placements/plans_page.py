@@ -10,6 +10,7 @@ import logging
 from dataclasses import replace
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Response, abort, g, request
 from flask_babel import gettext
@@ -31,6 +32,13 @@ def columns() -> list[tuple[str, str]]:
             ("probable", gettext("Probable amount")), ("won", gettext("Won")),
             ("remainder", gettext("Remainder")), ("execution", gettext("Execution")),
             ("status", gettext("Status"))]
+
+
+def list_back(query: ListQuery) -> str:
+    """The form's ``back`` for this view of the list: after Guardar, Cerrar or Reabrir the same filter, sort and
+    page come back (placements/plan_edit.py ``back_url``)."""
+    args = query.to_args()
+    return "plans:" + urlencode(args) if args else "plans"
 
 
 def _estimate() -> int | None:
@@ -79,7 +87,7 @@ def index() -> Any:
         replace(query, sort=key)) else {})} for key, _label in columns()}
     scan_n = total if total and sorted_here(query) else None
     return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages, base=base,
-                      sort_args=sort_args, scan_n=scan_n,
+                      sort_args=sort_args, scan_n=scan_n, list_back=list_back(query),
                       page_numbers=page_numbers(query.page, pages), users=users, currencies=currencies,
                       columns=columns(), eti=portal.eti, **extra, **live.watch(row.id for row in rows))
 

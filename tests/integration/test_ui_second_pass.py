@@ -114,3 +114,45 @@ def html_link(page: str, sort: str) -> str:
     found = re.search(rf'<a href="([^"]+)" data-sort="{sort}">', page)
     assert found, sort
     return html.unescape(found.group(1))
+
+
+def form_fields(page: str) -> dict[str, str]:
+    form = page[page.find('id="plan-form"'):page.find("</form>", page.find('id="plan-form"'))]
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" (?:id="\w+" )?value="([^"]*)"', form))
+    for name in ("begindate", "closedate", "amount", "probability", "title"):
+        found = re.search(rf'name="{name}" id="{name}" value="([^"]*)"', form)
+        fields[name] = found.group(1) if found else ""
+    for name in ("period", "currency", "assigned_by_id"):
+        select = form[form.find(f'name="{name}"'):form.find("</select>", form.find(f'name="{name}"'))]
+        fields[name] = re.search(r'<option value="([^"]*)"\s*selected', select).group(1)
+    return fields
+
+
+def test_save_and_close_return_to_the_same_view_of_the_list(installed, three_currencies):
+    import html
+
+    frame = Frame(installed)
+    view = {"status": "P", "currency": "MXN", "sort": "amount", "dir": "asc"}
+    listing = frame.get("/", **view).text
+    # the filter form keeps the sort when a filter is applied
+    filters = listing[listing.find('id="filters"'):listing.find("</form>", listing.find('id="filters"'))]
+    assert '<input type="hidden" name="sort" value="amount">' in filters
+    assert '<input type="hidden" name="dir" value="asc">' in filters
+    edit = html.unescape(re.search(r'<a class="btn btn-xs btn-light" href="([^"]+)"', listing).group(1))
+    form = frame.get(edit).text
+    fields = {k: html.unescape(v) for k, v in form_fields(form).items()}
+    saved = frame.post("/plans/save", fields)
+    assert saved.status_code == 303, saved.text[:500]
+    location = saved.headers["Location"]
+    for key, value in view.items():
+        assert f"{key}={value}" in location, location
+    back = frame.get(location).text
+    assert 'id="notice"' in back and "Plan guardado." in back and 'value="MXN" selected' in back
+    # closing from the form: back to the same view, saying what happened
+    plan_id = re.search(r"/plans/(\d+)/edit", edit).group(1)
+    closed = frame.post(f"/plans/{plan_id}/status", {"status": "F", "back": fields["back"]})
+    assert closed.status_code == 303 and "currency=MXN" in closed.headers["Location"]
+    page = frame.get(closed.headers["Location"]).text
+    assert "Plan cerrado como no cumplido." in page and 'value="MXN" selected' in page
+    assert 'data-confirm="¿Cerrar este plan como no cumplido?' in form  # it asked first (tests/browser)
+    assert 'data-confirm="¿Reabrir este plan?' in frame.get(edit).text

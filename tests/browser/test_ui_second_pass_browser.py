@@ -65,3 +65,46 @@ def test_a_client_picked_before_the_search_delay_leaves_no_stale_list(installed,
     frame.locator("#client-chosen .chip", has_text="Bajío").wait_for()
     page.wait_for_timeout(1000)  # past the search delay and a loopback answer: a late list would be back by now
     assert frame.locator("#client-results li").count() == 0
+
+
+def test_closing_a_plan_asks_first_and_says_so_in_the_same_view(installed, page, shot):
+    from b24app.rest import B24Client
+    from tests.integration.test_ui_support import seed_plans
+
+    sandbox = installed.live.sandbox
+    hook = B24Client.for_webhook(sandbox.webhook_url, installed.live.config)
+    inst = installed.installation
+    company = hook.call("crm.item.list", {"entityTypeId": 4, "select": ["id"]})["items"][0]
+    seed_plans(hook, inst, [{"title": f"Plan {n}", "companyId": company["id"], "opportunity": 1000 + n,
+                             "currencyId": "USD", "assignedById": 1, "begindate": "2026-12-01",
+                             "closedate": "2027-03-31"} for n in range(3)])
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    frame = app_frame(page)
+    frame.locator("#filters select[name=currency]").select_option("USD")
+    frame.locator("#filters button[type=submit]").click()
+    frame.locator("#plans th.col-amount a").click()  # sort by amount, then filter by status: the sort stays
+    frame.locator("#plans th.col-amount.sorted").wait_for()
+    frame.locator("#filters select[name=status]").select_option("P")
+    frame.locator("#filters button[type=submit]").click()
+    frame.locator("#plans th.col-amount.sorted").wait_for()
+    frame.locator("#plans tr[data-plan] .col-actions .btn").first.click()
+    frame.locator("#status-form").wait_for()
+    questions: list[str] = []
+
+    def answer(dialog, accept: bool) -> None:
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda d: answer(d, False))
+    frame.locator("[data-status-action=F]").click()
+    assert questions and questions[0].startswith("¿Cerrar este plan como no cumplido?")
+    assert frame.locator("#status-form").count() == 1  # "Cancel" stays on the form
+    page.once("dialog", lambda d: answer(d, True))
+    frame.locator("[data-status-action=F]").click()
+    frame.locator("#notice").wait_for()
+    assert "Plan cerrado como no cumplido." in frame.locator("#notice").inner_text()
+    assert frame.locator("#filters select[name=status]").input_value() == "P"
+    assert frame.locator("#filters select[name=currency]").input_value() == "USD"
+    assert frame.locator("#plans th.col-amount.sorted").count() == 1
+    shot("22-closed-back-in-the-same-view")
