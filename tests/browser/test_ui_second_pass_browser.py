@@ -108,3 +108,53 @@ def test_closing_a_plan_asks_first_and_says_so_in_the_same_view(installed, page,
     assert frame.locator("#filters select[name=currency]").input_value() == "USD"
     assert frame.locator("#plans th.col-amount.sorted").count() == 1
     shot("22-closed-back-in-the-same-view")
+
+
+def expire_sessions(installed) -> int:
+    import time
+
+    db = installed.live.db()
+    try:
+        with db.conn:
+            return db.execute("UPDATE frame_sessions SET expires_at = ?", [time.time() - 5]).rowcount
+    finally:
+        db.conn.close()
+
+
+def test_a_session_expiry_keeps_the_view(installed, page, shot):
+    sandbox = installed.live.sandbox
+    page.goto(f"{sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    frame = app_frame(page)
+    frame.locator("#filters select[name=currency]").select_option("MXN")
+    frame.locator("#filters button[type=submit]").click()
+    frame.locator("#filters select[name=currency] option[value=MXN][selected]").wait_for(state="attached")
+    assert expire_sessions(installed) >= 1
+    frame.locator("a[data-sort='responsible']").click()  # refused: the portal posts the frame again
+    frame.locator("#plans th.col-responsible.sorted").wait_for()
+    assert frame.locator("#filters select[name=currency]").input_value() == "MXN"
+    shot("23-view-kept-after-expiry")
+
+
+def test_a_session_expiry_keeps_a_half_typed_plan(installed, page, shot):
+    frame = open_new_plan(installed, page)
+    frame.locator("#client-search").fill("bajio")
+    frame.locator("#client-results button", has_text="Bajío").click()
+    frame.locator("#period").select_option("quarter")
+    frame.locator("#begindate").fill("2027-01-01")
+    frame.locator("#amount").fill("48500,50")
+    frame.locator("#probability").fill("70")
+    frame.locator("#title").fill("Plan a medio escribir")
+    assert expire_sessions(installed) >= 1
+    frame.locator("#save-plan").click()  # refused: the portal posts the frame again, on its default view
+    frame.locator("#draft-restored").wait_for()
+    assert "Su sesión había caducado" in frame.locator("#draft-restored").inner_text()
+    assert frame.locator("#amount").input_value() == "48500,50"
+    assert frame.locator("#probability").input_value() == "70"
+    assert frame.locator("#title").input_value() == "Plan a medio escribir"
+    assert frame.locator("#period").input_value() == "quarter"
+    assert frame.locator("#closedate").input_value() == "2027-03-31"
+    assert "Bajío" in frame.locator("#client-chosen").inner_text()
+    shot("24-draft-kept-after-expiry")
+    frame.locator("#save-plan").click()  # the new session saves it
+    frame.locator("#notice").wait_for()
+    assert "Plan guardado." in frame.locator("#notice").inner_text()
