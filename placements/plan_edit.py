@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import abort, current_app, g, jsonify, redirect, request
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 from b24app.db import get_db
 from b24app.rest.errors import B24Error
@@ -71,7 +71,8 @@ def _deal_ids(values: list[str]) -> list[int]:
 
 def render_form(portal: PortalData, values: dict[str, Any], plan_id: int | None,
                 errors: list[FieldError] | None = None, status: str = "P",
-                explanation: Explanation | None = None, linked_deals: list[dict[str, Any]] | None = None) -> Any:
+                explanation: Explanation | None = None, linked_deals: list[dict[str, Any]] | None = None,
+                overlaps: list[Any] | None = None) -> Any:
     """The form; every deal linked to the plan is listed, those of another client flagged (untick to unlink)."""
     today = portal_today(g.installation).isoformat()
     client = Client.parse(values.get("client"))
@@ -89,8 +90,9 @@ def render_form(portal: PortalData, values: dict[str, Any], plan_id: int | None,
         parent_field=portal.schema.parent_field, status=status, today=today,
         ended=bool(values.get("closedate")) and str(values.get("closedate")) < today,
         outside=(explanation or Explanation()).outside, counted=(explanation or Explanation()).counted,
-        title=gettext("Edit plan") if plan_id else gettext("New plan"),
-    ), (400 if errors else 200)
+        title=gettext("Edit plan") if plan_id else gettext("New plan"), overlaps=overlaps or [],
+        linked_count=len(linked_deals) if linked_deals is not None else None,
+    ), (400 if errors else 409 if overlaps else 200)
 
 
 @bp.get("/plans/new")
@@ -151,6 +153,11 @@ def save() -> Any:
     data, errors = validate(form, deal_values, ctx, portal_today(g.installation))
     if errors or data is None:
         return render_form(portal, values, plan_id, errors)
+    if plan_id is None and form.get("confirm_overlap") != "1":  # a new plan like one the client has: intended?
+        overlaps = portal.overlapping_plans(data.client, data.currency, data.begindate, data.closedate, plan_id)
+        if overlaps:
+            portal.fill_names(overlaps)
+            return render_form(portal, values, plan_id, overlaps=overlaps)
     new_id = portal.save_plan(data, names.get(data.client, ""), plan_id, linked_before)
     log.info("plan %s saved by user %s of %s", new_id, g.frame_user.user_id, g.installation.member_id)
     live.recompute_now(g.installation, new_id)  # the page we return to shows consistent figures
@@ -177,6 +184,26 @@ def set_status(plan_id: int) -> Any:
     if until is not None:
         live.recompute_now(g.installation, plan_id)  # followed again at once, until the new end
     return back_to(request.form.get("back", "plans"), status_set=f"{status}{plan_id}")
+
+
+@bp.post("/plans/<int:plan_id>/delete")
+@frame_required
+def delete(plan_id: int) -> Any:
+    """Delete a plan (the form asked first): its deals are unlinked, their own figures untouched."""
+    unlinked = web.data().delete_plan(plan_id)
+    log.info("plan %s deleted by user %s of %s (%s deal(s) unlinked)", plan_id, g.frame_user.user_id,
+             g.installation.member_id, unlinked)
+    return back_to(request.form.get("back", "plans"), deleted=str(unlinked))
+
+
+@web.notice_flag("deleted")
+def _deleted_notice(value: str | None) -> dict[str, Any]:
+    """``deleted=<deals unlinked>`` after deleting a plan."""
+    if value and value.isdigit():
+        return {"notice": ngettext("Plan deleted; its %(num)d deal was unlinked (its figures are untouched).",
+                                   "Plan deleted; its %(num)d deals were unlinked (their figures are untouched).",
+                                   int(value)) if int(value) else gettext("Plan deleted.")}
+    return {}
 
 
 @web.notice_flag("status_set")

@@ -193,6 +193,26 @@ class PortalData(ReferenceData):
         rows.sort(key=lambda r: (r.begindate or date.min, r.id), reverse=True)
         return self.fill_names(rows)
 
+    def overlapping_plans(self, client: Client, currency: str, begin: date, end: date,
+                          other_than: int | None = None) -> list[PlanRow]:
+        """The client's plans in ``currency`` whose period overlaps ``begin``..``end`` (a likely duplicate)."""
+        flt: dict[str, Any] = {f"{client.kind}Id": client.id, "currencyId": currency,
+                               "<=begindate": end.isoformat(), ">=closedate": begin.isoformat()}
+        items = self.client.list_all("crm.item.list", {"entityTypeId": self.eti, "filter": flt,
+                                                       "select": self.schema.select()})
+        return [row for row in (row_from_item(i, self.schema) for i in items) if row.id != other_than]
+
+    def delete_plan(self, plan_id: int) -> int:
+        """Unlink the plan's deals (their own figures untouched), then delete the plan; returns how many deals
+        were unlinked."""
+        deals = [int(d["id"]) for d in self.plan_deals(plan_id)]
+        if deals:
+            result = self.client.batch_all({f"u{d}": self._parent_update(d, 0) for d in deals})
+            result.raise_first()
+        self.client.call("crm.item.delete", {"entityTypeId": self.eti, "id": plan_id})
+        cache.drop(self.inst.member_id)
+        return len(deals)
+
     def plan_deals(self, plan_id: int) -> list[dict[str, Any]]:
         return self.client.list_all("crm.item.list", {"entityTypeId": DEAL, "select": DEAL_SELECT,
                                                       "filter": {self.schema.parent_field: plan_id}})

@@ -175,7 +175,8 @@ def test_create_a_plan_with_bad_then_good_values(installed, plans):
                  "La moneda no es una de las monedas del portal."):
         assert text in bad.text
     assert client.call_raw("crm.item.list", {"entityTypeId": inst.entity_type_id}).total == before
-    good = frame.post("/plans/save", {**form, "amount": "25.000,50", "currency": "USD", "probability": "40"})
+    good = frame.post("/plans/save", {**form, "amount": "25.000,50", "currency": "USD", "probability": "40",
+                                      "confirm_overlap": "1"})  # the demo's plans overlap it: asked and confirmed
     assert good.status_code == 303
     created = client.call("crm.item.list", {"entityTypeId": inst.entity_type_id, "order": {"id": "DESC"},
                                             "select": ["*"]})["items"][0]

@@ -156,3 +156,55 @@ def test_save_and_close_return_to_the_same_view_of_the_list(installed, three_cur
     assert "Plan cerrado como no cumplido." in page and 'value="MXN" selected' in page
     assert 'data-confirm="¿Cerrar este plan como no cumplido?' in form  # it asked first (tests/browser)
     assert 'data-confirm="¿Reabrir este plan?' in frame.get(edit).text
+
+
+def plan_count(client, inst) -> int:
+    return len(client.list_all("crm.item.list", {"entityTypeId": inst.entity_type_id, "select": ["id"]}))
+
+
+def test_a_plan_overlapping_another_of_the_same_client_and_currency_asks_first(installed):
+    client = webhook(installed)
+    inst = installed.installation
+    company = client.call("crm.item.list", {"entityTypeId": 4, "select": ["id"]})["items"][0]
+    seed_plans(client, inst, [{"title": "Plan existente", "companyId": company["id"], "opportunity": 1000,
+                               "currencyId": "USD", "assignedById": 1, "begindate": "2026-12-01",
+                               "closedate": "2026-12-31"}])
+    frame = Frame(installed)
+    fields = {"client": f"CO_{company['id']}", "period": "custom", "begindate": "2026-12-15",
+              "closedate": "2027-01-15", "amount": "1000", "currency": "USD", "probability": "50",
+              "assigned_by_id": "1", "back": "plans"}
+    before = plan_count(client, inst)
+    warned = frame.post("/plans/save", fields)
+    assert warned.status_code == 409 and 'id="overlap-warning"' in warned.text
+    assert "Plan existente" in warned.text and "Guardar de todos modos" in warned.text
+    assert plan_count(client, inst) == before  # nothing written until they confirm
+    assert 'value="2026-12-15"' in warned.text and 'value="1000"' in warned.text  # the form keeps what was typed
+    other = frame.post("/plans/save", {**fields, "currency": "EUR"})  # another currency: no question
+    assert other.status_code == 303 and plan_count(client, inst) == before + 1
+    confirmed = frame.post("/plans/save", {**fields, "confirm_overlap": "1"})
+    assert confirmed.status_code == 303 and plan_count(client, inst) == before + 2
+
+
+def test_deleting_a_plan_unlinks_its_deals_and_leaves_them_as_they_were(installed):
+    client = webhook(installed)
+    inst = installed.installation
+    company = client.call("crm.item.list", {"entityTypeId": 4, "select": ["id"]})["items"][0]
+    [plan_id] = seed_plans(client, inst, [{"title": "Plan a borrar", "companyId": company["id"],
+                                           "opportunity": 1000, "currencyId": "USD", "assignedById": 1,
+                                           "begindate": "2026-12-01", "closedate": "2026-12-31"}])
+    parent = f"parentId{inst.entity_type_id}"
+    deals = [int(client.call("crm.item.add", {"entityTypeId": 2, "fields": {
+        "title": f"Deal {n}", "companyId": company["id"], "opportunity": 250 + n, "currencyId": "USD",
+        "stageId": "NEW", "categoryId": 0, parent: plan_id}})["item"]["id"]) for n in (1, 2)]
+    frame = Frame(installed)
+    form = frame.get(f"/plans/{plan_id}/edit", back="plans:currency=USD").text
+    assert 'id="delete-form"' in form and "Sus 2 negociaciones vinculadas quedarán desvinculadas" in form
+    deleted = frame.post(f"/plans/{plan_id}/delete", {"back": "plans:currency=USD"})
+    assert deleted.status_code == 303 and "currency=USD" in deleted.headers["Location"]
+    page = frame.get(deleted.headers["Location"]).text
+    assert "Plan eliminado; sus 2 negociaciones quedaron desvinculadas" in page
+    assert plan_id not in [int(p["id"]) for p in client.list_all(
+        "crm.item.list", {"entityTypeId": inst.entity_type_id, "select": ["id"]})]
+    for n, deal_id in zip((1, 2), deals, strict=True):
+        deal = client.call("crm.item.get", {"entityTypeId": 2, "id": deal_id})["item"]
+        assert not int(deal.get(parent) or 0) and float(deal["opportunity"]) == 250 + n

@@ -269,7 +269,8 @@ def test_sorting_amounts_of_several_currencies_says_they_are_compared_in_the_bas
 
 def test_a_saved_plan_outside_the_page_shown_gets_a_link(frame, fake):
     add_plan(fake, 1)
-    response = frame.client.post("/plans/save", data={**GOOD, "csrf_token": frame.csrf, "_s": frame.s})
+    response = frame.client.post("/plans/save", data={**GOOD, "csrf_token": frame.csrf, "_s": frame.s,
+                                                      "confirm_overlap": "1"})  # like plan 1: asked and confirmed
     page = frame.client.get(response.headers["Location"]).get_data(as_text=True)
     assert "just-saved" in page and "El plan guardado no está en esta página." not in page
     filtered = frame.client.get(f"/?saved=2&currency=USD&_s={frame.s}").get_data(as_text=True)  # plan 2 is EUR
