@@ -208,3 +208,22 @@ def test_deleting_a_plan_unlinks_its_deals_and_leaves_them_as_they_were(installe
     for n, deal_id in zip((1, 2), deals, strict=True):
         deal = client.call("crm.item.get", {"entityTypeId": 2, "id": deal_id})["item"]
         assert not int(deal.get(parent) or 0) and float(deal["opportunity"]) == 250 + n
+
+
+def test_the_company_tab_charts_every_currency(installed):
+    """A client's only executed plan in MXN among three EUR plans: each currency gets its own chart."""
+    client = webhook(installed)
+    inst = installed.installation
+    company = client.call("crm.item.list", {"entityTypeId": 4, "select": ["id"]})["items"][2]
+    specs = [("EUR", "2026-09-01", "2026-09-30"), ("EUR", "2026-10-01", "2026-10-31"),
+             ("EUR", "2026-11-01", "2026-11-30"), ("MXN", "2026-08-01", "2026-08-31")]
+    seed_plans(client, inst, [{"title": f"Plan {n}", "companyId": company["id"], "opportunity": 1000 * (n + 1),
+                               "currencyId": currency, "assignedById": 1, "begindate": begin, "closedate": end}
+                              for n, (currency, begin, end) in enumerate(specs)])
+    page = Frame(installed).get(f"/placements/client/company/{company['id']}").text
+    figures = re.findall(r'<figure class="chart" id="([\w-]+)" data-currency="(\w+)">', page)
+    currencies = [c for _, c in figures]
+    assert "EUR" in currencies and "MXN" in currencies, figures
+    mxn = page[page.find('data-currency="MXN"'):]
+    mxn = mxn[:mxn.find("</figure>")]
+    assert mxn.count('class="bar-plan"') == 1 and "MXN" in mxn
