@@ -36,7 +36,7 @@ from placements.plans_query import (
     sorted_here,
     totals,
 )
-from placements.reference_data import ReferenceData, cache, items_of, name_commands
+from placements.reference_data import ReferenceData, User, cache, items_of, name_commands
 from sync.explain import Explanation, explain
 
 log = logging.getLogger(__name__)
@@ -192,6 +192,17 @@ class PortalData(ReferenceData):
         rows = [row_from_item(i, self.schema) for i in items]
         rows.sort(key=lambda r: (r.begindate or date.min, r.id), reverse=True)
         return self.fill_names(rows)
+
+    def plan_owner(self, plan_id: int) -> User | None:
+        """Whose a plan is, for a person the portal does not let read it: only ``assignedById`` is read, with
+        the installation's token, and only the responsible's name is shown."""
+        if self.admin_client is None:
+            return None
+        with self.admin_client() as admin:
+            items = items_of(admin.call("crm.item.list", {"entityTypeId": self.eti, "filter": {"id": plan_id},
+                                                          "select": ["id", "assignedById"]}))
+        owner = int(items[0].get("assignedById") or 0) if items else 0
+        return self.users_by_id([owner]).get(owner) if owner else None
 
     def overlapping_plans(self, client: Client, currency: str, begin: date, end: date,
                           other_than: int | None = None) -> list[PlanRow]:

@@ -227,3 +227,28 @@ def test_the_company_tab_charts_every_currency(installed):
     mxn = page[page.find('data-currency="MXN"'):]
     mxn = mxn[:mxn.find("</figure>")]
     assert mxn.count('class="bar-plan"') == 1 and "MXN" in mxn
+
+
+def test_the_deal_owner_who_may_not_see_the_plan_learns_whose_it_is_and_nothing_more(installed):
+    import html
+
+    client = webhook(installed)
+    inst = installed.installation
+    company = client.call("crm.item.list", {"entityTypeId": 4, "select": ["id"]})["items"][0]
+    [plan_id] = seed_plans(client, inst, [{"title": "Plan secreto de Ana", "companyId": company["id"],
+                                           "opportunity": 987654, "currencyId": "USD", "assignedById": 1,
+                                           "begindate": "2026-12-01", "closedate": "2026-12-31"}])
+    deal_id = int(client.call("crm.item.add", {"entityTypeId": 2, "fields": {
+        "title": "Negociación de María", "companyId": company["id"], "opportunity": 1200, "currencyId": "USD",
+        "stageId": "NEW", "categoryId": 0, "assignedById": 3,
+        f"parentId{inst.entity_type_id}": plan_id}})["item"]["id"])
+    owner = client.call("user.get", {"ID": 1})[0]
+    # María (user 3) has "own" CRM access: her deal, not Ana's plan
+    frame = Frame(installed, path="/placements/deal", placement="CRM_DEAL_DETAIL_TAB", options={"ID": deal_id},
+                  user_id=3)
+    page = html.unescape(frame.page.text)
+    assert frame.page.status_code == 200, page[:400]
+    assert 'id="hidden-plan"' in page and "Esta negociación está en un plan de ventas que usted no puede abrir" in page
+    assert f"El plan n.º {plan_id} es de {owner['NAME']} {owner['LAST_NAME']}" in page
+    assert "Negociación de María" in page
+    assert "Plan secreto de Ana" not in page and "987.654" not in page and "987,654" not in page  # nothing of it
