@@ -158,3 +158,74 @@ def test_a_session_expiry_keeps_a_half_typed_plan(installed, page, shot):
     frame.locator("#save-plan").click()  # the new session saves it
     frame.locator("#notice").wait_for()
     assert "Plan guardado." in frame.locator("#notice").inner_text()
+
+
+def linked_deal(installed):
+    from b24app.rest import B24Client
+    from tests.integration.test_ui_support import seed_plans
+
+    hook = B24Client.for_webhook(installed.live.sandbox.webhook_url, installed.live.config)
+    inst = installed.installation
+    deal = hook.call("crm.item.list", {"entityTypeId": 2, "select": ["id", "companyId"],
+                                       "filter": {">companyId": 0}})["items"][0]
+    plan_id = seed_plans(hook, inst, [{"title": "Plan de la pestaña", "companyId": deal["companyId"],
+                                       "opportunity": 123456.78, "currencyId": "USD", "assignedById": 1,
+                                       "begindate": "2026-12-01", "closedate": "2026-12-31"}])[0]
+    hook.call("crm.item.update", {"entityTypeId": 2, "id": deal["id"],
+                                  "fields": {f"parentId{inst.entity_type_id}": plan_id}})
+    return deal
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_the_deal_tabs_figures_leave_none_alone_on_a_row(installed, page, shot, width):
+    deal = linked_deal(installed)
+    sandbox = installed.live.sandbox
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(f"{sandbox.url}/crm/deal/details/{deal['id']}/")
+    page.locator("a.app-tab", has_text="Plan de ventas").click()
+    tab = page.frame_locator(".tab-panel:not([hidden]) .app-frame iframe").first
+    tab.locator("#deal-plan .kpi").first.wait_for()
+    tops = tab.locator("#deal-plan .kpi").evaluate_all("ks => ks.map(k => Math.round(k.getBoundingClientRect().top))")
+    rows: dict[int, int] = {}
+    for top in tops:
+        rows[top] = rows.get(top, 0) + 1
+    assert len(tops) == 6 and min(rows.values()) >= 2, rows
+    # the progress bar sits beside its percentage
+    bar = tab.locator("#kpi-execution .progress").bounding_box()
+    text = tab.locator("#kpi-execution .progress-text").bounding_box()
+    assert 0 <= text["x"] - (bar["x"] + bar["width"]) <= 12, (bar, text)
+    shot(f"25-deal-tab-figures-{width}px")
+
+
+def test_on_a_phone_the_progress_bar_stays_beside_its_percentage(installed, page):
+    from b24app.rest import B24Client
+    from tests.integration.test_ui_support import seed_plans
+
+    hook = B24Client.for_webhook(installed.live.sandbox.webhook_url, installed.live.config)
+    company = hook.call("crm.item.list", {"entityTypeId": 4, "select": ["id"]})["items"][0]
+    seed_plans(hook, installed.installation, [{"title": "Plan", "companyId": company["id"], "opportunity": 100,
+                                               "currencyId": "USD", "assignedById": 1, "begindate": "2026-12-01",
+                                               "closedate": "2026-12-31"}])
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"{installed.live.sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    frame = app_frame(page)
+    cell = frame.locator("#plans tr[data-plan] .col-execution").first
+    cell.wait_for()
+    bar, text = cell.locator(".progress").bounding_box(), cell.locator(".progress-text").bounding_box()
+    gap = min(abs(text["x"] - (bar["x"] + bar["width"])), abs(text["y"] - (bar["y"] + bar["height"])))
+    assert gap <= 12, (bar, text)
+
+
+def test_edit_buttons_read_the_same_everywhere(installed, page):
+    deal = linked_deal(installed)
+    sandbox = installed.live.sandbox
+    page.goto(f"{sandbox.url}/crm/company/details/{deal['companyId']}/")
+    page.locator("a.app-tab", has_text="Planes de ventas").click()
+    tab = page.frame_locator(".tab-panel:not([hidden]) .app-frame iframe").first
+    button = tab.locator("#history .btn-xs").first
+    button.wait_for()
+    assert button.inner_text() == "Editar"  # not EDITAR here and Editar in the list
+    page.goto(f"{sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    listed = app_frame(page).locator("#plans .col-actions .btn-xs").first
+    listed.wait_for()
+    assert listed.inner_text() == "Editar"

@@ -252,3 +252,14 @@ def test_the_deal_owner_who_may_not_see_the_plan_learns_whose_it_is_and_nothing_
     assert f"El plan n.º {plan_id} es de {owner['NAME']} {owner['LAST_NAME']}" in page
     assert "Negociación de María" in page
     assert "Plan secreto de Ana" not in page and "987.654" not in page and "987,654" not in page  # nothing of it
+
+
+def test_small_things_on_the_plans_page(installed, three_currencies):
+    frame = Frame(installed)
+    page = frame.get("/").text
+    # the ↗ link to the plan's card has a label (title and aria-label, and a word beside the icon)
+    link = re.search(r'<a href="#" class="open-path icon-link"[^>]*>.*?</a>', page, re.S).group(0)
+    assert 'aria-label="Abrir la ficha del plan"' in link and "Ficha" in link
+    # totals of a filter that matches nothing say so instead of two tables of "—"
+    empty = frame.get("/plans/totals", q="zzqx-nadie").text
+    assert 'id="totals-empty"' in empty and "no hay nada que sumar" in empty and "<table" not in empty
