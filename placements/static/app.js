@@ -175,6 +175,25 @@
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function iso(d) { return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()); }
 
+  // Phones: the list starts compact; the choice is remembered in this browser.
+  var toggle = document.getElementById("compact-toggle"), table = document.getElementById("plans");
+  if (toggle && table) {
+    var compactKey = "b24plans-compact", compact = true;
+    try { compact = window.localStorage.getItem(compactKey) !== "0"; } catch (e) { compact = true; }
+    var show = function () {
+      table.classList.toggle("compact", compact);
+      toggle.textContent = toggle.getAttribute(compact ? "data-full-text" : "data-compact-text");
+      fit();
+    };
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      compact = !compact;
+      try { window.localStorage.setItem(compactKey, compact ? "1" : "0"); } catch (e) { /* private mode */ }
+      show();
+    });
+    show();
+  }
+
   // Filters: show the date inputs only for "custom".
   var filters = document.getElementById("filters");
   if (filters) {

@@ -83,11 +83,13 @@ def test_closing_a_plan_asks_first_and_says_so_in_the_same_view(installed, page,
     frame = app_frame(page)
     frame.locator("#filters select[name=currency]").select_option("USD")
     frame.locator("#filters button[type=submit]").click()
+    frame.locator("#filters select[name=currency] option[value=USD][selected]").wait_for(state="attached")
     frame.locator("#plans th.col-amount a").click()  # sort by amount, then filter by status: the sort stays
     frame.locator("#plans th.col-amount.sorted").wait_for()
     frame.locator("#filters select[name=status]").select_option("P")
     frame.locator("#filters button[type=submit]").click()
-    frame.locator("#plans th.col-amount.sorted").wait_for()
+    frame.locator("#filters select[name=status] option[value=P][selected]").wait_for(state="attached")  # loaded
+    assert frame.locator("#plans th.col-amount.sorted").count() == 1
     frame.locator("#plans tr[data-plan] .col-actions .btn").first.click()
     frame.locator("#status-form").wait_for()
     questions: list[str] = []
@@ -229,3 +231,31 @@ def test_edit_buttons_read_the_same_everywhere(installed, page):
     listed = app_frame(page).locator("#plans .col-actions .btn-xs").first
     listed.wait_for()
     assert listed.inner_text() == "Editar"
+
+
+def test_on_a_phone_the_list_is_compact_and_can_show_every_column(installed, page, shot):
+    from b24app.rest import B24Client
+    from tests.integration.test_ui_support import seed_plans
+
+    hook = B24Client.for_webhook(installed.live.sandbox.webhook_url, installed.live.config)
+    company = hook.call("crm.item.list", {"entityTypeId": 4, "select": ["id"]})["items"][0]
+    seed_plans(hook, installed.installation, [
+        {"title": f"Plan {n}", "companyId": company["id"], "opportunity": 100 + n, "currencyId": "USD",
+         "assignedById": 1, "begindate": "2026-12-01", "closedate": "2026-12-31"} for n in range(50)])
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"{installed.live.sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    frame = app_frame(page)
+    frame.locator("#plans tr[data-plan]").nth(49).wait_for()
+    compact = frame.locator("#plans").evaluate("t => t.getBoundingClientRect().height")
+    assert not frame.locator("#plans tr[data-plan] .col-probability").first.is_visible()
+    assert frame.locator("#plans tr[data-plan] .col-amount").first.is_visible()
+    assert compact <= 50 * 150, f"50 plans take {compact:.0f} px on a phone"
+    shot("26-plans-compact-360px")
+    frame.locator("#compact-toggle").click()
+    assert frame.locator("#plans tr[data-plan] .col-probability").first.is_visible()
+    full = frame.locator("#plans").evaluate("t => t.getBoundingClientRect().height")
+    assert full > compact * 1.5
+    page.reload()  # remembered
+    frame = app_frame(page)
+    frame.locator("#plans tr[data-plan]").first.wait_for()
+    assert frame.locator("#plans tr[data-plan] .col-probability").first.is_visible()
