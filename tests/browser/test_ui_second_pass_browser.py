@@ -259,3 +259,17 @@ def test_on_a_phone_the_list_is_compact_and_can_show_every_column(installed, pag
     frame = app_frame(page)
     frame.locator("#plans tr[data-plan]").first.wait_for()
     assert frame.locator("#plans tr[data-plan] .col-probability").first.is_visible()
+
+
+def test_the_app_page_is_headed_once(installed, page):
+    """The portal heads the app's page with its name; the frame does not repeat it (screen readers keep it)."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{installed.live.sandbox.url}/marketplace/app/{installed.live.client_id}/")
+    frame = app_frame(page)
+    frame.locator("#plans").wait_for()
+    portal = page.locator("h1", has_text="Planes de ventas").evaluate_all(
+        "hs => hs.filter(h => h.getBoundingClientRect().height > 4).length")
+    framed = frame.locator("h1", has_text="Planes de ventas").evaluate_all(
+        "hs => hs.filter(h => h.getBoundingClientRect().height > 4).length")
+    assert portal + framed == 1, (portal, framed)
+    assert frame.locator("h1", has_text="Planes de ventas").count() == 1  # still there for screen readers
