@@ -66,6 +66,28 @@ VIEWS = [("page 1", "/", {}), ("sorted by amount", "sort:amount", {}),
          ("totals", "/plans/totals", {}), ("next page", "/", {"page": 2})]
 
 
+def ten_views(sandbox: SandboxServer, meter: Meter, http: requests.Session, url: str, token: str) -> dict[str, Any]:
+    """A person clicking around with the portal's rate limit on (burst 50, then 2 per second): ten views in a
+    row — page 1, its totals, a sort, a filter, the next page… — each as the page links it, caches as they are."""
+    sandbox.portal.set_faults({"rate_limit": True})
+    try:
+        walls: list[float] = []
+        with meter.measure() as spent:
+            for n in range(10):
+                began = time.perf_counter()
+                page = http.get(url + "/", params={"_s": token, **([{}, {"page": 2}, {"sort": "won"},
+                                                                   {"status": "P"}, {"currency": "USD"}][n % 5])},
+                                timeout=300)
+                totals = re.search(r'data-totals-src="([^"]+)"', page.text)
+                if totals:
+                    http.get(url + html.unescape(totals.group(1)), params={"_s": token}, timeout=300)
+                walls.append(time.perf_counter() - began)
+        return {"wall_ms": percentiles(walls), "portal_calls": spent["http_calls"],
+                "rate_limited": spent["rate_limited"], "views": 10}
+    finally:
+        sandbox.portal.set_faults({"rate_limit": False})
+
+
 def run(folder: Path, plans: int, repeat: int) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     B24Client._post = _timed_post  # type: ignore[method-assign]
@@ -139,6 +161,7 @@ def _run(sandbox: SandboxServer, folder: Path, plans: int, repeat: int) -> dict[
             view["ratio_calls_baseline_over_view"] = round(baseline["portal_calls"] / max(view["portal_calls"], 1), 1)
             view["ratio_wall_baseline_over_view"] = round(statistics.median(base_walls) * 1000
                                                           / max(view["wall_ms"]["p50"], 1e-9), 1)
-        return {"plans": plans, "repeat": repeat, "views": views, "baseline": baseline}
+        return {"plans": plans, "repeat": repeat, "views": views, "baseline": baseline,
+                "ten_views_rate_limited": ten_views(sandbox, meter, http, app.url, token)}
     finally:
         app.stop()
