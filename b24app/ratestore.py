@@ -47,6 +47,12 @@ def latest(db: sqlite_utils.Database, member_id: str) -> tuple[datetime, list[di
     return (datetime.fromisoformat(row[0]), json.loads(row[1])) if row else None
 
 
+def latest_id(db: sqlite_utils.Database, member_id: str) -> int:
+    """The row id of the newest recorded set (0 before the first): a new one means the rates changed."""
+    row = db.execute("SELECT MAX(id) FROM rate_history WHERE member_id = ?", [member_id]).fetchone()
+    return int(row[0] or 0) if row else 0
+
+
 def record(db: sqlite_utils.Database, member_id: str, rows: Iterable[Mapping[str, Any]], source: str,
            now: datetime | None = None) -> bool:
     """Keep the portal's current rates (crm.currency.list rows) if they differ from the last set kept.

@@ -133,6 +133,15 @@ def contact_list() -> str:
                   pager=_pager(body), user_names=_user_names())
 
 
+@bp.route("/company/personal/user/<int:user_id>/")
+def user_profile(user_id: int) -> str | tuple[str, int]:
+    """An employee's profile page, where Bitrix24 links a responsible's name (``/company/personal/user/ID/``)."""
+    found = rest("user.get", {"ID": user_id}).get("result") or []
+    if not found:
+        return render("shell/message.html", heading=f"#{user_id}", message="404"), 404
+    return render("shell/user_profile.html", person=found[0])
+
+
 @bp.route("/crm/company/details/<int:company_id>/")
 def company_card(company_id: int) -> str:
     company = rest("crm.company.get", {"id": company_id})["result"]

@@ -44,6 +44,16 @@ class Chart:
     ticks: tuple[tuple[float, str], ...] = ()  # (y, label) of the scale: 0, half, top
 
 
+def charts(rows: list[PlanRow], money: Any, limit: int = 12) -> list[Chart]:
+    """One plan-vs-won chart per currency the client's plans are in, the most used first: amounts of
+    different currencies never share a scale, and none is left out."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.currency] = counts.get(row.currency, 0) + 1
+    order = sorted(counts, key=lambda c: (-counts[c], c))
+    return [found for found in (chart([r for r in rows if r.currency == c], money, limit) for c in order) if found]
+
+
 def chart(rows: list[PlanRow], money: Any, limit: int = 12) -> Chart | None:
     """Plan vs won for the client's most recent periods in the most used currency (oldest on the left),
     with a scale (0, half and a round top value) and period names in the user's language."""
@@ -92,5 +102,5 @@ def show(kind: str, client_id: int) -> Any:
     from placements.i18n import money
 
     return web.render("placements/client_tab.html", client=client, client_name=name, rows=rows,
-                      chart=chart(rows, money), eti=g.installation.entity_type_id,
+                      charts=charts(rows, money), eti=g.installation.entity_type_id,
                       title=gettext("Sales plans"), **live.watch(row.id for row in rows))

@@ -15,6 +15,7 @@ from flask_babel import gettext
 
 from b24app import autolink, linkstore
 from b24app.db import get_db
+from b24app.rest.errors import AccessDenied
 from placements import burnup, live, web
 from placements.frames import FrameUser, frame_required
 from placements.plans_query import PlanRow, client_of, clients_of, dec
@@ -33,6 +34,14 @@ def _unlinked_notice(value: str | None) -> dict[str, str]:
     return {"notice": gettext("The deal was removed from the plan.")} if value == "1" else {}
 
 
+@dataclass(frozen=True)
+class HiddenPlan:
+    """A plan the person may not open: only its number and whose it is (never its figures)."""
+
+    id: int
+    owner: User | None
+
+
 @dataclass
 class DealView:
     deal: dict[str, Any]
@@ -46,6 +55,7 @@ class DealView:
     preselection: autolink.Preselection = field(default_factory=autolink.Preselection)  # by the auto-link rule
     waiting: linkstore.Pending | None = None  # in the "to decide" list
     decided: bool = False  # a person linked or unlinked this deal: the rule leaves it alone
+    hidden_plan: HiddenPlan | None = None  # the deal's plan, when the portal does not let this person read it
 
     @property
     def client(self) -> Any:
@@ -58,10 +68,17 @@ def deal_view(portal: PortalData, deal_id: int, grace: int = 0) -> DealView:
     client = view.client
     if client:
         view.client_name = portal.client_names([client]).get(client, "")
-        view.contacts = portal.contacts_of(client)
+        try:
+            view.contacts = portal.contacts_of(client)
+        except AccessDenied:  # a client the person may not read: their deal is still shown
+            view.contacts = []
     plan_id = int(deal.get(portal.schema.parent_field) or 0)
     if plan_id:
-        view.plan = portal.plan(plan_id)
+        try:
+            view.plan = portal.plan(plan_id)
+        except AccessDenied:  # the deal is theirs, the plan someone else's: say whose, show nothing of it
+            view.hidden_plan = HiddenPlan(plan_id, portal.plan_owner(plan_id))
+            return view
         if view.plan.assigned_by_id:
             view.responsible = portal.users_by_id([view.plan.assigned_by_id]).get(view.plan.assigned_by_id)
         view.other_deals = [d for d in portal.plan_deals(plan_id) if int(d["id"]) != deal_id]

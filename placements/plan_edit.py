@@ -10,9 +10,10 @@ import logging
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import abort, current_app, g, jsonify, redirect, request
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 from b24app import linkstore
 from b24app.db import get_db
@@ -22,7 +23,7 @@ from placements import burnup, live, web
 from placements.frames import frame_required
 from placements.i18n import money
 from placements.messages import errors_by_field
-from placements.plan_form import Client, FieldError, FormContext, period_for, validate
+from placements.plan_form import Client, FieldError, FormContext, period_for, preset_of, validate
 from placements.plans_query import PlanRow
 from placements.portal_data import PortalData
 from sync.explain import Explanation
@@ -41,9 +42,14 @@ def _saved_notice(value: str | None) -> dict[str, Any]:
 
 
 def back_url(back: str, **extra: Any) -> str:
-    """Where the form returns: ``plans``, ``deal:<id>`` or ``client:CO_5`` (``extra``: URL flags such as
+    """Where the form returns: ``plans`` (``plans:status=P&sort=amount``: that view of the list), ``deal:<id>`` or
+    ``client:CO_5`` (``extra``: URL flags such as
     ``saved=<plan id>``, which the page it lands on turns into a notice: ``_saved_notice``)."""
     kind, _, value = (back or "plans").partition(":")
+    if kind == "plans" and value:  # ``plans:<the list's query>``: back to the same filter, sort and page
+        from placements.plans_query import ListQuery
+
+        return web.furl("plans.index", **ListQuery.from_args(dict(parse_qsl(value))).to_args(), **extra)
     if kind == "deal" and value.isdigit():
         return web.furl("deal_tab.show", deal_id=int(value), **extra)
     client = Client.parse(value) if kind == "client" else None
@@ -87,7 +93,7 @@ def carry_for(portal: PortalData, plan: PlanRow) -> Carry:
 def render_form(portal: PortalData, values: dict[str, Any], plan_id: int | None,
                 errors: list[FieldError] | None = None, status: str = "P",
                 explanation: Explanation | None = None, linked_deals: list[dict[str, Any]] | None = None,
-                plan: PlanRow | None = None) -> Any:
+                plan: PlanRow | None = None, overlaps: list[Any] | None = None) -> Any:
     """The form; every deal linked to the plan is listed, those of another client flagged (untick to unlink).
     A form that continues a plan (``predecessor``) shows the next period's amount as a sum."""
     today = portal_today(g.installation).isoformat()
@@ -112,10 +118,11 @@ def render_form(portal: PortalData, values: dict[str, Any], plan_id: int | None,
         parent_field=portal.schema.parent_field, status=status, today=today,
         ended=bool(values.get("closedate")) and str(values.get("closedate")) < today,
         outside=(explanation or Explanation()).outside, counted=(explanation or Explanation()).counted,
-        title=gettext("Edit plan") if plan_id else gettext("New plan"),
+        title=gettext("Edit plan") if plan_id else gettext("New plan"), overlaps=overlaps or [],
+        linked_count=len(linked_deals) if linked_deals is not None else None,
         has_series=has_series, carry=carry, previous=previous, plan=plan,
         outlook=burnup.outlook_for(plan) if plan is not None else None, outlook_back=values.get("back", "plans"),
-    ), (400 if errors else 200)
+    ), (400 if errors else 409 if overlaps else 200)
 
 
 @bp.get("/plans/new")
@@ -167,7 +174,7 @@ def edit(plan_id: int) -> Any:
     plan = portal.plan(plan_id)
     linked_deals = portal.plan_deals(plan_id)
     linked = [int(d["id"]) for d in linked_deals]
-    values = {"client": plan.client.code if plan.client else "", "period": "custom",
+    values = {"client": plan.client.code if plan.client else "", "period": preset_of(plan.begindate, plan.closedate),
               "begindate": plan.begindate.isoformat() if plan.begindate else "",
               "closedate": plan.closedate.isoformat() if plan.closedate else "",
               "amount": plain(plan.amount), "currency": plan.currency,
@@ -204,6 +211,11 @@ def save() -> Any:
     data, errors = validate(form, deal_values, ctx, portal_today(g.installation))
     if errors or data is None:
         return render_form(portal, values, plan_id, errors)
+    if plan_id is None and form.get("confirm_overlap") != "1":  # a new plan like one the client has: intended?
+        overlaps = portal.overlapping_plans(data.client, data.currency, data.begindate, data.closedate, plan_id)
+        if overlaps:
+            portal.fill_names(overlaps)
+            return render_form(portal, values, plan_id, overlaps=overlaps)
     new_id = portal.save_plan(data, names.get(data.client, ""), plan_id, linked_before)
     db = get_db()  # the deals this person put on or took off the plan: the auto-link rule leaves them be
     for deal_id in set(data.deal_ids) - set(linked_before):
@@ -234,7 +246,36 @@ def set_status(plan_id: int) -> Any:
     portal.set_status(plan_id, status, closedate=until)
     if until is not None:
         live.recompute_now(g.installation, plan_id)  # followed again at once, until the new end
-    return back_to(request.form.get("back", "plans"))
+    return back_to(request.form.get("back", "plans"), status_set=f"{status}{plan_id}")
+
+
+@bp.post("/plans/<int:plan_id>/delete")
+@frame_required
+def delete(plan_id: int) -> Any:
+    """Delete a plan (the form asked first): its deals are unlinked, their own figures untouched."""
+    unlinked = web.data().delete_plan(plan_id)
+    log.info("plan %s deleted by user %s of %s (%s deal(s) unlinked)", plan_id, g.frame_user.user_id,
+             g.installation.member_id, unlinked)
+    return back_to(request.form.get("back", "plans"), deleted=str(unlinked))
+
+
+@web.notice_flag("deleted")
+def _deleted_notice(value: str | None) -> dict[str, Any]:
+    """``deleted=<deals unlinked>`` after deleting a plan."""
+    if value and value.isdigit():
+        return {"notice": ngettext("Plan deleted; its %(num)d deal was unlinked (its figures are untouched).",
+                                   "Plan deleted; its %(num)d deals were unlinked (their figures are untouched).",
+                                   int(value)) if int(value) else gettext("Plan deleted.")}
+    return {}
+
+
+@web.notice_flag("status_set")
+def _status_notice(value: str | None) -> dict[str, Any]:
+    """``status_set=F12`` / ``P12`` after closing or reopening plan 12: the page says which happened."""
+    if value and value[:1] in ("F", "P") and value[1:].isdigit():
+        text = gettext("Plan closed as not fulfilled.") if value[0] == "F" else gettext("Plan reopened.")
+        return {"notice": text}
+    return {}
 
 
 @web.notice_flag("gap_deal")

@@ -97,6 +97,16 @@ def period_for(preset: str, anchor: date) -> tuple[date, date]:
     raise ValueError(preset)
 
 
+def preset_of(begin: date | None, end: date | None) -> str:
+    """The preset a stored period is: a whole calendar month, quarter or year reopens as that, else custom."""
+    if begin is None or end is None:
+        return "custom"
+    for preset in ("month", "quarter", "year"):
+        if period_for(preset, begin) == (begin, end):
+            return preset
+    return "custom"
+
+
 def parse_decimal(text: str | None) -> Decimal | None:
     """Accept ``1234.5``, ``1 234,50``, ``1.234,50`` and ``1,234.50``; None if not a finite number."""
     raw = (text or "").strip().replace("\u00a0", "").replace(" ", "").replace("\u202f", "")

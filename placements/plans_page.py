@@ -7,9 +7,10 @@ page redirects to GET ``/`` with the filter state in the URL, so views can be bo
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Response, abort, g, request
 from flask_babel import gettext
@@ -21,7 +22,7 @@ from b24app.schema import DEAL
 from placements import export, live, web
 from placements.frames import frame_required
 from placements.plan_form import Client
-from placements.plans_query import PAGE_SIZE, ListQuery, Totals, clients_of, sort_rows
+from placements.plans_query import MONEY_SORTS, PAGE_SIZE, ListQuery, Totals, clients_of, sort_rows, sorted_here
 from placements.portal_data import PortalData
 from placements.reference_data import items_of
 
@@ -36,6 +37,20 @@ def columns() -> list[tuple[str, str]]:
             ("probable", gettext("Probable amount")), ("won", gettext("Won")),
             ("remainder", gettext("Remainder")), ("execution", gettext("Execution")),
             ("status", gettext("Status")), ("at_risk", gettext("At risk"))]
+
+
+def list_back(query: ListQuery) -> str:
+    """The form's ``back`` for this view of the list: after Guardar, Cerrar or Reabrir the same filter, sort and
+    page come back (placements/plan_edit.py ``back_url``)."""
+    args = query.to_args()
+    return "plans:" + urlencode(args) if args else "plans"
+
+
+def _estimate() -> int | None:
+    """``n``: how many plans the page that linked here counted, so a scan of them needs no probe (a wrong
+    or stale count only sizes the first batch)."""
+    value = request.args.get("n", type=int)
+    return value if value and value > 0 else None
 
 
 def page_numbers(page: int, pages: int) -> list[int]:
@@ -144,7 +159,7 @@ def index() -> Any:
         return web.not_ready()
     query = ListQuery.from_args(request.args)
     portal = web.data()
-    rows, total, flt = portal.page(query, date.today())
+    rows, total, flt = portal.page(query, date.today(), _estimate())
     users, currencies = portal.users(), portal.currencies()
     sums = portal.cached_totals(flt)  # when not cached, the page loads them with a second request
     extra = totals_context(portal, sums) if sums is not None else {"totals": None}
@@ -154,7 +169,13 @@ def index() -> Any:
     except B24Error as exc:  # the plans still show; the list comes back on the next view
         log.warning("the deals to decide could not be read: %s", exc)
         waiting = []
-    return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages,
+    base = portal.base_currency() if query.sort in MONEY_SORTS and not query.currency else ""
+    # links to views the app sorts itself carry the count, so their scan is one call (see _estimate)
+    sort_args = {key: {**query.sorted_by(key), **({"n": str(total)} if total and sorted_here(
+        replace(query, sort=key)) else {})} for key, _label in columns()}
+    scan_n = total if total and sorted_here(query) else None
+    return web.render("placements/plans.html", query=query, rows=rows, total=total, pages=pages, base=base,
+                      sort_args=sort_args, scan_n=scan_n, list_back=list_back(query),
                       page_numbers=page_numbers(query.page, pages), users=users, currencies=currencies,
                       columns=columns(), eti=portal.eti, waiting=waiting,
                       waiting_total=linkstore.pending_count(get_db(), portal.inst.member_id) if waiting else 0,
@@ -181,7 +202,7 @@ def totals() -> Any:
     query = ListQuery.from_args(request.args)
     portal = web.data()
     try:
-        context = totals_context(portal, portal.totals(portal.filter_for(query, date.today())))
+        context = totals_context(portal, portal.totals(portal.filter_for(query, date.today()), _estimate()))
     except B24Error as exc:
         log.warning("totals failed: %s", exc)
         return web.render("placements/notice.html", message=gettext(
@@ -195,7 +216,8 @@ def export_plans(fmt: str) -> Any:
     if fmt not in ("xlsx", "csv") or not g.installation.is_provisioned:
         abort(404)
     query = ListQuery.from_args(request.args)
-    rows = sort_rows(web.data().all_rows(query, date.today()), query)
+    portal = web.data()
+    rows = sort_rows(portal.all_rows(query, date.today()), query, portal.to_base())  # as the page sorts them
     body, mimetype = (export.to_xlsx(rows, columns(), g.ui_locale) if fmt == "xlsx"
                       else export.to_csv(rows, columns(), g.ui_locale))
     stem = gettext("sales-plans")

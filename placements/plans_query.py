@@ -34,6 +34,13 @@ SORTS = ("client", "period", "responsible", "amount", "currency", "probability",
 RISKS = ("Y", "N")  # the "En riesgo" filter: at risk, not at risk
 _NATIVE_SORT = {"period": "begindate", "amount": "opportunity", "currency": "currencyId", "status": "stageId"}
 NAME_SORTS = ("client", "responsible")  # sorted in the app: the portal only knows the ids
+MONEY_SORTS = ("amount", "probable", "won", "remainder")  # across currencies: by the base-currency value
+
+
+def sorted_here(query: ListQuery) -> bool:
+    """Whether the app sorts the page (not the portal): by a name, or by money across currencies, which the
+    portal can only order by the face value (180,000 MXN above 23,000 USD)."""
+    return query.sort in NAME_SORTS or (query.sort in MONEY_SORTS and not query.currency)
 
 
 def _date(value: Any) -> date | None:
@@ -323,8 +330,10 @@ def totals(rows: list[PlanRow], rates: Mapping[str, Decimal] | None = None, base
                   per_person)
 
 
-def sort_rows(rows: list[PlanRow], query: ListQuery) -> list[PlanRow]:
-    """Sort in Python: exports always, the page for ``NAME_SORTS`` (names must be filled in)."""
+def sort_rows(rows: list[PlanRow], query: ListQuery, to_base: Mapping[str, Decimal] | None = None) -> list[PlanRow]:
+    """Sort in Python: exports always, the page when ``sorted_here`` (names must be filled in). Money columns
+    compare the value in the base currency when ``to_base`` (currency -> base units per unit) is given;
+    a currency without a rate compares at its face value."""
     def key(row: PlanRow) -> Any:
         if query.sort == "client":
             return (row.client_name or row.title).lower()
@@ -339,7 +348,10 @@ def sort_rows(rows: list[PlanRow], query: ListQuery) -> list[PlanRow]:
         if query.sort == "at_risk":
             return int(row.at_risk)
         value = getattr(row, query.sort, Decimal(0))
-        return value if isinstance(value, Decimal) else Decimal(0)
+        value = value if isinstance(value, Decimal) else Decimal(0)
+        if to_base is not None and query.sort in MONEY_SORTS:
+            return value * to_base.get(row.currency, Decimal(1))
+        return value
 
     return sorted(rows, key=lambda r: (key(r), r.id), reverse=query.direction == "desc")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -19,7 +19,9 @@ from typing import Any
 import sqlite_utils
 
 from b24app.installations import Installation
+from b24app.rest import listing
 from b24app.rest.clients import RestClient
+from b24app.rest.codec import MAX_BATCH, Command
 from b24app.schema import DEAL, DEAL_CARD_FIELDS, PlanSchema
 from b24app.series import SeriesOptions
 from placements.plan_form import Client, PlanInput
@@ -33,13 +35,15 @@ from placements.plans_query import (
     build_order,
     row_from_item,
     sort_rows,
+    sorted_here,
     totals,
 )
-from placements.reference_data import ReferenceData, cache, items_of
+from placements.reference_data import ReferenceData, User, cache, items_of, name_commands
 from sync.explain import Explanation, explain
 
 log = logging.getLogger(__name__)
 DEAL_SELECT = list(DEAL_CARD_FIELDS)
+GUESS_PLANS = 450  # a scan whose count is not known reads this many in its first batch (10 pages)
 
 
 def missing_fields(items: list[dict[str, Any]], schema: PlanSchema) -> list[str]:
@@ -62,8 +66,9 @@ class PortalData(ReferenceData):
     """Reads and writes for one frame user of one installation (the reference data it inherits)."""
 
     def __init__(self, client: RestClient, inst: Installation, user_id: int,
-                 admin_client: Callable[[], RestClient] | None = None, data_version: int = 0):
-        super().__init__(client, inst, user_id, admin_client)
+                 admin_client: Callable[[], RestClient] | None = None, data_version: int = 0,
+                 reference_version: str = ""):
+        super().__init__(client, inst, user_id, admin_client, reference_version)
         self.schema = PlanSchema.of(inst)
         self.eti = self.schema.entity_type_id
         self.data_version = data_version  # the newest plan snapshot: cached scans are of this state only
@@ -74,43 +79,46 @@ class PortalData(ReferenceData):
         clients = self.match_clients(query.q) if query.q else None
         return build_filter(query, self.schema, today, clients)
 
-    def page(self, query: ListQuery, today: date) -> tuple[list[PlanRow], int, dict[str, Any] | None]:
-        """One page of 50 plans, filtered and sorted by the portal (by the app for ``NAME_SORTS``);
-        also returns the filter used."""
+    def page(self, query: ListQuery, today: date,
+             estimate: int | None = None) -> tuple[list[PlanRow], int, dict[str, Any] | None]:
+        """One page of 50 plans, filtered and sorted by the portal (by the app when ``sorted_here``);
+        also returns the filter used. The page, its clients' and responsibles' names and the reference data
+        not cached yet come in one ``batch`` (``$result`` references, reference_data.name_commands).
+        ``estimate``: how many plans match, as the page that linked here saw (sizes the app's scan)."""
         flt = self._filter(query, today)
         if flt is None:
             return [], 0, None
-        if query.sort in NAME_SORTS:
-            rows, total = self._page_by_name(query, flt)
+        if sorted_here(query):
+            rows, total = self._page_sorted_here(query, flt, estimate)
             return rows, total, flt
-        resp = self.client.call_raw("crm.item.list", {
+        commands: dict[str, Command] = {"page": ("crm.item.list", {
             "entityTypeId": self.eti, "select": self.schema.select(), "filter": flt,
-            "order": build_order(query, self.schema), "start": (query.page - 1) * PAGE_SIZE})
-        items = items_of(resp.result)
+            "order": build_order(query, self.schema), "start": (query.page - 1) * PAGE_SIZE})}
+        commands.update(name_commands("page"))
+        commands.update(self.reference_commands())
+        result = self.client.batch(commands)
+        if "page" in result.errors:
+            raise result.errors["page"]
+        self.take_reference(result)
+        items = items_of(result.result.get("page"))
         self.missing_fields = missing_fields(items, self.schema)
         rows = [row_from_item(i, self.schema) for i in items]
-        return self.fill_names(rows), int(resp.total or 0), flt
+        return self.take_names(result, rows), int(result.total.get("page") or 0), flt
 
-    def _page_by_name(self, query: ListQuery, flt: dict[str, Any]) -> tuple[list[PlanRow], int]:
-        """Sort the light rows of every matching plan by client / responsible name (as the exports do),
-        then read only this page's plans in full (``@id``)."""
-        index = self._light_rows(flt)
-        if not index.named:
+    def _page_sorted_here(self, query: ListQuery, flt: dict[str, Any],
+                          estimate: int | None) -> tuple[list[PlanRow], int]:
+        """Sort the rows of every matching plan here and show this page's 50: one fast-mode scan (with every
+        column, so the page needs no second read) and one batch of names — of every plan for a sort by name
+        (as the exports do), of the page's plans for a sort by money in the base currency."""
+        index = self._light_rows(flt, estimate)
+        by_name = query.sort in NAME_SORTS
+        if by_name and not index.named:
             self.fill_names(index.rows)
             index.named = True
-        ordered = sort_rows(index.rows, query)
+        ordered = sort_rows(index.rows, query, None if by_name else self.to_base())
         start = (query.page - 1) * PAGE_SIZE
-        chosen = {row.id: row for row in ordered[start:start + PAGE_SIZE]}
-        items = {int(i["id"]): i for i in self.client.get_many(self.eti, list(chosen), select=self.schema.select())}
-        self.missing_fields = missing_fields(list(items.values()), self.schema)
-        rows = []
-        for plan_id, light in chosen.items():
-            if plan_id in items:
-                row = row_from_item(items[plan_id], self.schema)
-                row.client_name, row.responsible_name = light.client_name, light.responsible_name
-                row.responsible_photo = light.responsible_photo
-                rows.append(row)
-        return rows, len(index.rows)
+        rows = [replace(row) for row in ordered[start:start + PAGE_SIZE]]
+        return (rows if index.named else self.fill_names(rows)), len(index.rows)
 
     def _flt_key(self, kind: str, flt: dict[str, Any]) -> tuple:
         return (kind, self.inst.member_id, self.user_id, self.data_version,
@@ -119,17 +127,40 @@ class PortalData(ReferenceData):
     def _totals_key(self, flt: dict[str, Any]) -> tuple:
         return self._flt_key("totals", flt)
 
-    def _light_rows(self, flt: dict[str, Any]) -> _Index:
-        """Every matching plan with the few fields of ``totals_select`` (one fast-mode scan), cached 30 s per
-        user and filter: the totals, the roll-up and the sorts by name all read it."""
+    def _light_rows(self, flt: dict[str, Any], estimate: int | None = None) -> _Index:
+        """Every matching plan (one fast-mode scan, sized by ``estimate``: the count the page saw), cached
+        30 s per user and filter: the totals, the roll-up and the sorts by name all read it."""
         key = self._flt_key("rows", flt)
         found = cache.get(key)
         if found is None:
-            items = self.client.list_all("crm.item.list", {"entityTypeId": self.eti, "filter": flt,
-                                                           "select": self.schema.totals_select()})
+            items = self._scan(flt, estimate)
+            self.missing_fields = missing_fields(items, self.schema)
             found = _Index([row_from_item(i, self.schema) for i in items])
             cache.put(key, found, 30)
         return found
+
+    def _scan(self, flt: dict[str, Any], estimate: int | None) -> list[dict[str, Any]]:
+        """Every plan matching ``flt`` in fast mode; with an estimate, the reference data not cached yet rides
+        in the scan's first batch (the rest of a list longer than estimated is read after it)."""
+        params = {"entityTypeId": self.eti, "filter": flt, "select": self.schema.select()}
+        extra = self.reference_commands()
+        if estimate is not None and not extra:
+            return self.client.list_all("crm.item.list", params, estimate=estimate)
+        guess = estimate if estimate is not None else GUESS_PLANS  # no count known: a few pages, no probe
+        length = max(1, min(MAX_BATCH - len(extra), -(-guess // PAGE_SIZE) + 1))
+        commands = {**listing.chain("crm.item.list", params, "items", "id", None, length), **extra}
+        result = self.client.batch(commands)
+        self.take_reference(result)
+        rows: list[dict[str, Any]] = []
+        for key in list(commands)[:length]:
+            if key in result.errors:
+                raise result.errors[key]
+            page = listing.rows_of(result.result.get(key), "items")
+            rows += page
+            if len(page) < PAGE_SIZE:
+                return rows
+        rest = self.client.list_all("crm.item.list", {**params, "filter": {**flt, ">id": rows[-1]["id"]}})
+        return rows + rest
 
     def cached_totals(self, flt: dict[str, Any] | None) -> Totals | None:
         """The totals if they were computed in the last 30 s for this user and filter, else None."""
@@ -143,15 +174,15 @@ class PortalData(ReferenceData):
     def filter_for(self, query: ListQuery, today: date) -> dict[str, Any] | None:
         return self._filter(query, today)
 
-    def totals(self, flt: dict[str, Any] | None) -> Totals:
-        """Totals of every matching plan (fast-mode list of a few fields), cached per user and filter."""
+    def totals(self, flt: dict[str, Any] | None, estimate: int | None = None) -> Totals:
+        """Totals of every matching plan (one fast-mode scan), cached per user and filter."""
         if flt is None:
             return totals([])
         key = self._totals_key(flt)
         found = cache.get(key)
         if found is None:
             base, rates = self.base_rates()
-            found = totals(self._light_rows(flt).rows, rates, base)
+            found = totals(self._light_rows(flt, estimate).rows, rates, base)
             cache.put(key, found, 30)
         return found
 
@@ -177,6 +208,37 @@ class PortalData(ReferenceData):
         rows = [row_from_item(i, self.schema) for i in items]
         rows.sort(key=lambda r: (r.begindate or date.min, r.id), reverse=True)
         return self.fill_names(rows)
+
+    def plan_owner(self, plan_id: int) -> User | None:
+        """Whose a plan is, for a person the portal does not let read it: only ``assignedById`` is read, with
+        the installation's token, and only the responsible's name is shown."""
+        if self.admin_client is None:
+            return None
+        with self.admin_client() as admin:
+            items = items_of(admin.call("crm.item.list", {"entityTypeId": self.eti, "filter": {"id": plan_id},
+                                                          "select": ["id", "assignedById"]}))
+        owner = int(items[0].get("assignedById") or 0) if items else 0
+        return self.users_by_id([owner]).get(owner) if owner else None
+
+    def overlapping_plans(self, client: Client, currency: str, begin: date, end: date,
+                          other_than: int | None = None) -> list[PlanRow]:
+        """The client's plans in ``currency`` whose period overlaps ``begin``..``end`` (a likely duplicate)."""
+        flt: dict[str, Any] = {f"{client.kind}Id": client.id, "currencyId": currency,
+                               "<=begindate": end.isoformat(), ">=closedate": begin.isoformat()}
+        items = self.client.list_all("crm.item.list", {"entityTypeId": self.eti, "filter": flt,
+                                                       "select": self.schema.select()})
+        return [row for row in (row_from_item(i, self.schema) for i in items) if row.id != other_than]
+
+    def delete_plan(self, plan_id: int) -> int:
+        """Unlink the plan's deals (their own figures untouched), then delete the plan; returns how many deals
+        were unlinked."""
+        deals = [int(d["id"]) for d in self.plan_deals(plan_id)]
+        if deals:
+            result = self.client.batch_all({f"u{d}": self._parent_update(d, 0) for d in deals})
+            result.raise_first()
+        self.client.call("crm.item.delete", {"entityTypeId": self.eti, "id": plan_id})
+        cache.drop(self.inst.member_id)
+        return len(deals)
 
     def plan_deals(self, plan_id: int) -> list[dict[str, Any]]:
         return self.client.list_all("crm.item.list", {"entityTypeId": DEAL, "select": DEAL_SELECT,

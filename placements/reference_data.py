@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,12 +17,15 @@ from typing import Any
 
 from b24app.installations import Installation
 from b24app.rest.clients import RestClient
+from b24app.rest.codec import BatchResult, Command
 from b24app.rest.errors import AccessDenied
 from b24app.schema import COMPANY, CONTACT
 from placements.plan_form import Client
-from placements.plans_query import ClientMatch, PlanRow
+from placements.plans_query import PAGE_SIZE, ClientMatch, PlanRow
 
 CACHE_SECONDS = 60.0
+_USERS = {"FILTER": {"ACTIVE": True}, "start": 0}
+_CURRENCIES = {"order": {"SORT": "asc"}}
 
 
 class _TTLCache:
@@ -51,7 +55,26 @@ class _TTLCache:
                 del self._data[key]
 
 
-cache = _TTLCache()
+cache = _TTLCache()  # per user and filter: light rows, totals (30 s)
+reference_cache = _TTLCache()  # per installation: currencies, employees (REFERENCE_SECONDS)
+REFERENCE_SECONDS = 300.0
+
+
+def name_commands(source: str, rows: int = PAGE_SIZE) -> dict[str, Command]:
+    """Batch commands that read the client and responsible names of the plans a ``crm.item.list`` command
+    named ``source`` returns earlier in the same batch, through ``$result[source][items][i][field]``
+    references (batch.md has no wildcard, so each of the page's rows is named; a row past the page's end
+    reads as an empty id and matches nothing)."""
+    def refs(column: str) -> list[str]:
+        return [f"$result[{source}][items][{i}][{column}]" for i in range(rows)]
+
+    return {
+        "names_co": ("crm.item.list", {"entityTypeId": COMPANY, "select": ["id", "title"],
+                                       "filter": {"@id": refs("companyId")}, "start": -1}),
+        "names_cn": ("crm.item.list", {"entityTypeId": CONTACT, "select": ["id", "name", "lastName"],
+                                       "filter": {"@id": refs("contactId")}, "start": -1}),
+        "names_us": ("user.get", {"FILTER": {"ID": refs("assignedById")}}),
+    }
 
 
 @dataclass(frozen=True)
@@ -75,6 +98,40 @@ def _person(item: dict[str, Any]) -> str:
     return " ".join(str(p) for p in parts if p).strip()
 
 
+_ACCENTS = {"a": "áàâä", "e": "éèêë", "i": "íìîï", "o": "óòôö", "u": "úùûü", "n": "ñ", "c": "ç"}
+MAX_SPELLINGS = 24
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: ``Bajío`` and ``bajio`` fold alike (``ñ`` folds to ``n``)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())
+
+
+def search_spellings(text: str) -> list[str]:
+    """The longest word of ``text`` folded, then that word with one letter accented as names are written
+    (``tomas`` → ``tomás``, ``analitica`` → ``analítica``, ``munoz`` → ``muñoz``): a word carries at most one
+    written accent in Spanish, and the portal compares accented letters as they are stored."""
+    words = sorted(fold(text).split(), key=len, reverse=True)
+    word = words[0] if words else ""
+
+    def one_more(base: str, letters: str) -> list[str]:
+        return [base[:pos] + _ACCENTS[ch][0] + base[pos + 1:] for pos, ch in enumerate(base) if ch in letters]
+
+    spellings = [word, *one_more(word, "aeiounc"), word.replace("u", "ü", 1)]
+    for with_tilde in one_more(word, "n"):  # Núñez, Muñóz: an ñ and an accent
+        spellings += one_more(with_tilde, "aeiou")
+    return list(dict.fromkeys(spellings))[:MAX_SPELLINGS]
+
+
+def _users_of(value: Any) -> list[User]:
+    """``user.get`` rows as Users (PHP may send the list as a keyed object)."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [User(int(u["ID"]), _person(u) or f"#{u['ID']}", u.get("PERSONAL_PHOTO") or "")
+            for u in value or [] if isinstance(u, dict) and u.get("ID")]
+
+
 def items_of(value: Any) -> list[dict[str, Any]]:
     """The items of a ``crm.item.list`` answer (``{"items": [...]}``, or a batch's list)."""
     if isinstance(value, dict):
@@ -86,11 +143,46 @@ class ReferenceData:
     """Currencies, employees, client names and people for one frame user of one installation."""
 
     def __init__(self, client: RestClient, inst: Installation, user_id: int,
-                 admin_client: Callable[[], RestClient] | None = None):
+                 admin_client: Callable[[], RestClient] | None = None, reference_version: str = ""):
         self.client = client
         self.admin_client = admin_client
         self.inst = inst
         self.user_id = user_id
+        # the newest rate set the app recorded: a currency event the worker handled makes the cached
+        # currencies stale at once; employees and anything else follow REFERENCE_SECONDS
+        self.reference_version = reference_version
+
+    def _ref_key(self, kind: str) -> tuple:
+        return (kind, self.inst.member_id, self.reference_version)
+
+    # ---- reference data in the same batch as a page ------------------------------------------
+    def reference_commands(self) -> dict[str, Command]:
+        """The reference data not cached yet, as batch commands to add to a view's one batch."""
+        commands: dict[str, Command] = {}
+        if reference_cache.get(self._ref_key("currency_rows")) is None:
+            commands["ref_cur"] = ("crm.currency.list", _CURRENCIES)
+        if reference_cache.get(self._ref_key("users")) is None:
+            commands["ref_users"] = ("user.get", _USERS)
+        return commands
+
+    def take_reference(self, result: BatchResult) -> None:
+        """Cache what ``reference_commands`` read (a refused currency list is read later, see _currency_rows)."""
+        if "ref_cur" in result.result and "ref_cur" not in result.errors:
+            self._keep_currencies(result.result["ref_cur"])
+        if "ref_users" in result.result and "ref_users" not in result.errors and "ref_users" not in result.next:
+            reference_cache.put(self._ref_key("users"), _users_of(result.result["ref_users"]), REFERENCE_SECONDS)
+
+    def take_names(self, result: BatchResult, rows: list[PlanRow]) -> list[PlanRow]:
+        """Fill in the names ``name_commands`` read; if any of them failed, read the names the usual way."""
+        if any(key in result.errors for key in ("names_co", "names_cn", "names_us")):
+            return self.fill_names(rows)
+        names: dict[Client, str] = {}
+        for item in items_of(result.result.get("names_co")):
+            names[Client("company", int(item["id"]))] = str(item.get("title") or "")
+        for item in items_of(result.result.get("names_cn")):
+            names[Client("contact", int(item["id"]))] = _person(item)
+        users = {u.id: u for u in _users_of(result.result.get("names_us"))}
+        return self._apply_names(rows, names, users)
 
     def currencies(self) -> list[str]:
         return [str(r["CURRENCY"]) for r in self._currency_rows()]
@@ -106,50 +198,56 @@ class ReferenceData:
         return found
 
     def base_rates(self) -> tuple[str, dict[str, Decimal]]:
-        """(base currency, base-currency units per unit of each currency) at today's rates
-        (``AMOUNT`` / ``AMOUNT_CNT``, api-reference/crm/currency/crm-currency-list.md)."""
-        base, rates = "", {}
+        """(base currency, base-currency units per unit of each currency) at today's rates."""
+        return self.base_currency(), self.to_base()
+
+    def base_currency(self) -> str:
+        return next((str(r["CURRENCY"]) for r in self._currency_rows() if str(r.get("BASE") or "") == "Y"), "")
+
+    def to_base(self) -> dict[str, Decimal]:
+        """Base-currency units per unit of each currency at today's rates: ``AMOUNT / AMOUNT_CNT`` (F9)."""
+        found: dict[str, Decimal] = {}
         for row in self._currency_rows():
             try:
-                rates[str(row["CURRENCY"])] = Decimal(str(row.get("AMOUNT") or "1")) / Decimal(
-                    str(row.get("AMOUNT_CNT") or "1"))
-            except (ArithmeticError, ValueError):
+                amount, count = Decimal(str(row.get("AMOUNT") or "1")), Decimal(str(row.get("AMOUNT_CNT") or "1"))
+            except ArithmeticError:
                 continue
-            if str(row.get("BASE") or "") == "Y":
-                base = str(row["CURRENCY"])
-        return base, rates
+            if amount > 0 and count > 0:
+                found[str(row["CURRENCY"])] = amount / count
+        return found
+
+    def _keep_currencies(self, rows: Any) -> list[dict[str, Any]]:
+        found = [dict(r) for r in rows or [] if isinstance(r, dict) and r.get("CURRENCY")]
+        reference_cache.put(self._ref_key("currency_rows"), found, REFERENCE_SECONDS)
+        return found
 
     def _currency_rows(self) -> list[dict[str, Any]]:
-        key = ("currency_rows", self.inst.member_id)
-        found = cache.get(key)
+        found = reference_cache.get(self._ref_key("currency_rows"))
         if found is None:
-            params = {"order": {"SORT": "asc"}}
             try:
-                rows = self.client.call("crm.currency.list", params) or []
+                rows = self.client.call("crm.currency.list", _CURRENCIES) or []
             except AccessDenied:
                 # the method needs access to the CRM settings (api-reference/crm/currency/crm-currency-list.md):
                 # the codes are not secret, so read them with the installing admin's token when the user may not
                 if self.admin_client is None:
                     raise
                 with self.admin_client() as admin:
-                    rows = admin.call("crm.currency.list", params) or []
-            found = [dict(r) for r in rows if isinstance(r, dict) and r.get("CURRENCY")]
-            cache.put(key, found, 300)
+                    rows = admin.call("crm.currency.list", _CURRENCIES) or []
+            found = self._keep_currencies(rows)
         return found
 
     def users(self) -> list[User]:
-        """Active employees, for the responsible pickers (at most 500)."""
-        key = ("users", self.inst.member_id)
-        found = cache.get(key)
+        """Active employees, for the responsible pickers (at most 500), cached per installation."""
+        key = self._ref_key("users")
+        found = reference_cache.get(key)
         if found is None:
             found = []
             start: int | None = 0
             while start is not None and start < 500:
-                resp = self.client.call_raw("user.get", {"FILTER": {"ACTIVE": True}, "start": start})
-                found += [User(int(u["ID"]), _person(u) or f"#{u['ID']}", u.get("PERSONAL_PHOTO") or "")
-                          for u in resp.result or []]
+                resp = self.client.call_raw("user.get", {**_USERS, "start": start})
+                found += _users_of(resp.result)
                 start = resp.next
-            cache.put(key, found, 300)
+            reference_cache.put(key, found, REFERENCE_SECONDS)
         return found
 
     def users_by_id(self, ids: Iterable[int]) -> dict[int, User]:
@@ -157,26 +255,40 @@ class ReferenceData:
         known = {u.id: u for u in self.users() if u.id in wanted}
         missing = wanted - set(known)
         if missing:
-            for u in self.client.call("user.get", {"FILTER": {"ID": sorted(missing)}}) or []:
-                known[int(u["ID"])] = User(int(u["ID"]), _person(u), u.get("PERSONAL_PHOTO") or "")
+            found = self.client.call("user.get", {"FILTER": {"ID": sorted(missing)}})
+            known.update({u.id: u for u in _users_of(found)})
         return known
 
     def client_names(self, clients: Iterable[Client]) -> dict[Client, str]:
+        """Names of companies and contacts, both kinds in one batch (50 ids per command)."""
         clients = list(clients)  # read twice below (a generator would leave the contacts out)
-        companies = sorted({c.id for c in clients if c.kind == "company"})
-        contacts = sorted({c.id for c in clients if c.kind == "contact"})
+        wanted = {kind: sorted({c.id for c in clients if c.kind == kind}) for kind in ("company", "contact")}
+        commands: dict[str, Command] = {}
+        for kind, eti, select in (("company", COMPANY, ["id", "title"]),
+                                  ("contact", CONTACT, ["id", "name", "lastName"])):
+            ids = wanted[kind]
+            for n, start in enumerate(range(0, len(ids), PAGE_SIZE)):
+                commands[f"{kind}{n}"] = ("crm.item.list", {"entityTypeId": eti, "select": select, "start": -1,
+                                                            "filter": {"@id": ids[start:start + PAGE_SIZE]}})
         names: dict[Client, str] = {}
-        if companies:
-            for item in self.client.get_many(COMPANY, companies, select=["id", "title"]):
-                names[Client("company", int(item["id"]))] = str(item.get("title") or "")
-        if contacts:
-            for item in self.client.get_many(CONTACT, contacts, select=["id", "name", "lastName"]):
-                names[Client("contact", int(item["id"]))] = _person(item)
+        if not commands:
+            return names
+        result = self.client.batch_all(commands)
+        result.raise_first()
+        for key in commands:
+            kind = "company" if key.startswith("company") else "contact"
+            for item in items_of(result.result.get(key)):
+                names[Client(kind, int(item["id"]))] = str(item.get("title") or "") if kind == "company" \
+                    else _person(item)
         return names
 
     def fill_names(self, rows: list[PlanRow]) -> list[PlanRow]:
         names = self.client_names(r.client for r in rows if r.client)
         users = self.users_by_id(r.assigned_by_id for r in rows if r.assigned_by_id)
+        return self._apply_names(rows, names, users)
+
+    @staticmethod
+    def _apply_names(rows: list[PlanRow], names: dict[Client, str], users: dict[int, User]) -> list[PlanRow]:
         for row in rows:
             row.client_name = names.get(row.client, "") if row.client else ""
             user = users.get(row.assigned_by_id or 0)
@@ -185,25 +297,35 @@ class ReferenceData:
         return rows
 
     def search_clients(self, text: str, limit: int = 20) -> list[dict[str, str]]:
-        """Companies and contacts whose name contains ``text`` (``%`` LIKE filter), for the client picker."""
-        text = text.strip()
+        """Companies and contacts whose name contains ``text``, ignoring case and accents, for the client picker
+        and the plans filter. The portal's ``%`` LIKE filter compares letters as stored, so it is asked for the
+        query's longest word in the spellings it may be stored in (``search_spellings``: "bajio" also as
+        "bajío"…), one command per kind with every spelling OR-ed, and the answers are kept only when their
+        whole name contains the whole query once both are folded (``fold``)."""
+        text = " ".join(text.split())
         if len(text) < 2:
             return []
+        spellings = search_spellings(text)
+
+        def any_of(*fields: str) -> dict[str, Any]:
+            return {"0": {"logic": "OR", **{str(n): {f"%{f}": v} for n, (f, v) in
+                                             enumerate((f, v) for v in spellings for f in fields)}}}
+
         result = self.client.batch({
-            "co": ("crm.item.list", {"entityTypeId": COMPANY, "select": ["id", "title"], "filter": {"%title": text}}),
+            "co": ("crm.item.list", {"entityTypeId": COMPANY, "select": ["id", "title"], "filter": any_of("title")}),
             "cn": ("crm.item.list", {"entityTypeId": CONTACT, "select": ["id", "name", "lastName"],
-                                     "filter": {"%name": text}}),
-            "cl": ("crm.item.list", {"entityTypeId": CONTACT, "select": ["id", "name", "lastName"],
-                                     "filter": {"%lastName": text}}),
+                                     "filter": any_of("name", "lastName")}),
         }).result
+        wanted = fold(text)
         out: dict[str, dict[str, str]] = {}
         for item in items_of(result.get("co")):
             code = Client("company", int(item["id"])).code
             out[code] = {"id": code, "kind": "company", "name": str(item.get("title") or "")}
-        for item in items_of(result.get("cn")) + items_of(result.get("cl")):
+        for item in items_of(result.get("cn")):
             code = Client("contact", int(item["id"])).code
             out[code] = {"id": code, "kind": "contact", "name": _person(item)}
-        return sorted(out.values(), key=lambda c: c["name"].lower())[:limit]
+        found = [c for c in out.values() if wanted in fold(c["name"])]
+        return sorted(found, key=lambda c: fold(c["name"]))[:limit]
 
     def match_clients(self, text: str) -> ClientMatch:
         found = self.search_clients(text, limit=150)

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from b24app import csp, planstore
+from b24app import csp, planstore, ratestore
 from b24app.db import get_db
 from b24app.i18n import DEFAULT_LOCALE, LOCALES, locale_for
 from b24app.installations import NEEDS_REAUTH, InstallationStore
@@ -197,9 +197,12 @@ def data() -> PortalData:
     client = g.get("b24_client")
     if client is None:
         client = g.b24_client = clients.user(inst, user.access_token)
-    # a plan the worker wrote since a cached scan makes that scan stale (the totals follow an open page's rows)
+    # a plan the worker wrote since a cached scan makes that scan stale (the totals follow an open page's rows);
+    # a rate set the worker recorded (a currency event) makes the cached currencies stale
+    db = get_db()
     return PortalData(client, inst, user.user_id, admin_client=lambda: clients.admin(inst),
-                      data_version=planstore.latest_snapshot(get_db(), inst.member_id))
+                      data_version=planstore.latest_snapshot(db, inst.member_id),
+                      reference_version=str(ratestore.latest_id(db, inst.member_id)))
 
 
 NoticeFlag = Callable[[str | None], dict[str, Any]]

@@ -52,6 +52,10 @@
     }
   }
 
+  // After a session expiry the portal posts the frame again and it opens on its default view: the view the
+  // person was on (and a plan form they had half typed) is kept in sessionStorage and brought back.
+  keepTheView(recover);
+
   // Portal links open in the portal's slider (BX24.openPath); outside a portal they do nothing.
   document.addEventListener("click", function (ev) {
     var a = ev.target.closest ? ev.target.closest("a.open-path") : null;
@@ -93,6 +97,75 @@
     if (question && !window.confirm(question)) { ev.preventDefault(); }
   });
 
+  function keepTheView(expired) {
+    var store = null;
+    try { store = window.sessionStorage; store.getItem("x"); } catch (e) { return; }
+    var read = function (key) { try { return JSON.parse(store.getItem(key) || "null"); } catch (e) { return null; } };
+    var write = function (key, value) { try { store.setItem(key, JSON.stringify(value)); } catch (e) { /* full */ } };
+    var here = function () {
+      var u = new URL(window.location.href); u.searchParams.delete("_s");
+      return u.pathname + (u.searchParams.toString() ? "?" + u.searchParams.toString() : "");
+    };
+    // which frame a view belongs to: the deal tab, a client tab, or the app's page (a form opened from a tab
+    // belongs to that tab)
+    var area = function (path) {
+      var back = ""; try { back = new URL(path, window.location.href).searchParams.get("back") || ""; } catch (e) { back = ""; }
+      if (path.indexOf("/placements/deal") === 0 || back.indexOf("deal:") === 0) { return "deal"; }
+      if (path.indexOf("/placements/client") === 0 || back.indexOf("client:") === 0) { return "client"; }
+      return "main";
+    };
+    var posted = /^\/plans\/(save|\d+\/status)/.test(window.location.pathname);
+    var draft = read("b24plans-draft");
+    if (expired) {
+      var last = read("b24plans-view"), target = null;
+      if (posted && draft) { draft.restore = true; write("b24plans-draft", draft); target = draft.page; }
+      else if (!posted) { target = here(); }
+      else if (last) { target = last.path; }
+      if (target) { write("b24plans-return", {path: target, at: Date.now()}); }
+      return;
+    }
+    if (!session) { return; }
+    var back = read("b24plans-return");
+    if (back && Date.now() - back.at < 600000 && area(back.path) === area(here()) && back.path !== here()) {
+      store.removeItem("b24plans-return");
+      window.location.replace(back.path + (back.path.indexOf("?") < 0 ? "?" : "&") + "_s=" + encodeURIComponent(session));
+      return;
+    }
+    if (back && area(back.path) === area(here())) { store.removeItem("b24plans-return"); }
+    write("b24plans-view", {path: here(), at: Date.now()});
+    var form = document.getElementById("plan-form");
+    if (draft && draft.submitted && !draft.restore) { store.removeItem("b24plans-draft"); draft = null; }
+    if (!form) { return; }
+    var fields = function () {
+      var out = {};
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (!el.name || el.name === "_s" || el.name === "csrf_token" || el.name === "shown") { return; }
+        if (el.type === "checkbox") { (out[el.name] = out[el.name] || []); if (el.checked) { out[el.name].push(el.value); } }
+        else { out[el.name] = el.value; }
+      });
+      return out;
+    };
+    if (draft && draft.restore && draft.page === here()) {
+      store.removeItem("b24plans-draft");
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (!el.name || !(el.name in draft.fields) || el.name === "_s" || el.name === "csrf_token") { return; }
+        var value = draft.fields[el.name];
+        if (el.type === "checkbox") { el.checked = value.indexOf(el.value) >= 0; } else { el.value = value; }
+      });
+      var chosen = document.getElementById("client-chosen");
+      if (chosen && draft.chip) { chosen.innerHTML = ""; var chip = document.createElement("span"); chip.className = "chip"; chip.textContent = draft.chip; chosen.appendChild(chip); }
+      var note = form.getAttribute("data-restored");
+      if (note) { var p = document.createElement("div"); p.className = "alert alert-success"; p.id = "draft-restored"; p.setAttribute("role", "status"); p.textContent = note; form.parentNode.insertBefore(p, form); }
+    }
+    var save = function (submitted) {
+      var chosen = document.getElementById("client-chosen");
+      write("b24plans-draft", {page: here(), fields: fields(), chip: chosen ? chosen.textContent.trim() : "", at: Date.now(), submitted: submitted});
+    };
+    form.addEventListener("input", function () { save(false); });
+    form.addEventListener("change", function () { save(false); });
+    form.addEventListener("submit", function () { save(true); });
+  }
+
   function getJSON(url, done) {
     var xhr = sessionGet(url);
     xhr.setRequestHeader("Accept", "application/json");
@@ -101,6 +174,25 @@
   }
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function iso(d) { return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()); }
+
+  // Phones: the list starts compact; the choice is remembered in this browser.
+  var toggle = document.getElementById("compact-toggle"), table = document.getElementById("plans");
+  if (toggle && table) {
+    var compactKey = "b24plans-compact", compact = true;
+    try { compact = window.localStorage.getItem(compactKey) !== "0"; } catch (e) { compact = true; }
+    var show = function () {
+      table.classList.toggle("compact", compact);
+      toggle.textContent = toggle.getAttribute(compact ? "data-full-text" : "data-compact-text");
+      fit();
+    };
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      compact = !compact;
+      try { window.localStorage.setItem(compactKey, compact ? "1" : "0"); } catch (e) { /* private mode */ }
+      show();
+    });
+    show();
+  }
 
   // Filters: show the date inputs only for "custom".
   var filters = document.getElementById("filters");
@@ -114,7 +206,8 @@
   var preset = document.querySelector("[data-period-preset]");
   if (preset) {
     var begin = document.getElementById("begindate"), end = document.getElementById("closedate");
-    preset.addEventListener("change", function () {
+    // the dates on screen are the dates saved: a preset spans the month / quarter / year of the start
+    var applyPreset = function () {
       var p = preset.value, a = begin.value ? new Date(begin.value + "T00:00:00") : new Date();
       if (p === "custom" || isNaN(a.getTime())) { return; }
       var first, last;
@@ -122,7 +215,9 @@
       if (p === "quarter") { var q = Math.floor(a.getMonth() / 3) * 3; first = new Date(a.getFullYear(), q, 1); last = new Date(a.getFullYear(), q + 3, 0); }
       if (p === "year") { first = new Date(a.getFullYear(), 0, 1); last = new Date(a.getFullYear(), 11, 31); }
       begin.value = iso(first); end.value = iso(last);
-    });
+    };
+    preset.addEventListener("change", applyPreset);
+    begin.addEventListener("change", applyPreset);
     var markCustom = function () { preset.value = "custom"; };
     end.addEventListener("change", markCustom);
   }
@@ -151,6 +246,7 @@
       });
     };
     var choose = function (c) {
+      clearTimeout(timer); seq++;  // a search still pending must not bring its list back under the box
       hidden.value = c.id; chosen.innerHTML = "";
       var chip = document.createElement("span"); chip.className = "chip";
       chip.textContent = c.name + " (" + tpl(c.kind === "company" ? "t-company" : "t-contact").trim() + ")";
@@ -166,6 +262,10 @@
         getJSON(picker.getAttribute("data-search-url") + "?q=" + encodeURIComponent(q), function (list) {
           if (mine !== seq) { return; }
           results.innerHTML = "";
+          if (!list.length) {  // say so: an empty list under the box reads as "still searching"
+            var none = document.createElement("li"); none.className = "muted"; none.id = "client-none";
+            none.textContent = tpl("t-no-clients").trim().replace("%s", q); results.appendChild(none);
+          }
           list.forEach(function (c) {
             var li = document.createElement("li"), b = document.createElement("button");
             b.type = "button"; b.setAttribute("data-client", c.id);

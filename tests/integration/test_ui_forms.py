@@ -74,7 +74,8 @@ def test_edit_a_plan_changes_it_and_unlinks_unticked_deals(installed):
     fields = hidden_and_checked(page, "plan-form")
     assert sorted(fields["deals"]) == sorted(str(d) for d in deals)
     assert 'value="5000"' in page and 'value="30"' in page
-    assert fields["currency"] == ["USD"] and fields["assigned_by_id"] == ["1"] and fields["period"] == ["custom"]
+    # a whole calendar month reopens as the month preset (issue 16, item 6)
+    assert fields["currency"] == ["USD"] and fields["assigned_by_id"] == ["1"] and fields["period"] == ["month"]
     fields.update({"amount": ["6500,25"], "deals": [str(deals[0])], "probability": ["45"]})
     saved = frame.http.post(installed.live.url + "/plans/save", data=fields, allow_redirects=False, timeout=60)
     assert saved.status_code == 303

@@ -53,13 +53,14 @@ def test_pages_of_50_sorting_and_paging(installed, plans):
     assert "63 planes" in first.text and "página 1 de 2" in first.text
     assert "100,00" in rows[0] and "200,00" in rows[1]  # smallest amounts first
     second = frame.get("/", sort="amount", dir="asc", page=2)
-    assert len(rows_of(second.text)) == 13 and "6300,00" in rows_of(second.text)[-1].replace(".", "")
+    # across currencies by the value in the base currency (USD): 6,100 EUR (6,588 USD) above 6,300 USD
+    assert len(rows_of(second.text)) == 13 and "6100,00 €" in rows_of(second.text)[-1].replace(".", "")
     descending = rows_of(frame.get("/", sort="amount", dir="desc").text)
-    assert "6300,00" in descending[0].replace(".", "")
+    assert "6100,00 €" in descending[0].replace(".", "")
     # the sort link of the sorted column toggles the direction (desc is the default, so no dir=) and keeps the
     # session in the URL; other columns start ascending
-    assert re.search(r'href="/\?sort=amount&amp;_s=', first.text)
-    assert re.search(r'href="/\?sort=won&amp;dir=asc&amp;_s=', first.text)
+    assert re.search(r'href="/\?sort=amount&amp;n=63&amp;_s=', first.text)  # the app's sort: it says how many
+    assert re.search(r'href="/\?sort=won&amp;dir=asc&amp;n=63&amp;_s=', first.text)
 
 
 def cells(page: str, column: str) -> list[str]:
@@ -117,7 +118,8 @@ def test_filters_live_in_the_url(installed, plans):
 def test_totals_per_currency_and_by_responsible(installed, plans):
     frame = Frame(installed)
     first = frame.get("/", currency="").text
-    assert 'data-totals-src="/plans/totals"' in first  # the page does not wait for the totals
+    # the page does not wait for the totals; it tells them how many plans to read (one scan, no probe)
+    assert re.search(r'data-totals-src="/plans/totals\?n=\d+"', first)
     # (app.js fetches them with the session in a header: the URL carries no _s)
     page = frame.get("/plans/totals").text.replace(NBSP, " ")
     assert 'id="totals"' in page and "<html" not in page
@@ -176,7 +178,8 @@ def test_create_a_plan_with_bad_then_good_values(installed, plans):
                  "La moneda no es una de las monedas del portal."):
         assert text in bad.text
     assert client.call_raw("crm.item.list", {"entityTypeId": inst.entity_type_id}).total == before
-    good = frame.post("/plans/save", {**form, "amount": "25.000,50", "currency": "USD", "probability": "40"})
+    good = frame.post("/plans/save", {**form, "amount": "25.000,50", "currency": "USD", "probability": "40",
+                                      "confirm_overlap": "1"})  # the demo's plans overlap it: asked and confirmed
     assert good.status_code == 303
     created = client.call("crm.item.list", {"entityTypeId": inst.entity_type_id, "order": {"id": "DESC"},
                                             "select": ["*"]})["items"][0]

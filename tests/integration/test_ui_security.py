@@ -63,7 +63,7 @@ def test_forms_without_csrf_are_refused_and_write_nothing(installed, one_plan):
     company = client.call("crm.item.list", {"entityTypeId": 4, "select": ["id"]})["items"][0]
     before = client.call_raw("crm.item.list", {"entityTypeId": one_plan.inst.entity_type_id}).total
     form = {"client": f"CO_{company['id']}", "period": "month", "begindate": "2026-11-01", "amount": "500",
-            "currency": "USD", "probability": "50", "assigned_by_id": "1", "back": "plans"}
+            "currency": "USD", "probability": "50", "assigned_by_id": "1", "back": "plans", "confirm_overlap": "1"}
     assert frame.post("/plans/save", form, csrf=False).status_code == 403
     assert frame.post("/plans/save", {**form, "csrf_token": "x" * 40}, csrf=False).status_code == 403
     assert client.call_raw("crm.item.list", {"entityTypeId": one_plan.inst.entity_type_id}).total == before
@@ -93,7 +93,7 @@ def test_the_rendered_forms_carry_their_own_csrf_token_and_session(installed, on
     assert hidden["_s"].split(".")[0] == frame.s.split(".")[0]  # same session; the signature carries a time
     company = webhook(installed).call("crm.item.list", {"entityTypeId": 4, "select": ["id"]})["items"][0]
     values = {**hidden, "client": f"CO_{company['id']}", "period": "month", "begindate": "2026-11-01",
-              "amount": "700", "currency": "USD", "probability": "10", "assigned_by_id": "1"}
+              "amount": "700", "currency": "USD", "probability": "10", "assigned_by_id": "1", "confirm_overlap": "1"}
     # a cookieless browser (third-party cookies blocked) posts exactly what the page holds
     response = requests.post(installed.live.url + "/plans/save", data=values, allow_redirects=False, timeout=30)
     assert response.status_code == 303 and "_s=" in response.headers["Location"]

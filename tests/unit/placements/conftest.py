@@ -22,6 +22,28 @@ STAGES = {"P": "DT1030_7:NEW", "S": "DT1030_7:SUCCESS", "F": "DT1030_7:FAIL"}
 WRITES = ("crm.item.add", "crm.item.update", "crm.item.delete")
 
 
+_REF = re.compile(r"^\$result\[([^\]]+)\]((?:\[[^\]]*\])*)$")
+
+
+def _resolve(value: Any, results: dict) -> Any:
+    if isinstance(value, dict):
+        return {k: _resolve(v, results) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, results) for v in value]
+    match = _REF.match(value) if isinstance(value, str) else None
+    if not match:
+        return value
+    node: Any = results.get(match.group(1))
+    for part in re.findall(r"\[([^\]]*)\]", match.group(2)):
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return ""
+    return "" if node is None else node
+
+
 class FakePortal:
     """Stands in for B24Client with a tiny CRM; records every write so tests can say 'nothing written'."""
 
@@ -76,7 +98,7 @@ class FakePortal:
         if method == "profile":
             return self.profile
         if method == "crm.currency.list":
-            return [{"CURRENCY": "EUR"}, {"CURRENCY": "USD"}]
+            return [{"CURRENCY": "EUR", "BASE": "Y"}, {"CURRENCY": "USD"}]
         if method == "user.get":
             return [{"ID": "1", "NAME": "Admin", "LAST_NAME": "Uno"},
                     {"ID": "2", "NAME": "María", "LAST_NAME": "López"}]
@@ -105,7 +127,13 @@ class FakePortal:
         return type("R", (), {"result": result, "total": len(rows or []), "next": None})()
 
     def batch(self, commands: dict, halt: bool = False) -> BatchResult:
-        return BatchResult(result={k: self.call(m, p) for k, (m, p) in commands.items()}, errors={})
+        """Runs the commands in order, ``$result[key][path]`` references resolved as the portal does."""
+        out = BatchResult()
+        for key, (method, params) in commands.items():
+            out.result[key] = self.call(method, _resolve(params, out.result))
+            if isinstance(out.result[key], dict) and "items" in out.result[key]:
+                out.total[key] = len(out.result[key]["items"])
+        return out
 
     batch_all = batch
 
