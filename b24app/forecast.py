@@ -71,11 +71,28 @@ class Forecast:
 
 def elapsed_share(plan: Plan, today: date) -> Decimal | None:
     """Percent of the period's days elapsed by the end of ``today`` (0 before it starts, 100 after it ends)."""
-    if plan.begin is None or plan.close is None or plan.close < plan.begin:
+    return elapsed_percent(plan.begin, plan.close, today)
+
+
+def elapsed_percent(begin: date | None, close: date | None, today: date) -> Decimal | None:
+    """Percent of the days ``begin``..``close`` (both included) elapsed by the end of ``today``."""
+    if begin is None or close is None or close < begin:
         return None
-    total = (plan.close - plan.begin).days + 1
-    done = min(max((today - plan.begin).days + 1, 0), total)
+    total = (close - begin).days + 1
+    done = min(max((today - begin).days + 1, 0), total)
     return Decimal(done) / Decimal(total) * HUNDRED
+
+
+def coverage_and_pace(amount: Decimal, won: Decimal, execution: Decimal, open_pipeline: Decimal | None,
+                      begin: date | None, close: date | None,
+                      today: date) -> tuple[Decimal | None, Decimal | None]:
+    """The coverage % ((won + open pipeline) ÷ amount) and the pace (execution % ÷ elapsed %) of stored
+    figures, as ``compute`` defines them; None where they are undefined (no pipeline read yet, amount 0, the
+    period not begun)."""
+    coverage = (won + open_pipeline) / amount * HUNDRED if open_pipeline is not None and amount > 0 else None
+    elapsed = elapsed_percent(begin, close, today)
+    pace = execution / elapsed if elapsed else None
+    return coverage, pace
 
 
 def deal_probability(deal: Deal, settings: ForecastSettings) -> Decimal:

@@ -17,6 +17,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from b24app import forecast
+
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 76, 16, 16, 40  # plot margins inside the viewBox (room for 16-unit labels)
 
@@ -112,15 +114,19 @@ def svg(points: list[DayPoint], amount: Decimal, begin: date | None, close: date
 
 
 def outlook(history: Sequence[Mapping[str, Any]], plan: Any, money: Any, labels: Mapping[str, str],
-            axis_money: Any = None) -> dict[str, Any]:
+            axis_money: Any = None, today: date | None = None) -> dict[str, Any]:
     """What the plan's outlook section shows (``_outlook.html``): the forecast and flag the plan holds, the open
-    pipeline and the amount no open deal covers (from the newest snapshot), the chart and its rows."""
+    pipeline and the amount no open deal covers (from the newest snapshot), coverage and pace (as of ``today``,
+    the portal's date), the chart and its rows."""
     points = day_points(history)
     latest = history[-1] if history else {}
     pipeline = _dec(latest.get("open_pipeline"))
     won = plan.won
     uncovered = max(plan.amount - won - pipeline, Decimal(0)) if pipeline is not None else None
+    coverage, pace = (forecast.coverage_and_pace(plan.amount, won, plan.execution, pipeline, plan.begindate,
+                                                 plan.closedate, today) if today is not None else (None, None))
     return {"plan": plan, "points": points, "open_pipeline": pipeline, "uncovered": uncovered,
+            "coverage": coverage, "pace": pace,
             "chart": svg(points, plan.amount, plan.begindate, plan.closedate, labels, money, axis_money)}
 
 
@@ -132,6 +138,7 @@ def outlook_for(plan: Any) -> dict[str, Any]:
     from b24app.db import get_db
     from b24app.planstore import plan_history
     from placements.i18n import compact_money, money
+    from sync.recompute import portal_today
 
     def fmt(value: Any) -> str:
         return money(value, plan.currency)
@@ -144,4 +151,5 @@ def outlook_for(plan: Any) -> dict[str, Any]:
                               "amount and the even pace; the same data follows as a table."),
               "won": gettext("Won"), "forecast": gettext("Expected finish"), "plan": gettext("Plan"),
               "pace": gettext("Even pace")}
-    return outlook(plan_history(get_db(), g.installation.member_id, plan.id), plan, fmt, labels, axis)
+    return outlook(plan_history(get_db(), g.installation.member_id, plan.id), plan, fmt, labels, axis,
+                   today=portal_today(g.installation))

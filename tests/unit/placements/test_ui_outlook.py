@@ -32,6 +32,17 @@ def snapshots(app, plan_id=1, days=3, open_pipeline="3000"):
     db.conn.close()
 
 
+def test_the_outlook_shows_coverage_and_pace_from_the_stored_figures(app, frame, fake):
+    """Coverage = (won 2,500 + open 3,000) ÷ 10,000 = 55 %; pace = execution 25 % ÷ elapsed 6 of 26 days
+    (23.08 %) = 1.08 — on pace, not behind."""
+    add_plan(fake)
+    snapshots(app, days=1)
+    page = frame.client.get(f"/plans/1/edit?_s={frame.s}").get_data(as_text=True).replace(NBSP, " ")
+    assert 'id="kpi-coverage">55 %<' in page
+    assert 'id="kpi-pace">1,08<' in page
+    assert 'title="ejecución % ÷ parte transcurrida del período; 1 es ir al ritmo"' in page
+
+
 def test_the_plan_form_draws_the_burn_up_from_the_snapshots_without_calling_the_portal(app, frame, fake):
     add_plan(fake)
     snapshots(app, days=3)
