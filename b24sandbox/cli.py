@@ -27,7 +27,12 @@ def main() -> None:
 @click.option("--no-rate-limit", is_flag=True, help="Turn the leaky bucket (50 burst, 2/s) off.")
 @click.option("--token-lifetime", default=3600, show_default=True, type=int,
               help="Access-token lifetime in seconds.")
-def serve(host: str, port: int, state: str, seed: str, no_rate_limit: bool, token_lifetime: int) -> None:
+@click.option("--profile", type=click.Choice(["cloud", "selfhosted"]), default="cloud", show_default=True,
+              help="selfhosted: no cloud rate limit and no operating-time limit, like a portal on its own server.")
+@click.option("--missing-method", "missing_methods", multiple=True, metavar="METHOD",
+              help="A method an older CRM module lacks (repeatable): it answers ERROR_METHOD_NOT_FOUND.")
+def serve(host: str, port: int, state: str, seed: str, no_rate_limit: bool, token_lifetime: int, profile: str,
+          missing_methods: tuple[str, ...]) -> None:
     """Run the sandbox portal: REST, OAuth, events and the portal shell at http://HOST:PORT/."""
     from werkzeug.serving import make_server
 
@@ -35,7 +40,8 @@ def serve(host: str, port: int, state: str, seed: str, no_rate_limit: bool, toke
     from b24sandbox.server import AccessLogHandler, create_sandbox_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    portal = Portal(state, seed, not no_rate_limit, token_lifetime, f"http://{host}:{port}")
+    portal = Portal(state, seed, not no_rate_limit, token_lifetime, f"http://{host}:{port}", profile=profile,
+                    missing_methods=missing_methods)
     app = create_sandbox_app(portal=portal)
     server = make_server(host, port, app, threaded=True, request_handler=AccessLogHandler)
     click.echo(f"Sandbox portal on http://{host}:{port}/  (member_id {portal.member_id})")

@@ -68,3 +68,37 @@ def test_enterprise_bucket_size_can_be_set(tmp_path):
         assert state["rate_burst"] == 60 and state["rate_per_second"] == 5
         codes = [requests.get(sb.webhook_url + "user.admin", timeout=5).status_code for _ in range(56)]
     assert codes == [200] * 56
+
+
+def test_serve_runs_the_self_hosted_profile_from_the_command_line(tmp_path):
+    """`b24sandbox serve --profile selfhosted --missing-method …`: a partner developer gets the self-hosted
+    portal (no cloud rate limit, an older CRM lacking a method) without writing Python."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "b24sandbox.cli", "serve", "--port", str(port),
+                             "--state", str(tmp_path / "p.db"), "--profile", "selfhosted",
+                             "--missing-method", "crm.item.list"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                state = requests.get(f"{base}/sandbox/faults", timeout=2).json()
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the sandbox did not start")
+        assert state["profile"] == "selfhosted" and state["rate_limit"] is False
+        assert state["missing_methods"] == ["crm.item.list"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
