@@ -62,7 +62,7 @@ def test_plan_the_next_period_prefills_the_form_and_links_both_plans(installed):
     ({"growth": ["1000,5"]}, "El crecimiento debe estar entre -100 % y 1000 %."),
     ({"growth": ["-101"]}, "El crecimiento debe estar entre -100 % y 1000 %."),
     ({"cap": ["-3"]}, "El tope del arrastre no puede ser negativo."),
-    ({"recurrence": ["MONTHLY"], "begindate": ["2026-03-01"], "closedate": ["2026-04-09"]},
+    ({"recurrence": ["MONTHLY"], "period": ["custom"], "begindate": ["2026-03-01"], "closedate": ["2026-04-09"]},
      "Un plan que se repite debe cubrir exactamente un mes, trimestre o año del calendario"),
     ({"carried": ["500"], "predecessor": [""]}, "Solo un plan que continúa otro anterior puede arrastrar un importe."),
 ])
