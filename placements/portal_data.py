@@ -181,8 +181,9 @@ class PortalData(ReferenceData):
         key = self._totals_key(flt)
         found = cache.get(key)
         if found is None:
+            rows = self._light_rows(flt, estimate).rows  # first: the currencies ride in its batch when not cached
             base, rates = self.base_rates()
-            found = totals(self._light_rows(flt, estimate).rows, rates, base)
+            found = totals(rows, rates, base)
             cache.put(key, found, 30)
         return found
 
