@@ -41,8 +41,11 @@ def test_an_expired_session_recovers_inside_the_portal(installed, page, shot):
 
     frame.locator("a[data-sort='amount']").click()
     # The frame must not show the browser's "refused to connect": it reloads itself through BX24 and
-    # the portal posts it again with a fresh AUTH_ID -> the plans are back.
+    # the portal posts it again with a fresh AUTH_ID -> the plans are back, in the view that was asked for
+    # (waiting for the sorted column, not for any row: the old page's rows are there until it navigates).
+    frame.locator("#plans th.col-amount.sorted").wait_for()
     frame.locator("#plans tr[data-plan]").first.wait_for()
+    frame.locator("h1", has_text="Planes de ventas").first.wait_for(state="attached")
     assert "Plan caducidad" in frame.locator("#plans").inner_text() or \
         company["title"] in frame.locator("#plans").inner_text()
     assert frame.locator("h1", has_text="Planes de ventas").count() == 1
