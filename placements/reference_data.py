@@ -17,7 +17,7 @@ from typing import Any
 
 from b24app.installations import Installation
 from b24app.rest.clients import RestClient
-from b24app.rest.codec import BatchResult, Command
+from b24app.rest.codec import MAX_BATCH, BatchResult, Command
 from b24app.rest.errors import AccessDenied
 from b24app.schema import COMPANY, CONTACT
 from placements.plan_form import Client
@@ -93,7 +93,8 @@ class Contact:
     emails: tuple[str, ...]
 
 
-def _person(item: dict[str, Any]) -> str:
+def person_name(item: dict[str, Any]) -> str:
+    """A contact's or a user's name from its first and last name."""
     parts = [item.get("name") or item.get("NAME"), item.get("lastName") or item.get("LAST_NAME")]
     return " ".join(str(p) for p in parts if p).strip()
 
@@ -128,7 +129,7 @@ def _users_of(value: Any) -> list[User]:
     """``user.get`` rows as Users (PHP may send the list as a keyed object)."""
     if isinstance(value, dict):
         value = list(value.values())
-    return [User(int(u["ID"]), _person(u) or f"#{u['ID']}", u.get("PERSONAL_PHOTO") or "")
+    return [User(int(u["ID"]), person_name(u) or f"#{u['ID']}", u.get("PERSONAL_PHOTO") or "")
             for u in value or [] if isinstance(u, dict) and u.get("ID")]
 
 
@@ -151,6 +152,38 @@ class ReferenceData:
         # the newest rate set the app recorded: a currency event the worker handled makes the cached
         # currencies stale at once; employees and anything else follow REFERENCE_SECONDS
         self.reference_version = reference_version
+        self._riders: dict[str, Command] = {}  # commands to send in this view's next batch (see ``ride``)
+        self._rider_result: BatchResult | None = None
+
+    # ---- commands riding in a view's batch ----------------------------------------------------
+    def ride(self, commands: dict[str, Command]) -> None:
+        """Send ``commands`` in the next batch this object makes (a page, a scan, a search, the names), so a
+        part of the view that the app knows it needs before the page is read costs no call of its own; the
+        answer is ``rider_answer``."""
+        self._riders, self._rider_result = dict(commands), None
+
+    def _batch(self, commands: dict[str, Command], every: bool = False) -> BatchResult:
+        """``client.batch`` (``batch_all`` when ``every``) carrying the riders when they fit in one batch; the
+        answer returned holds only ``commands``' keys (the riders' errors are theirs, not the caller's)."""
+        riders = self._riders if self._riders and len(commands) + len(self._riders) <= MAX_BATCH else {}
+        send = {**commands, **riders}
+        result = self.client.batch_all(send) if every else self.client.batch(send)
+        if not riders:
+            return result
+        self._riders = {}
+        mine, theirs = BatchResult(), BatchResult()
+        for name in ("result", "errors", "total", "next", "time"):
+            for key, value in getattr(result, name).items():
+                getattr(theirs if key in riders else mine, name)[key] = value
+        self._rider_result = theirs
+        return mine
+
+    def rider_answer(self) -> BatchResult:
+        """The riders' answer; when no batch of the view carried them, they are sent now on their own."""
+        if self._rider_result is None:
+            riders, self._riders = self._riders, {}
+            self._rider_result = self.client.batch(riders) if riders else BatchResult()
+        return self._rider_result
 
     def _ref_key(self, kind: str) -> tuple:
         return (kind, self.inst.member_id, self.reference_version)
@@ -180,7 +213,7 @@ class ReferenceData:
         for item in items_of(result.result.get("names_co")):
             names[Client("company", int(item["id"]))] = str(item.get("title") or "")
         for item in items_of(result.result.get("names_cn")):
-            names[Client("contact", int(item["id"]))] = _person(item)
+            names[Client("contact", int(item["id"]))] = person_name(item)
         users = {u.id: u for u in _users_of(result.result.get("names_us"))}
         return self._apply_names(rows, names, users)
 
@@ -273,13 +306,13 @@ class ReferenceData:
         names: dict[Client, str] = {}
         if not commands:
             return names
-        result = self.client.batch_all(commands)
+        result = self._batch(commands, every=True)
         result.raise_first()
         for key in commands:
             kind = "company" if key.startswith("company") else "contact"
             for item in items_of(result.result.get(key)):
                 names[Client(kind, int(item["id"]))] = str(item.get("title") or "") if kind == "company" \
-                    else _person(item)
+                    else person_name(item)
         return names
 
     def fill_names(self, rows: list[PlanRow]) -> list[PlanRow]:
@@ -311,7 +344,7 @@ class ReferenceData:
             return {"0": {"logic": "OR", **{str(n): {f"%{f}": v} for n, (f, v) in
                                              enumerate((f, v) for v in spellings for f in fields)}}}
 
-        result = self.client.batch({
+        result = self._batch({
             "co": ("crm.item.list", {"entityTypeId": COMPANY, "select": ["id", "title"], "filter": any_of("title")}),
             "cn": ("crm.item.list", {"entityTypeId": CONTACT, "select": ["id", "name", "lastName"],
                                      "filter": any_of("name", "lastName")}),
@@ -323,7 +356,7 @@ class ReferenceData:
             out[code] = {"id": code, "kind": "company", "name": str(item.get("title") or "")}
         for item in items_of(result.get("cn")):
             code = Client("contact", int(item["id"])).code
-            out[code] = {"id": code, "kind": "contact", "name": _person(item)}
+            out[code] = {"id": code, "kind": "contact", "name": person_name(item)}
         found = [c for c in out.values() if wanted in fold(c["name"])]
         return sorted(found, key=lambda c: fold(c["name"]))[:limit]
 
@@ -350,6 +383,6 @@ class ReferenceData:
             fm = item.get("fm") or []
             phones = tuple(str(f["value"]) for f in fm if f.get("typeId") == "PHONE" and f.get("value"))
             emails = tuple(str(f["value"]) for f in fm if f.get("typeId") == "EMAIL" and f.get("value"))
-            out.append(Contact(int(item["id"]), _person(item), str(item.get("post") or ""), phones, emails))
+            out.append(Contact(int(item["id"]), person_name(item), str(item.get("post") or ""), phones, emails))
         order = {cid: n for n, cid in enumerate(ids)}
         return sorted(out, key=lambda c: order.get(c.id, 0))
