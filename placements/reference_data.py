@@ -20,12 +20,37 @@ from b24app.rest.clients import RestClient
 from b24app.rest.codec import MAX_BATCH, BatchResult, Command
 from b24app.rest.errors import AccessDenied
 from b24app.schema import COMPANY, CONTACT
+from placements.i18n import CurrencyFormat, portal_formats
 from placements.plan_form import Client
 from placements.plans_query import PAGE_SIZE, ClientMatch, PlanRow
 
 CACHE_SECONDS = 60.0
 _USERS = {"FILTER": {"ACTIVE": True}, "start": 0}
 _CURRENCIES = {"order": {"SORT": "asc"}}
+MAX_FORMATS = 8  # currencies whose formats per language (crm.currency.get ``LANG``) ride with the list
+
+
+def currency_commands() -> dict[str, Command]:
+    """The portal's currencies (crm.currency.list: rates, and the formats of the portal's own language) and
+    the formats of every language of the first ``MAX_FORMATS`` of them (crm.currency.get ``LANG``, through
+    ``$result[ref_cur][i][CURRENCY]`` references: a row past the list's end asks for no currency and fails
+    alone), in one batch."""
+    commands: dict[str, Command] = {"ref_cur": ("crm.currency.list", _CURRENCIES)}
+    for i in range(MAX_FORMATS):
+        commands[f"ref_cur{i}"] = ("crm.currency.get", {"id": f"$result[ref_cur][{i}][CURRENCY]"})
+    return commands
+
+
+def with_formats(result: BatchResult) -> list[dict[str, Any]]:
+    """The currency rows of a ``currency_commands`` answer, each with the ``LANG`` its get returned."""
+    langs: dict[str, Any] = {}
+    for key, value in result.result.items():
+        if key.startswith("ref_cur") and key != "ref_cur" and key not in result.errors and isinstance(value, dict) \
+                and isinstance(value.get("LANG"), dict) and value.get("CURRENCY"):
+            langs[str(value["CURRENCY"])] = value["LANG"]
+    rows = result.result.get("ref_cur")
+    return [{**r, **({"LANG": langs[str(r["CURRENCY"])]} if str(r["CURRENCY"]) in langs else {})}
+            for r in rows or [] if isinstance(r, dict) and r.get("CURRENCY")]
 
 
 class _TTLCache:
@@ -193,7 +218,7 @@ class ReferenceData:
         """The reference data not cached yet, as batch commands to add to a view's one batch."""
         commands: dict[str, Command] = {}
         if reference_cache.get(self._ref_key("currency_rows")) is None:
-            commands["ref_cur"] = ("crm.currency.list", _CURRENCIES)
+            commands.update(currency_commands())
         if reference_cache.get(self._ref_key("users")) is None:
             commands["ref_users"] = ("user.get", _USERS)
         return commands
@@ -201,7 +226,7 @@ class ReferenceData:
     def take_reference(self, result: BatchResult) -> None:
         """Cache what ``reference_commands`` read (a refused currency list is read later, see _currency_rows)."""
         if "ref_cur" in result.result and "ref_cur" not in result.errors:
-            self._keep_currencies(result.result["ref_cur"])
+            self._keep_currencies(with_formats(result))
         if "ref_users" in result.result and "ref_users" not in result.errors and "ref_users" not in result.next:
             reference_cache.put(self._ref_key("users"), _users_of(result.result["ref_users"]), REFERENCE_SECONDS)
 
@@ -254,19 +279,27 @@ class ReferenceData:
         reference_cache.put(self._ref_key("currency_rows"), found, REFERENCE_SECONDS)
         return found
 
+    def currency_formats(self, lang: str) -> dict[str, CurrencyFormat]:
+        """Each currency's format for the Bitrix24 language ``lang``, from the cached rows (``portal_formats``)."""
+        return portal_formats(self._currency_rows(), lang)
+
     def _currency_rows(self) -> list[dict[str, Any]]:
         found = reference_cache.get(self._ref_key("currency_rows"))
         if found is None:
             try:
-                rows = self.client.call("crm.currency.list", _CURRENCIES) or []
+                result = self.client.batch(currency_commands())
+                if isinstance(result.errors.get("ref_cur"), AccessDenied):
+                    raise result.errors["ref_cur"]
             except AccessDenied:
-                # the method needs access to the CRM settings (api-reference/crm/currency/crm-currency-list.md):
+                # the methods need access to the CRM settings (api-reference/crm/currency/crm-currency-list.md):
                 # the codes are not secret, so read them with the installing admin's token when the user may not
                 if self.admin_client is None:
                     raise
                 with self.admin_client() as admin:
-                    rows = admin.call("crm.currency.list", _CURRENCIES) or []
-            found = self._keep_currencies(rows)
+                    result = admin.batch(currency_commands())
+            if "ref_cur" in result.errors:
+                raise result.errors["ref_cur"]
+            found = self._keep_currencies(with_formats(result))
         return found
 
     def users(self) -> list[User]:
