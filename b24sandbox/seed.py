@@ -22,19 +22,58 @@ USERS = [  # id, name, last name, position, admin, CRM access, gender
     (5, "Sofía", "Torres", "Contadora", False, "none", "F"),
 ]
 
-CURRENCIES = [  # code, rate to base, nominal, sort, Spanish name, format
-    ("USD", "1.0000", "1", 100, "Dólar estadounidense", "$#"),
-    ("EUR", "1.0800", "1", 200, "Euro", "€#"),
-    ("MXN", "0.0580", "1", 300, "Peso mexicano", "$# MXN"),
-    ("RUB", "0.0110", "1", 400, "Rublo ruso", "# ₽"),
+CURRENCIES = [  # code, rate to base, nominal, sort, Spanish name
+    ("USD", "1.0000", "1", 100, "Dólar estadounidense"),
+    ("EUR", "1.0800", "1", 200, "Euro"),
+    ("MXN", "0.0580", "1", 300, "Peso mexicano"),
+    ("RUB", "0.0110", "1", 400, "Rublo ruso"),
 ]
+NAMES = {"en": {"USD": "US Dollar", "EUR": "Euro", "MXN": "Mexican Peso", "RUB": "Russian Ruble"},
+         "ru": {"USD": "Доллар США", "EUR": "Евро", "MXN": "Мексиканское песо", "RUB": "Российский рубль"}}
+# FORMAT_STRING per language (HTML entities, as Bitrix24 stores them): Spanish and Russian write the amount
+# first, English the symbol first; the thousands and decimal marks below (THOUSANDS_VARIANT D dot, C comma,
+# B no-break space)
+FORMATS = {
+    "la": {"USD": "#&nbsp;US$", "EUR": "#&nbsp;€", "MXN": "#&nbsp;MXN", "RUB": "#&nbsp;RUB"},
+    "en": {"USD": "$#", "EUR": "€#", "MXN": "MX$#", "RUB": "&#8381;#"},
+    "ru": {"USD": "#&nbsp;$", "EUR": "#&nbsp;€", "MXN": "#&nbsp;MX$", "RUB": "#&nbsp;&#8381;"},
+}
+MARKS = {"la": (",", "D", "."), "en": (".", "C", ","), "ru": (",", "B", "&nbsp;")}  # DEC_POINT, variant, sep
+PORTAL_LANG = "la"  # the portal's own language: crm.currency.list returns its formats (LID)
+LANG_FIELDS = ("FORMAT_STRING", "FULL_NAME", "DEC_POINT", "THOUSANDS_SEP", "DECIMALS", "THOUSANDS_VARIANT",
+               "HIDE_ZERO")
 
 
-def currency_doc(code: str, amount: str, amount_cnt: str, sort: int, name: str, fmt: str,
-                 base: bool) -> dict[str, Any]:
+def currency_langs(code: str, name: str) -> dict[str, dict[str, Any]]:
+    """A currency's localizations (crm.currency.get ``LANG``) for la, en and ru."""
+    out = {}
+    for lang, (point, variant, sep) in MARKS.items():
+        fmt = FORMATS[lang].get(code) or (f"{code}#" if lang == "en" else f"#&nbsp;{code}")
+        full = name if lang == PORTAL_LANG else NAMES[lang].get(code, name)
+        out[lang] = {"FORMAT_STRING": fmt, "FULL_NAME": full, "DEC_POINT": point, "THOUSANDS_SEP": sep,
+                     "DECIMALS": "2", "THOUSANDS_VARIANT": variant, "HIDE_ZERO": "N"}
+    return out
+
+
+def currency_doc(code: str, amount: str, amount_cnt: str, sort: int, name: str, base: bool,
+                 langs: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A currency as stored: crm.currency.list's fields (the portal language's format flat, ``LID``) and
+    ``LANG``, which only crm.currency.get returns."""
+    langs = langs or currency_langs(code, name)
+    own = langs[PORTAL_LANG]
     return {"CURRENCY": code, "AMOUNT_CNT": str(amount_cnt), "AMOUNT": amount, "SORT": str(sort),
-            "BASE": "Y" if base else "N", "FULL_NAME": name, "LID": "la", "FORMAT_STRING": fmt,
-            "DEC_POINT": ".", "THOUSANDS_SEP": ",", "DECIMALS": "2", "DATE_UPDATE": now_iso()}
+            "BASE": "Y" if base else "N", "FULL_NAME": own["FULL_NAME"], "LID": PORTAL_LANG,
+            "FORMAT_STRING": own["FORMAT_STRING"], "DEC_POINT": own["DEC_POINT"],
+            "THOUSANDS_SEP": own["THOUSANDS_SEP"], "DECIMALS": own["DECIMALS"], "DATE_UPDATE": now_iso(),
+            "LANG": langs}
+
+
+def flat_from_lang(doc: dict[str, Any]) -> None:
+    """After ``LANG`` changed: the list's fields follow the portal language's entry."""
+    own = (doc.get("LANG") or {}).get(PORTAL_LANG) or {}
+    for key in ("FULL_NAME", "FORMAT_STRING", "DEC_POINT", "THOUSANDS_SEP", "DECIMALS"):
+        if key in own:
+            doc[key] = own[key]
 
 
 def base(portal: Portal) -> None:
@@ -50,8 +89,8 @@ def base(portal: Portal) -> None:
             "TIME_ZONE": "Europe/Madrid", "LANGUAGE_ID": "la", "IS_ONLINE": "N", "USER_TYPE": "employee",
             "DATE_REGISTER": now_iso(), "ADMIN": admin, "CRM_ACCESS": access,
         })
-    for code, amount, cnt, sort, name, fmt in CURRENCIES:
-        store.put("currencies", {"code": code}, currency_doc(code, amount, cnt, sort, name, fmt, code == "USD"))
+    for code, amount, cnt, sort, name in CURRENCIES:
+        store.put("currencies", {"code": code}, currency_doc(code, amount, cnt, sort, name, code == "USD"))
     pipelines.create_category(portal, DEAL, "General", sort=300, is_default=True, category_id=0)
     store.db["webhooks"].upsert({"user_id": 1, "code": "sandbox", "scopes": ",".join(sorted(ALL_SCOPES))},
                                 pk=("user_id", "code"))

@@ -6,9 +6,13 @@ The request's locale comes from ``b24app.i18n`` (the Bitrix24 ``LANG`` map and t
 from __future__ import annotations
 
 import calendar
+import html
 import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from babel import Locale
 from babel import dates as babel_dates
@@ -26,14 +30,84 @@ def _dec(value: Decimal | float | int | str | None) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+_SEPARATORS = {"N": "", "D": ".", "C": ",", "S": " ", "B": "\xa0"}  # THOUSANDS_VARIANT (else THOUSANDS_SEP)
+
+
+@dataclass(frozen=True)
+class CurrencyFormat:
+    """How the portal writes a currency in one language (a ``LANG`` entry of crm.currency.get, or the flat
+    fields crm.currency.list returns for the portal's own language): ``template`` is ``FORMAT_STRING`` with its
+    HTML entities decoded, ``#`` standing for the number."""
+
+    template: str
+    dec_point: str = "."
+    thousands: str = ""
+    decimals: int | None = None
+    hide_zero: bool = False
+
+    @classmethod
+    def of(cls, entry: Mapping[str, Any] | None) -> CurrencyFormat | None:
+        """The format of a ``LANG`` entry; None when it has no usable ``FORMAT_STRING`` (no ``#``)."""
+        if not isinstance(entry, Mapping):
+            return None
+        template = html.unescape(str(entry.get("FORMAT_STRING") or ""))
+        if "#" not in template:
+            return None
+        variant = str(entry.get("THOUSANDS_VARIANT") or "").upper()
+        thousands = _SEPARATORS[variant] if variant in _SEPARATORS else html.unescape(
+            str(entry.get("THOUSANDS_SEP") or ""))
+        try:
+            decimals: int | None = max(int(str(entry.get("DECIMALS"))), 0)
+        except ValueError:
+            decimals = None
+        return cls(template, html.unescape(str(entry.get("DEC_POINT") or ".")), thousands, decimals,
+                   str(entry.get("HIDE_ZERO") or "").upper() == "Y")
+
+    def format(self, value: Decimal, decimals: int | None = None) -> str:
+        """``value`` written the portal's way: rounded half up to ``decimals`` if given, else to the format's
+        ``DECIMALS`` (none when ``HIDE_ZERO`` and the rounded value is whole), grouped by three with the
+        thousands separator, in place of the template's ``#``; a negative amount takes its sign before the
+        whole (``-1.234,50 €``)."""
+        places = decimals if decimals is not None else (2 if self.decimals is None else self.decimals)
+        rounded = quantize(value, places)
+        if self.hide_zero and rounded == rounded.to_integral_value():
+            places, rounded = 0, quantize(value, 0)
+        whole, _, fraction = f"{abs(rounded):.{places}f}".partition(".")
+        groups = [whole[max(end - 3, 0):end] for end in range(len(whole), 0, -3)][::-1]
+        number = self.thousands.join(groups) + (self.dec_point + fraction if places else "")
+        return ("-" if rounded < 0 else "") + self.template.replace("#", number, 1)
+
+
+def portal_formats(rows: Iterable[Mapping[str, Any]], lang: str) -> dict[str, CurrencyFormat]:
+    """Each currency's format in the Bitrix24 language ``lang`` (``la``, ``en``, ``ru``…): its ``LANG`` entry
+    for that language, else the flat fields when they are that language's (``LID``); a currency with neither
+    is left to the locale's formatting."""
+    found: dict[str, CurrencyFormat] = {}
+    lang = (lang or "").strip().lower()
+    for row in rows:
+        given = row.get("LANG")
+        langs: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+        entry = langs.get(lang) if lang in langs else (row if str(row.get("LID") or "").lower() == lang else None)
+        fmt = CurrencyFormat.of(entry)
+        if fmt is not None and row.get("CURRENCY"):
+            found[str(row["CURRENCY"])] = fmt
+    return found
+
+
 def money(value: Decimal | float | int | str | None, currency: str, locale: str | None = None,
           decimals: int | None = None) -> str:
-    """``1.234,50 €`` in Spanish, ``$1,234.50`` in English: the currency's symbol and the portal's decimals
-    (``DECIMALS`` of crm.currency.list, which the frame puts in ``g.currency_decimals``; the locale
-    library's digits only when the portal's are unknown)."""
+    """``1.234,50 €`` in Spanish, ``$1,234.50`` in English. In a frame, the portal's own format of the currency
+    for the user's language when it has one (``g.currency_formats``, see ``portal_formats``); otherwise the
+    currency's symbol in the locale's pattern with the portal's decimals (``DECIMALS`` of crm.currency.list,
+    ``g.currency_decimals``; the locale library's digits only when the portal's are unknown)."""
     loc = locale or current_locale()
+    in_request = _in_request()
+    portal_format = (g.get("currency_formats") or {}).get(currency) if in_request and (
+        locale is None or locale == current_locale()) else None
+    if portal_format is not None:
+        return portal_format.format(_dec(value), decimals)
     if decimals is None:
-        decimals = (g.get("currency_decimals") or {}).get(currency) if _in_request() else None
+        decimals = (g.get("currency_decimals") or {}).get(currency) if in_request else None
     try:
         if decimals is None:
             return babel_numbers.format_currency(_dec(value), currency or "USD", locale=loc)

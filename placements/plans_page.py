@@ -17,14 +17,15 @@ from flask_babel import gettext
 
 from b24app import linkstore
 from b24app.db import get_db
+from b24app.rest.codec import BatchResult, Command
 from b24app.rest.errors import B24Error
-from b24app.schema import DEAL
+from b24app.schema import COMPANY, CONTACT, DEAL
 from placements import export, live, web
 from placements.frames import frame_required
 from placements.plan_form import Client
 from placements.plans_query import MONEY_SORTS, PAGE_SIZE, ListQuery, Totals, clients_of, sort_rows, sorted_here
 from placements.portal_data import PortalData
-from placements.reference_data import items_of
+from placements.reference_data import items_of, person_name
 
 log = logging.getLogger(__name__)
 bp = web.blueprint("plans")
@@ -81,28 +82,49 @@ class Waiting:
     client: Client | None = None
 
 
-def to_decide(portal: PortalData, limit: int = 50) -> list[Waiting]:
-    """The deals waiting for a person to choose their plan (kept by the worker and reconcile), as this user
-    may see them: the deals and the candidate plans are read with the user's token in one batch (a deal or a
-    plan they cannot see is left out), a deal linked or lost meanwhile leaves the list; the clients' names in one
-    more call. Nothing is read when the list is empty."""
-    db, member = get_db(), portal.inst.member_id
-    entries = linkstore.pending(db, member, limit)
+_DEAL_SELECT = ["id", "title", "companyId", "contactId", "closedate", "opportunity", "currencyId",
+                "stageSemanticId"]
+
+
+def to_decide_commands(portal: PortalData, entries: list[linkstore.Pending]) -> dict[str, Command]:
+    """The batch commands the "to decide" list needs, known before the page is read (the deals waiting are
+    the app's own, ``linkstore.pending``): the deals and the candidate plans as this user may read them, and
+    the deals' client names through ``$result[td_deals][items][i][...]`` references (a row past the end reads
+    as an empty id and matches nothing)."""
     if not entries:
-        return []
-    parent = portal.schema.parent_field
-    commands: dict[str, tuple[str, dict[str, Any]]] = {"deals": ("crm.item.list", {
-        "entityTypeId": DEAL, "filter": {"@id": [e.deal_id for e in entries]}, "select": [
-            "id", "title", "companyId", "contactId", "closedate", "opportunity", "currencyId", "stageSemanticId",
-            parent]})}
+        return {}
+    commands: dict[str, Command] = {"td_deals": ("crm.item.list", {
+        "entityTypeId": DEAL, "filter": {"@id": [e.deal_id for e in entries]},
+        "select": [*_DEAL_SELECT, portal.schema.parent_field]})}
     plan_ids = sorted({c.id for e in entries for c in e.candidates})
     for n in range(0, len(plan_ids), 50):  # the candidates this user may see (their titles are shown)
-        commands[f"p{n}"] = ("crm.item.list", {"entityTypeId": portal.eti, "filter": {"@id": plan_ids[n:n + 50]},
-                                               "select": ["id"]})
-    result = portal.client.batch(commands)
-    result.raise_first()
-    deals = {int(d["id"]): d for d in items_of(result.result.get("deals"))}
-    visible = {int(p["id"]) for key in commands if key != "deals" for p in items_of(result.result.get(key))}
+        commands[f"td_p{n}"] = ("crm.item.list", {"entityTypeId": portal.eti,
+                                                  "filter": {"@id": plan_ids[n:n + 50]}, "select": ["id"]})
+
+    def refs(column: str) -> list[str]:
+        return [f"$result[td_deals][items][{i}][{column}]" for i in range(len(entries))]
+
+    commands["td_co"] = ("crm.item.list", {"entityTypeId": COMPANY, "select": ["id", "title"],
+                                           "filter": {"@id": refs("companyId")}, "start": -1})
+    commands["td_cn"] = ("crm.item.list", {"entityTypeId": CONTACT, "select": ["id", "name", "lastName"],
+                                           "filter": {"@id": refs("contactId")}, "start": -1})
+    return commands
+
+
+def to_decide(portal: PortalData, entries: list[linkstore.Pending], result: BatchResult) -> list[Waiting]:
+    """The deals waiting for a person to choose their plan (kept by the worker and reconcile), as this user
+    may see them, from the answer to ``to_decide_commands`` (which rides in the page's batch): a deal or a
+    candidate plan the user cannot read is left out, a deal linked or lost meanwhile leaves the list."""
+    if not entries:
+        return []
+    for key in result.errors:
+        if key in ("td_deals",) or key.startswith("td_p"):
+            raise result.errors[key]
+    db, member = get_db(), portal.inst.member_id
+    parent = portal.schema.parent_field
+    deals = {int(d["id"]): d for d in items_of(result.result.get("td_deals"))}
+    visible = {int(p["id"]) for key in result.result if key.startswith("td_p")
+               for p in items_of(result.result.get(key))}
     linked = [deal_id for deal_id, d in deals.items() if int(d.get(parent) or 0) or d.get("stageSemanticId") == "F"]
     linkstore.drop_pending(db, member, linked)
     shown = []
@@ -113,7 +135,13 @@ def to_decide(portal: PortalData, limit: int = 50) -> list[Waiting]:
                 shown.append(Waiting(e, deals[e.deal_id]))
     for w in shown:
         w.client = next(iter(sorted(clients_of(w.deal), key=lambda c: c.kind != "company")), None)
-    names = portal.client_names({w.client for w in shown if w.client})
+    if "td_co" in result.errors or "td_cn" in result.errors:  # the names the usual way (one more call)
+        names = portal.client_names({w.client for w in shown if w.client})
+    else:
+        names = {Client("company", int(i["id"])): str(i.get("title") or "") for i in items_of(
+            result.result.get("td_co"))}
+        names.update({Client("contact", int(i["id"])): person_name(i) for i in items_of(
+            result.result.get("td_cn"))})
     for w in shown:
         w.client_name = names.get(w.client, "") if w.client else ""
     return shown
@@ -159,13 +187,15 @@ def index() -> Any:
         return web.not_ready()
     query = ListQuery.from_args(request.args)
     portal = web.data()
+    entries = linkstore.pending(get_db(), portal.inst.member_id)
+    portal.ride(to_decide_commands(portal, entries))  # the "to decide" list rides in the page's batch
     rows, total, flt = portal.page(query, date.today(), _estimate())
     users, currencies = portal.users(), portal.currencies()
     sums = portal.cached_totals(flt)  # when not cached, the page loads them with a second request
     extra = totals_context(portal, sums) if sums is not None else {"totals": None}
     pages = max(1, -(-total // PAGE_SIZE))
     try:
-        waiting = to_decide(portal)
+        waiting = to_decide(portal, entries, portal.rider_answer())
     except B24Error as exc:  # the plans still show; the list comes back on the next view
         log.warning("the deals to decide could not be read: %s", exc)
         waiting = []

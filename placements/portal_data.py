@@ -96,7 +96,7 @@ class PortalData(ReferenceData):
             "order": build_order(query, self.schema), "start": (query.page - 1) * PAGE_SIZE})}
         commands.update(name_commands("page"))
         commands.update(self.reference_commands())
-        result = self.client.batch(commands)
+        result = self._batch(commands)
         if "page" in result.errors:
             raise result.errors["page"]
         self.take_reference(result)
@@ -144,12 +144,12 @@ class PortalData(ReferenceData):
         in the scan's first batch (the rest of a list longer than estimated is read after it)."""
         params = {"entityTypeId": self.eti, "filter": flt, "select": self.schema.select()}
         extra = self.reference_commands()
-        if estimate is not None and not extra:
+        if estimate is not None and not extra and not self._riders:
             return self.client.list_all("crm.item.list", params, estimate=estimate)
         guess = estimate if estimate is not None else GUESS_PLANS  # no count known: a few pages, no probe
-        length = max(1, min(MAX_BATCH - len(extra), -(-guess // PAGE_SIZE) + 1))
+        length = max(1, min(MAX_BATCH - len(extra) - len(self._riders), -(-guess // PAGE_SIZE) + 1))
         commands = {**listing.chain("crm.item.list", params, "items", "id", None, length), **extra}
-        result = self.client.batch(commands)
+        result = self._batch(commands)
         self.take_reference(result)
         rows: list[dict[str, Any]] = []
         for key in list(commands)[:length]:
@@ -181,7 +181,7 @@ class PortalData(ReferenceData):
         key = self._totals_key(flt)
         found = cache.get(key)
         if found is None:
-            rows = self._light_rows(flt, estimate).rows  # first: the currencies ride in its batch when not cached
+            rows = self._light_rows(flt, estimate).rows  # first: the currencies not cached ride in its scan
             base, rates = self.base_rates()
             found = totals(rows, rates, base)
             cache.put(key, found, 30)

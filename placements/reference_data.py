@@ -17,15 +17,40 @@ from typing import Any
 
 from b24app.installations import Installation
 from b24app.rest.clients import RestClient
-from b24app.rest.codec import BatchResult, Command
+from b24app.rest.codec import MAX_BATCH, BatchResult, Command
 from b24app.rest.errors import AccessDenied
 from b24app.schema import COMPANY, CONTACT
+from placements.i18n import CurrencyFormat, portal_formats
 from placements.plan_form import Client
 from placements.plans_query import PAGE_SIZE, ClientMatch, PlanRow
 
 CACHE_SECONDS = 60.0
 _USERS = {"FILTER": {"ACTIVE": True}, "start": 0}
 _CURRENCIES = {"order": {"SORT": "asc"}}
+MAX_FORMATS = 8  # currencies whose formats per language (crm.currency.get ``LANG``) ride with the list
+
+
+def currency_commands() -> dict[str, Command]:
+    """The portal's currencies (crm.currency.list: rates, and the formats of the portal's own language) and
+    the formats of every language of the first ``MAX_FORMATS`` of them (crm.currency.get ``LANG``, through
+    ``$result[ref_cur][i][CURRENCY]`` references: a row past the list's end asks for no currency and fails
+    alone), in one batch."""
+    commands: dict[str, Command] = {"ref_cur": ("crm.currency.list", _CURRENCIES)}
+    for i in range(MAX_FORMATS):
+        commands[f"ref_cur{i}"] = ("crm.currency.get", {"id": f"$result[ref_cur][{i}][CURRENCY]"})
+    return commands
+
+
+def with_formats(result: BatchResult) -> list[dict[str, Any]]:
+    """The currency rows of a ``currency_commands`` answer, each with the ``LANG`` its get returned."""
+    langs: dict[str, Any] = {}
+    for key, value in result.result.items():
+        if key.startswith("ref_cur") and key != "ref_cur" and key not in result.errors and isinstance(value, dict) \
+                and isinstance(value.get("LANG"), dict) and value.get("CURRENCY"):
+            langs[str(value["CURRENCY"])] = value["LANG"]
+    rows = result.result.get("ref_cur")
+    return [{**r, **({"LANG": langs[str(r["CURRENCY"])]} if str(r["CURRENCY"]) in langs else {})}
+            for r in rows or [] if isinstance(r, dict) and r.get("CURRENCY")]
 
 
 class _TTLCache:
@@ -93,7 +118,8 @@ class Contact:
     emails: tuple[str, ...]
 
 
-def _person(item: dict[str, Any]) -> str:
+def person_name(item: dict[str, Any]) -> str:
+    """A contact's or a user's name from its first and last name."""
     parts = [item.get("name") or item.get("NAME"), item.get("lastName") or item.get("LAST_NAME")]
     return " ".join(str(p) for p in parts if p).strip()
 
@@ -128,7 +154,7 @@ def _users_of(value: Any) -> list[User]:
     """``user.get`` rows as Users (PHP may send the list as a keyed object)."""
     if isinstance(value, dict):
         value = list(value.values())
-    return [User(int(u["ID"]), _person(u) or f"#{u['ID']}", u.get("PERSONAL_PHOTO") or "")
+    return [User(int(u["ID"]), person_name(u) or f"#{u['ID']}", u.get("PERSONAL_PHOTO") or "")
             for u in value or [] if isinstance(u, dict) and u.get("ID")]
 
 
@@ -151,6 +177,38 @@ class ReferenceData:
         # the newest rate set the app recorded: a currency event the worker handled makes the cached
         # currencies stale at once; employees and anything else follow REFERENCE_SECONDS
         self.reference_version = reference_version
+        self._riders: dict[str, Command] = {}  # commands to send in this view's next batch (see ``ride``)
+        self._rider_result: BatchResult | None = None
+
+    # ---- commands riding in a view's batch ----------------------------------------------------
+    def ride(self, commands: dict[str, Command]) -> None:
+        """Send ``commands`` in the next batch this object makes (a page, a scan, a search, the names), so a
+        part of the view that the app knows it needs before the page is read costs no call of its own; the
+        answer is ``rider_answer``."""
+        self._riders, self._rider_result = dict(commands), None
+
+    def _batch(self, commands: dict[str, Command], every: bool = False) -> BatchResult:
+        """``client.batch`` (``batch_all`` when ``every``) carrying the riders when they fit in one batch; the
+        answer returned holds only ``commands``' keys (the riders' errors are theirs, not the caller's)."""
+        riders = self._riders if self._riders and len(commands) + len(self._riders) <= MAX_BATCH else {}
+        send = {**commands, **riders}
+        result = self.client.batch_all(send) if every else self.client.batch(send)
+        if not riders:
+            return result
+        self._riders = {}
+        mine, theirs = BatchResult(), BatchResult()
+        for name in ("result", "errors", "total", "next", "time"):
+            for key, value in getattr(result, name).items():
+                getattr(theirs if key in riders else mine, name)[key] = value
+        self._rider_result = theirs
+        return mine
+
+    def rider_answer(self) -> BatchResult:
+        """The riders' answer; when no batch of the view carried them, they are sent now on their own."""
+        if self._rider_result is None:
+            riders, self._riders = self._riders, {}
+            self._rider_result = self.client.batch(riders) if riders else BatchResult()
+        return self._rider_result
 
     def _ref_key(self, kind: str) -> tuple:
         return (kind, self.inst.member_id, self.reference_version)
@@ -160,7 +218,7 @@ class ReferenceData:
         """The reference data not cached yet, as batch commands to add to a view's one batch."""
         commands: dict[str, Command] = {}
         if reference_cache.get(self._ref_key("currency_rows")) is None:
-            commands["ref_cur"] = ("crm.currency.list", _CURRENCIES)
+            commands.update(currency_commands())
         if reference_cache.get(self._ref_key("users")) is None:
             commands["ref_users"] = ("user.get", _USERS)
         return commands
@@ -168,7 +226,7 @@ class ReferenceData:
     def take_reference(self, result: BatchResult) -> None:
         """Cache what ``reference_commands`` read (a refused currency list is read later, see _currency_rows)."""
         if "ref_cur" in result.result and "ref_cur" not in result.errors:
-            self._keep_currencies(result.result["ref_cur"])
+            self._keep_currencies(with_formats(result))
         if "ref_users" in result.result and "ref_users" not in result.errors and "ref_users" not in result.next:
             reference_cache.put(self._ref_key("users"), _users_of(result.result["ref_users"]), REFERENCE_SECONDS)
 
@@ -180,7 +238,7 @@ class ReferenceData:
         for item in items_of(result.result.get("names_co")):
             names[Client("company", int(item["id"]))] = str(item.get("title") or "")
         for item in items_of(result.result.get("names_cn")):
-            names[Client("contact", int(item["id"]))] = _person(item)
+            names[Client("contact", int(item["id"]))] = person_name(item)
         users = {u.id: u for u in _users_of(result.result.get("names_us"))}
         return self._apply_names(rows, names, users)
 
@@ -221,19 +279,27 @@ class ReferenceData:
         reference_cache.put(self._ref_key("currency_rows"), found, REFERENCE_SECONDS)
         return found
 
+    def currency_formats(self, lang: str) -> dict[str, CurrencyFormat]:
+        """Each currency's format for the Bitrix24 language ``lang``, from the cached rows (``portal_formats``)."""
+        return portal_formats(self._currency_rows(), lang)
+
     def _currency_rows(self) -> list[dict[str, Any]]:
         found = reference_cache.get(self._ref_key("currency_rows"))
         if found is None:
             try:
-                rows = self.client.call("crm.currency.list", _CURRENCIES) or []
+                result = self.client.batch(currency_commands())
+                if isinstance(result.errors.get("ref_cur"), AccessDenied):
+                    raise result.errors["ref_cur"]
             except AccessDenied:
-                # the method needs access to the CRM settings (api-reference/crm/currency/crm-currency-list.md):
+                # the methods need access to the CRM settings (api-reference/crm/currency/crm-currency-list.md):
                 # the codes are not secret, so read them with the installing admin's token when the user may not
                 if self.admin_client is None:
                     raise
                 with self.admin_client() as admin:
-                    rows = admin.call("crm.currency.list", _CURRENCIES) or []
-            found = self._keep_currencies(rows)
+                    result = admin.batch(currency_commands())
+            if "ref_cur" in result.errors:
+                raise result.errors["ref_cur"]
+            found = self._keep_currencies(with_formats(result))
         return found
 
     def users(self) -> list[User]:
@@ -273,13 +339,13 @@ class ReferenceData:
         names: dict[Client, str] = {}
         if not commands:
             return names
-        result = self.client.batch_all(commands)
+        result = self._batch(commands, every=True)
         result.raise_first()
         for key in commands:
             kind = "company" if key.startswith("company") else "contact"
             for item in items_of(result.result.get(key)):
                 names[Client(kind, int(item["id"]))] = str(item.get("title") or "") if kind == "company" \
-                    else _person(item)
+                    else person_name(item)
         return names
 
     def fill_names(self, rows: list[PlanRow]) -> list[PlanRow]:
@@ -311,7 +377,7 @@ class ReferenceData:
             return {"0": {"logic": "OR", **{str(n): {f"%{f}": v} for n, (f, v) in
                                              enumerate((f, v) for v in spellings for f in fields)}}}
 
-        result = self.client.batch({
+        result = self._batch({
             "co": ("crm.item.list", {"entityTypeId": COMPANY, "select": ["id", "title"], "filter": any_of("title")}),
             "cn": ("crm.item.list", {"entityTypeId": CONTACT, "select": ["id", "name", "lastName"],
                                      "filter": any_of("name", "lastName")}),
@@ -323,7 +389,7 @@ class ReferenceData:
             out[code] = {"id": code, "kind": "company", "name": str(item.get("title") or "")}
         for item in items_of(result.get("cn")):
             code = Client("contact", int(item["id"])).code
-            out[code] = {"id": code, "kind": "contact", "name": _person(item)}
+            out[code] = {"id": code, "kind": "contact", "name": person_name(item)}
         found = [c for c in out.values() if wanted in fold(c["name"])]
         return sorted(found, key=lambda c: fold(c["name"]))[:limit]
 
@@ -350,6 +416,6 @@ class ReferenceData:
             fm = item.get("fm") or []
             phones = tuple(str(f["value"]) for f in fm if f.get("typeId") == "PHONE" and f.get("value"))
             emails = tuple(str(f["value"]) for f in fm if f.get("typeId") == "EMAIL" and f.get("value"))
-            out.append(Contact(int(item["id"]), _person(item), str(item.get("post") or ""), phones, emails))
+            out.append(Contact(int(item["id"]), person_name(item), str(item.get("post") or ""), phones, emails))
         order = {cid: n for n, cid in enumerate(ids)}
         return sorted(out, key=lambda c: order.get(c.id, 0))

@@ -248,15 +248,20 @@ def render(template: str, **context: Any) -> str:
 
 
 def _currency_decimals() -> None:
-    """Put the portal's ``DECIMALS`` per currency where ``placements.i18n.money`` finds them."""
+    """Put the portal's ``DECIMALS`` per currency, and its formats for the user's language, where
+    ``placements.i18n.money`` finds them (from the currencies cached per installation: no call of their own
+    when the view's batch read them)."""
     inst = g.get("installation")
-    if "currency_decimals" in g or g.get("frame_user") is None or inst is None or not inst.is_provisioned:
+    user = g.get("frame_user")
+    if "currency_decimals" in g or user is None or inst is None or not inst.is_provisioned:
         return
     try:
-        g.currency_decimals = data().currency_decimals()
+        portal = data()
+        g.currency_decimals = portal.currency_decimals()
+        g.currency_formats = portal.currency_formats(user.lang or inst.lang or "la")
     except B24Error as exc:  # the page still renders, with the locale's digits
         log.warning("currency decimals unavailable: %s", exc)
-        g.currency_decimals = {}
+        g.currency_decimals, g.currency_formats = {}, {}
 
 
 def go(endpoint: str, **values: Any) -> Response:

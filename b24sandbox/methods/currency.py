@@ -1,7 +1,9 @@
 """crm.currency.list/get/base.get/add/update/delete (api-reference/crm/currency/*.md).
 
-Numbers are strings; AMOUNT is the rate to the base currency per AMOUNT_CNT units. Changes fire
-ONCRMCURRENCYADD/UPDATE/DELETE with ``data[FIELDS][ID]`` = the code.
+Numbers are strings; AMOUNT is the rate to the base currency per AMOUNT_CNT units. The list carries the formats
+of the portal's language (``LID``, FORMAT_STRING, DEC_POINT, THOUSANDS_SEP, DECIMALS); get adds ``LANG``, every
+language's (also THOUSANDS_VARIANT and HIDE_ZERO). Changes fire ONCRMCURRENCYADD/UPDATE/DELETE with
+``data[FIELDS][ID]`` = the code.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from b24sandbox.auth import AuthContext
 from b24sandbox.crm_model import require_crm_admin
 from b24sandbox.errors import RestError
 from b24sandbox.methods import method, param
-from b24sandbox.seed import currency_doc
+from b24sandbox.seed import LANG_FIELDS, currency_doc, currency_langs, flat_from_lang
 from b24sandbox.wire import as_map, now_iso
 
 if TYPE_CHECKING:
@@ -33,10 +35,22 @@ def _rate(value: Any) -> str:
         raise RestError("", "Invalid AMOUNT", 400) from exc
 
 
+def _langs(langs: dict[str, dict[str, Any]], fields: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``langs`` with the ``fields[LANG]`` entries given (per language, only the keys sent) written over."""
+    given = fields.get("LANG")
+    out = {lang: dict(entry) for lang, entry in langs.items()}
+    for lang, entry in (given.items() if isinstance(given, dict) else []):
+        if isinstance(entry, dict):
+            target = out.setdefault(str(lang).lower(), {key: "" for key in LANG_FIELDS})
+            target.update({str(k).upper(): (None if v is None else str(v)) for k, v in entry.items()
+                           if str(k).upper() in LANG_FIELDS})
+    return out
+
+
 @method("crm.currency.list", scope="crm")
 def currency_list(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> Any:
     _read_check(portal, ctx)
-    rows = portal.store.docs("currencies")
+    rows = [{k: v for k, v in doc.items() if k != "LANG"} for doc in portal.store.docs("currencies")]
     order = as_map(param(params, "order", "ORDER")) or {"SORT": "asc"}
     for key, direction in reversed(list(order.items())):
         key = str(key).upper()
@@ -53,9 +67,7 @@ def currency_get(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> An
     doc = portal.store.doc("currencies", code)
     if doc is None:
         raise RestError("", "Currency is not found.", 400)
-    lang = {k: doc[k] for k in ("FORMAT_STRING", "FULL_NAME", "DEC_POINT", "THOUSANDS_SEP", "DECIMALS")}
-    return {**doc, "LANG": {"la": {**lang, "THOUSANDS_VARIANT": "C", "HIDE_ZERO": "Y"},
-                            "en": {**lang, "THOUSANDS_VARIANT": "C", "HIDE_ZERO": "Y"}}}
+    return {**doc, "LANG": doc.get("LANG") or currency_langs(code, str(doc.get("FULL_NAME") or code))}
 
 
 @method("crm.currency.base.get", scope="crm")
@@ -70,8 +82,9 @@ def currency_add(portal: Portal, ctx: AuthContext, params: dict[str, Any]) -> An
     code = str(fields.get("CURRENCY") or "").upper()
     if len(code) != 3 or portal.store.doc("currencies", code) is not None:
         raise RestError("", "Currency is invalid or already exists.", 400)
+    name = str(fields.get("FULL_NAME") or code)
     doc = currency_doc(code, _rate(fields.get("AMOUNT", 1)), str(fields.get("AMOUNT_CNT", 1)),
-                       int(fields.get("SORT", 500)), str(fields.get("FULL_NAME") or code), f"# {code}", False)
+                       int(fields.get("SORT", 500)), name, False, _langs(currency_langs(code, name), fields))
     portal.store.put("currencies", {"code": code}, doc)
     portal.fire(ctx, "ONCRMCURRENCYADD", {"ID": code})
     return code
@@ -92,10 +105,8 @@ def currency_update(portal: Portal, ctx: AuthContext, params: dict[str, Any]) ->
         if key in fields:
             doc[key] = str(fields[key])
     if "LANG" in fields and isinstance(fields["LANG"], dict):
-        la = fields["LANG"].get("la") or {}
-        for key in ("FULL_NAME", "FORMAT_STRING", "DEC_POINT", "THOUSANDS_SEP", "DECIMALS"):
-            if key in la:
-                doc[key] = str(la[key])
+        doc["LANG"] = _langs(doc.get("LANG") or currency_langs(code, str(doc.get("FULL_NAME") or code)), fields)
+        flat_from_lang(doc)
     if doc != before:
         doc["DATE_UPDATE"] = now_iso()
         portal.store.put("currencies", {"code": code}, doc)

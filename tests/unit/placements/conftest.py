@@ -99,6 +99,8 @@ class FakePortal:
             return self.profile
         if method == "crm.currency.list":
             return [{"CURRENCY": "EUR", "BASE": "Y"}, {"CURRENCY": "USD"}]
+        if method == "crm.currency.get":  # no formats: the locale's formatting (placements/i18n.py money)
+            return {"CURRENCY": params["id"]} if params.get("id") else {}
         if method == "user.get":
             return [{"ID": "1", "NAME": "Admin", "LAST_NAME": "Uno"},
                     {"ID": "2", "NAME": "María", "LAST_NAME": "López"}]

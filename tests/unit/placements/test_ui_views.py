@@ -143,6 +143,7 @@ def test_output_is_escaped(frame, fake):
 
 def test_currencies_fall_back_to_the_admin_token_when_the_user_may_not_read_them(app, inst, fake):
     from b24app.rest.errors import AccessDenied
+    from placements import reference_data
     from placements.portal_data import PortalData, cache
 
     cache._data.clear()
@@ -158,7 +159,7 @@ def test_currencies_fall_back_to_the_admin_token_when_the_user_may_not_read_them
     original = admin.call
     admin.call = lambda m, p=None: calls.append(m) or original(m, p)
     assert PortalData(Denied(), inst, 3, admin_client=lambda: admin).currencies() == ["EUR", "USD"]
-    assert calls == ["crm.currency.list"]
+    assert calls == ["crm.currency.list"] + ["crm.currency.get"] * reference_data.MAX_FORMATS  # one batch
     cache._data.clear()
 
 
