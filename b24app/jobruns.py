@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
 from b24app.installations import now_iso
+from b24app.storage import Store
 
 
 @dataclass(frozen=True)
@@ -24,15 +23,15 @@ class JobRun:
     detail: dict[str, Any]
 
 
-def record(db: sqlite_utils.Database, member_id: str, job: str, ok: bool, **detail: Any) -> None:
+def record(db: Store, member_id: str, job: str, ok: bool, **detail: Any) -> None:
     """Remember that ``job`` just ran for the portal (``detail``: counts, the error; never a token)."""
-    with db.conn:
+    with db.transaction():
         db.table("job_runs").upsert({"member_id": member_id, "job": job, "at": now_iso(), "ok": int(ok),
                                      "detail": json.dumps(detail, default=str, ensure_ascii=False)},
                                     pk=("member_id", "job"))
 
 
-def last(db: sqlite_utils.Database, member_id: str, job: str) -> JobRun | None:
+def last(db: Store, member_id: str, job: str) -> JobRun | None:
     rows = list(db.query("SELECT * FROM job_runs WHERE member_id = ? AND job = ?", [member_id, job]))
     if not rows:
         return None

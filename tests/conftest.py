@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from pgcluster import Cluster, Unavailable
 
-from b24app import create_app
+from b24app import create_app, storage
 
 # Property tests check behaviour, not speed: no deadlines or too-slow checks on a busy 2-core machine.
 settings.register_profile("b24plans", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -24,6 +25,46 @@ def app(tmp_path):
                       "CLIENT_SECRET": "test-client-secret", "PUBLIC_URL": "http://127.0.0.1:5000",
                       "SCHEDULER": False})
     yield app
+
+
+# --- the two storage engines ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL server for the session (tests/pgcluster.py); skipped with one line if none can run."""
+    try:
+        cluster = Cluster().start()
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield cluster
+    finally:
+        storage.close_pools()
+        cluster.stop()
+
+
+@pytest.fixture(params=[storage.SQLITE, storage.POSTGRESQL])
+def database(request, tmp_path) -> Iterator[str]:
+    """``B24_DATABASE`` for a test that runs on both engines: a SQLite file in tmp_path, or a fresh database on
+    the session's PostgreSQL server (dropped afterwards)."""
+    if request.param == storage.SQLITE:
+        yield str(tmp_path / "app.db")
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.new_database()
+    try:
+        yield url
+    finally:
+        storage.close_pools()
+        cluster.drop_database(url)
+
+
+@pytest.fixture
+def app_database(tmp_path) -> str:
+    """The database of a fixture that most tests use on SQLite only; a module whose tests should run on both
+    engines overrides it with ``database`` (see tests/unit/rest/test_rest_limiter.py)."""
+    return str(tmp_path / "app.db")
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ from sync import inbox
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = connect(tmp_path / "inbox.db")
-    yield database
-    database.conn.close()
+def db(database):
+    """Both engines (tests/conftest.py ``database``)."""
+    store = connect(database)
+    yield store
+    store.close()
 
 
 def test_a_burst_of_updates_to_one_deal_is_one_pending_row(db):

@@ -11,6 +11,12 @@ from b24app.rest.limiter import UNKNOWN_RESET, PortalGate
 
 
 @pytest.fixture
+def app_database(database):
+    """This module runs on both engines (tests/conftest.py ``database``)."""
+    return database
+
+
+@pytest.fixture
 def gates(config, clock):
     made = []
 

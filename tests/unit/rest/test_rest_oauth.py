@@ -18,6 +18,12 @@ URL = ENDPOINT + "profile.json"
 EXPIRED = {"error": "expired_token", "error_description": "The access token provided has expired."}
 
 
+@pytest.fixture
+def app_database(database):
+    """This module runs on both engines (tests/conftest.py ``database``)."""
+    return database
+
+
 def token_answer(access="access-NEW-2222", refresh="refresh-NEW-2222", endpoint=ENDPOINT):
     return {"access_token": access, "refresh_token": refresh, "expires": 1_800_007_200, "expires_in": 3600,
             "client_endpoint": endpoint, "server_endpoint": "https://oauth.bitrix.info/rest/",
@@ -29,7 +35,7 @@ def stored(config):
     try:
         return InstallationStore(database).find(MEMBER)
     finally:
-        database.conn.close()
+        database.close()
 
 
 def rotate(config, access, refresh):
@@ -38,7 +44,7 @@ def rotate(config, access, refresh):
     try:
         InstallationStore(database).save_tokens(MEMBER, access, refresh, 1_800_009_000)
     finally:
-        database.conn.close()
+        database.close()
 
 
 def test_expired_token_refreshes_saves_then_retries(rsps, make_client, config):
