@@ -50,8 +50,8 @@ def queue(db: Store, member_id: str, alerts: Iterable[Mapping[str, Any]]) -> int
     with db.transaction():
         for alert in rows:
             new += db.execute(
-                "INSERT OR IGNORE INTO plan_alerts (member_id, plan_id, kind, period, user_id, title, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO plan_alerts (member_id, plan_id, kind, period, user_id, title, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [member_id, alert["plan_id"], alert["kind"], alert["period"], alert.get("user_id") or 0,
                  alert.get("title") or "", stamp]).rowcount
     return new

@@ -107,6 +107,7 @@ def _pending_of(row: Sequence[Any]) -> Pending:
 
 
 _COLUMNS = "deal_id, title, company_id, contact_id, day, amount, currency, reason, updated_at, candidates"
+_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[1:])
 
 
 def put_pending(db: Store, member_id: str, entries: Iterable[Pending]) -> None:
@@ -115,7 +116,8 @@ def put_pending(db: Store, member_id: str, entries: Iterable[Pending]) -> None:
     with db.transaction():
         for e in entries:
             db.execute(
-                f"INSERT OR REPLACE INTO link_pending (member_id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO link_pending (member_id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"ON CONFLICT (member_id, deal_id) DO UPDATE SET {_UPDATES}",
                 [member_id, e.deal_id, e.title, e.company_id, e.contact_id, e.day.isoformat() if e.day else None,
                  e.amount, e.currency, e.reason, written, json.dumps([_plan_json(c) for c in e.candidates])])
 

@@ -50,6 +50,15 @@ def redacted(database: str | Path) -> str:
     return f"{scheme}://{credentials.partition(':')[0]}:***@{host}"
 
 
+def password_of(database: str | Path) -> str | None:
+    """The password in a ``postgresql://user:password@host/db`` URL (the logs mask it), else None."""
+    text = str(database)
+    if engine_of(text) != POSTGRESQL or "@" not in text:
+        return None
+    credentials = text.partition("://")[2].rpartition("@")[0]
+    return credentials.partition(":")[2] or None
+
+
 def _unavailable_errors() -> tuple[type[BaseException], ...]:
     found: list[type[BaseException]] = [sqlite3.OperationalError]
     try:

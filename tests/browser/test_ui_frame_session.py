@@ -24,7 +24,7 @@ def expire_sessions(installed) -> int:
             cursor = db.execute("UPDATE frame_sessions SET expires_at = ?", [time.time() - 5])
         return cursor.rowcount
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_an_expired_session_recovers_inside_the_portal(installed, page, shot):

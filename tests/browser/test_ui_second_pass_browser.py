@@ -120,7 +120,7 @@ def expire_sessions(installed) -> int:
         with db.conn:
             return db.execute("UPDATE frame_sessions SET expires_at = ?", [time.time() - 5]).rowcount
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_a_session_expiry_keeps_the_view(installed, page, shot):

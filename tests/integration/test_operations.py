@@ -61,7 +61,7 @@ def test_doctor_reports_refused_tokens_and_a_stuck_inbox(env):
         db.execute("UPDATE installations SET access_token = 'dead-token-000000', expires_at = 1")
         db.conn.commit()
     finally:
-        db.conn.close()
+        db.close()
     result = CliRunner().invoke(cli, ["doctor"])
     assert result.exit_code == 1
     assert "FAIL tokens:" in result.output and "an administrator must open the app" in result.output
@@ -116,7 +116,7 @@ def test_doctor_fails_when_the_sweeps_stopped_running(env):
         db.execute("UPDATE job_runs SET at = '2026-11-20T20:00:00+00:00'")
         db.conn.commit()
     finally:
-        db.conn.close()
+        db.close()
     result = CliRunner().invoke(cli, ["doctor"])
     assert result.exit_code == 1 and "FAIL reconcile: last run 2026-11-20 20:00 UTC" in result.output
     assert "b24plans jobs" in result.output

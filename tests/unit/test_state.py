@@ -57,7 +57,7 @@ def test_migrations_run_once_per_process_and_file(tmp_path, monkeypatch):
     appdb.migrate(path)
     appdb.migrate(path)
     for _ in range(5):
-        appdb.connect(path).conn.close()
+        appdb.connect(path).close()
     assert runs == [1]
     for suffix in ("", "-wal", "-shm"):  # the file deleted and made again is another database: migrated again
         path.with_name(path.name + suffix).unlink(missing_ok=True)

@@ -18,7 +18,7 @@ def portal() -> FakePortal:
 def db(tmp_path):
     database = connect(tmp_path / "sync.db")
     yield database
-    database.conn.close()
+    database.close()
 
 
 @pytest.fixture
