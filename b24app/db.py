@@ -308,6 +308,36 @@ def connect(path: str | Path) -> Store:
     return _open(path)
 
 
+#: Tables of the engines' own bookkeeping: never copied (the target has its own migration record).
+_BOOKKEEPING = {"_sqlite_migrations", "schema_migrations", "sqlite_sequence", "sqlite_stat1"}
+
+
+class StoreNotEmpty(RuntimeError):
+    """The target store already holds installations: a copy would mix two stores."""
+
+
+def copy_store(source: Store, target: Store, batch: int = 500) -> dict[str, int]:
+    """Copy every row of every app table from ``source`` to ``target`` (migrated first, and empty of
+    installations); returns the row count per table. Rows keep their ids, so the inbox, snapshots, alerts and
+    rate history read the same. Run it with the app stopped: rows written meanwhile would not be copied."""
+    migrate(target.database)
+    if target.execute("SELECT count(*) FROM installations").fetchone()[0]:
+        raise StoreNotEmpty("the target already has installations: copy into an empty database")
+    counts: dict[str, int] = {}
+    with target.transaction():
+        for table in sorted(set(source.table_names()) - _BOOKKEEPING):
+            wanted = set(target.columns(table))
+            columns = [c for c in source.columns(table) if c in wanted]
+            target.execute(f"DELETE FROM {table}")  # rate-limit state a start-up may have written
+            rows = source.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+            for start in range(0, len(rows), batch):
+                target.table(table).insert_all(dict(zip(columns, row, strict=True))
+                                               for row in rows[start:start + batch])
+            target.reset_ids(table)
+            counts[table] = len(rows)
+    return counts
+
+
 class ThreadLocalDB:
     """One connection per thread for code that runs in scheduler or server threads."""
 

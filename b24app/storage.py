@@ -241,6 +241,9 @@ class Store:
         """``["ok"]``, or what the engine found wrong with its files."""
         raise NotImplementedError
 
+    def reset_ids(self, table: str) -> None:
+        """After rows were copied in with their ``id``: the next row the engine numbers comes after them."""
+
     def backup(self, target: Path) -> None:
         raise NotImplementedError
 
@@ -398,7 +401,7 @@ class SqliteStore(Store):
 # ------------------------------------------------------------------ PostgreSQL
 
 _PG_TYPES = {str: "TEXT", int: "BIGINT", float: "DOUBLE PRECISION"}
-POOL_SIZE = int(os.environ.get("B24_DATABASE_POOL", "20") or 20)
+POOL_SIZE = 20  # B24_DATABASE_POOL (read when a process makes its pool)
 _pools: dict[str, Any] = {}
 _pools_guard = threading.Lock()
 
@@ -413,7 +416,8 @@ def _pool(url: str) -> Any:
             except ImportError:
                 raise StorageError("B24_DATABASE is a postgresql:// URL but psycopg is not installed: "
                                    "pip install 'b24plans[postgres]'") from None
-            pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, kwargs={"autocommit": True},
+            size = int(os.environ.get("B24_DATABASE_POOL") or POOL_SIZE)
+            pool = ConnectionPool(url, min_size=1, max_size=max(size, 4), kwargs={"autocommit": True},
                                   timeout=60, open=True, name="b24plans")
             pool.wait(timeout=30)
             _pools[url] = pool
@@ -576,6 +580,11 @@ class PgStore(Store):
         return [r[0] for r in self.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
             "AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()]
+
+    def reset_ids(self, table: str) -> None:
+        if "id" in self.columns(table):
+            self.execute(f"SELECT setval(pg_get_serial_sequence(?, 'id'), GREATEST(COALESCE(MAX(id), 0), 1), "
+                         f"MAX(id) IS NOT NULL) FROM {_ident(table)}", [table])
 
     def integrity(self) -> list[str]:
         self.execute("SELECT 1")  # the server checks its own pages; reaching it is what this host can check

@@ -195,6 +195,33 @@ def doctor(member_id: str | None, fix: bool) -> None:
         sys.exit(1)
 
 
+@click.command("migrate-store")
+@click.option("--to", "target", required=True, metavar="URL",
+              help="the new store: postgresql://user:password@host:port/database (empty; made if needed)")
+def migrate_store(target: str) -> None:
+    """Copy the app's store (B24_DATABASE, e.g. the SQLite file) into another one, e.g. PostgreSQL: every
+    installation, inbox row, snapshot and the rest. Stop the app and the worker first; then set B24_DATABASE
+    to the new URL."""
+    from b24app import db as appdb
+    from b24app.storage import UNAVAILABLE, StorageError, redacted
+
+    source_name = load_config()["DATABASE"]
+    if str(source_name) == target:
+        raise click.ClickException("the target is the store itself")
+    source = appdb.connect(source_name)
+    try:
+        target_db = appdb.connect(target)
+        counts = appdb.copy_store(source, target_db)
+    except (appdb.StoreNotEmpty, StorageError) + UNAVAILABLE as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        source.close()
+    target_db.close()
+    for table, count in counts.items():
+        click.echo(f"  {table}: {count} row(s)")
+    click.echo(f"copied {redacted(source_name)} to {redacted(target)}: set B24_DATABASE to the new store")
+
+
 @click.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 def backup(path: str) -> None:

@@ -10,7 +10,7 @@ import requests
 from test_worker import money, running_worker, wait_for  # noqa: F401 - running_worker is a fixture
 
 from b24app.storage import engine_of
-from sync import reconcile, worker
+from sync import inbox, reconcile, worker
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +69,53 @@ def test_reconcile_repairs_what_a_lost_event_left_behind(user, installed, sandbo
     assert installed.live.rows("SELECT plan_id FROM deal_plan WHERE deal_id = ?", [deal]) == [{"plan_id": plan}]
     assert installed.live.rows("SELECT job FROM job_runs WHERE member_id = ?", [installed.member_id]) \
         == [{"job": "reconcile"}]
+
+
+@pytest.fixture
+def sqlite_app(installed, database):
+    """The installed app on SQLite only (the source of ``migrate-store``)."""
+    if engine_of(database) != "sqlite":
+        pytest.skip("migrate-store copies a SQLite store: its test runs once")
+    return installed
+
+
+def test_migrate_store_copies_a_sqlite_store_into_postgresql(user, sqlite_app, sandbox, pg_cluster, monkeypatch):
+    installed = sqlite_app
+    plan = user.add_plan(8000, probability=50)
+    user.add_deal(plan, 2000, stage="WON")
+    assert sandbox.portal.dispatcher.wait_idle(15)
+    db = installed.live.db()
+    try:
+        worker.drain_once(installed.live.config, db)  # snapshots, the deal index, audit rows, job runs
+        inbox.enqueue(db, installed.member_id, "ONCRMDEALUPDATE", 2, 424242, {"FIELDS": {"ID": "424242"}})
+        tables = sorted(set(db.table_names()) - {"_sqlite_migrations"})
+        before = {t: sorted(map(tuple, db.execute(f"SELECT * FROM {t}").fetchall()), key=repr) for t in tables}
+    finally:
+        db.close()
+    assert before["installations"] and before["plan_snapshots"] and before["deal_plan"]
+    assert [r for r in before["inbox"] if r[8] == "pending"], "a pending inbox row to carry over"
+
+    target = pg_cluster.new_database()
+    monkeypatch.setenv("B24_ENV", "development")
+    for name in ("DATABASE", "CLIENT_ID", "CLIENT_SECRET", "OAUTH_URL", "PUBLIC_URL", "SECRET_KEY"):
+        monkeypatch.setenv(f"B24_{name}", str(installed.live.config[name]))
+    from click.testing import CliRunner
+
+    from b24app.cli import cli
+    from b24app.db import connect
+
+    result = CliRunner().invoke(cli, ["migrate-store", "--to", target])
+    assert result.exit_code == 0, result.output
+    assert "installations: 1 row(s)" in result.output and "set B24_DATABASE" in result.output
+    copy = connect(target)
+    try:
+        after = {t: sorted(map(tuple, copy.execute(f"SELECT * FROM {t}").fetchall()), key=repr) for t in tables}
+        assert after == before  # every installation, pending inbox row, snapshot, audit row ... as it was
+        # the engine numbers new rows after the copied ones
+        assert inbox.enqueue(copy, installed.member_id, "ONCRMDEALUPDATE", 2, 515151, {})
+        newest = copy.execute("SELECT max(id) FROM inbox").fetchone()[0]
+        assert newest > max(r[0] for r in before["inbox"])
+    finally:
+        copy.close()
+    again = CliRunner().invoke(cli, ["migrate-store", "--to", target])  # never into a store in use
+    assert again.exit_code != 0 and "empty database" in again.output
