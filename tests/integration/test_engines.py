@@ -87,6 +87,7 @@ def test_migrate_store_copies_a_sqlite_store_into_postgresql(user, sqlite_app, s
     db = installed.live.db()
     try:
         worker.drain_once(installed.live.config, db)  # snapshots, the deal index, audit rows, job runs
+        assert sandbox.portal.dispatcher.wait_idle(15)  # the plan's write came back as an event: stored; then quiet
         inbox.enqueue(db, installed.member_id, "ONCRMDEALUPDATE", 2, 424242, {"FIELDS": {"ID": "424242"}})
         tables = sorted(set(db.table_names()) - {"_sqlite_migrations"})
         before = {t: sorted(map(tuple, db.execute(f"SELECT * FROM {t}").fetchall()), key=repr) for t in tables}
