@@ -200,6 +200,13 @@ def m012_inbox_claimed_by(db: Store) -> None:
     db.table("installations").add_column("rate_per_second", float)
 
 
+@migrations()
+def m013_job_claims(db: Store) -> None:
+    """Who ran each scheduled job last, cluster-wide (b24app/jobruns.py ``claim``): the scheduler of every process
+    asks before a reconcile, a period close or a prune, so the job runs once per interval, not once per process."""
+    db.table("job_claims").create({"job": str, "at": float, "claimed_by": str}, pk="job", not_null={"job"})
+
+
 def migration_names() -> list[str]:
     return [name for name, _ in _MIGRATIONS]
 

@@ -137,3 +137,15 @@ def test_audit_log_records_actions(db):
     audit(db, "m1", "install", actor="user:1", created=True)
     entry = next(db.query("SELECT * FROM audit_log"))
     assert entry["action"] == "install" and '"created": true' in entry["detail"]
+
+
+def test_a_scheduled_job_is_claimed_once_per_interval_across_processes(db):
+    from b24app import jobruns
+
+    assert jobruns.claim(db, "reconcile", 900, now=1000.0)
+    assert not jobruns.claim(db, "reconcile", 900, now=1001.0)  # another process, same interval: not run there
+    assert jobruns.claim(db, "prune", 900, now=1001.0)  # each job on its own
+    assert not jobruns.claim(db, "reconcile", 900, now=1000.0 + 0.89 * 900)
+    assert jobruns.claim(db, "reconcile", 900, now=1000.0 + 0.9 * 900)  # a scheduler firing a little early runs
+    assert jobruns.claim(db, "reconcile", 900, now=1811.0, force=True)  # a process's first run after it starts
+    assert not jobruns.claim(db, "reconcile", 900, now=1812.0)
