@@ -158,6 +158,11 @@ class Result:
         self._rows, self.rowcount, self.columns = rows, rowcount, list(columns)
         self._at = 0
 
+    @property
+    def description(self) -> list[tuple[str, None, None, None, None, None, None]] | None:
+        """The DB-API shape: one 7-tuple per column, its name first (None for a statement without rows)."""
+        return [(name, None, None, None, None, None, None) for name in self.columns] if self.columns else None
+
     def fetchone(self) -> tuple[Any, ...] | None:
         if self._at >= len(self._rows):
             return None

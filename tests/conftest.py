@@ -19,8 +19,8 @@ settings.load_profile("b24plans")
 
 
 @pytest.fixture
-def app(tmp_path):
-    app = create_app({"ENV": "test", "TESTING": True, "DATABASE": str(tmp_path / "app.db"),
+def app(app_database):
+    app = create_app({"ENV": "test", "TESTING": True, "DATABASE": app_database,
                       "SECRET_KEY": "test-secret-key", "CLIENT_ID": "local.test.app",
                       "CLIENT_SECRET": "test-client-secret", "PUBLIC_URL": "http://127.0.0.1:5000",
                       "SCHEDULER": False})
@@ -60,11 +60,35 @@ def database(request, tmp_path) -> Iterator[str]:
         cluster.drop_database(url)
 
 
+#: ``B24PLANS_TEST_ENGINE=postgresql``: the fixtures below put every test that uses them on PostgreSQL (a whole
+#: run on the other engine, e.g. ``B24PLANS_TEST_ENGINE=postgresql .venv/bin/python -m pytest tests/integration``).
+TEST_ENGINE = os.environ.get("B24PLANS_TEST_ENGINE", storage.SQLITE)
+
+
+def pytest_collection_modifyitems(config, items):
+    if TEST_ENGINE != storage.POSTGRESQL:
+        return
+    skip = pytest.mark.skip(reason="checks SQLite's own mechanics: not run under B24PLANS_TEST_ENGINE=postgresql")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
-def app_database(tmp_path) -> str:
-    """The database of a fixture that most tests use on SQLite only; a module whose tests should run on both
-    engines overrides it with ``database`` (see tests/unit/rest/test_rest_limiter.py)."""
-    return str(tmp_path / "app.db")
+def app_database(request, tmp_path) -> Iterator[str]:
+    """The database of the fixtures most tests use (``app``, the live app, the sync tests' ``db``): SQLite, or
+    PostgreSQL under ``B24PLANS_TEST_ENGINE=postgresql``. A module whose tests run on both engines in every run
+    overrides it with ``database`` (see tests/unit/rest/test_rest_limiter.py)."""
+    if TEST_ENGINE != storage.POSTGRESQL:
+        yield str(tmp_path / "app.db")
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.new_database()
+    try:
+        yield url
+    finally:
+        storage.close_pools()
+        cluster.drop_database(url)
 
 
 @pytest.fixture

@@ -165,6 +165,7 @@ def test_app_update_with_a_new_token_and_no_refresh_token_is_refused(client, db)
     assert InstallationStore(db).find(MEMBER).app_version == ""
 
 
+@pytest.mark.sqlite_only
 def test_events_after_the_database_was_recreated_land_in_the_new_one(app, client, db):
     """A database deleted and created again (a reset demo) must not keep receiving events through a
     connection to the deleted file."""
@@ -226,6 +227,7 @@ def test_a_newline_in_an_event_name_cannot_forge_a_log_line(client, db, caplog):
         assert "\n" not in record.getMessage()
 
 
+@pytest.mark.sqlite_only
 def test_an_event_that_cannot_be_stored_because_the_disk_is_full_gets_503_and_a_line_says_why(
         client, db, app, monkeypatch, caplog):
     """A real SQLITE_FULL: the request's connection may not grow the file (max_page_count at its size)."""
@@ -246,6 +248,7 @@ def test_an_event_that_cannot_be_stored_because_the_disk_is_full_gets_503_and_a_
     full.close()
 
 
+@pytest.mark.sqlite_only
 def test_an_event_waits_for_another_writer_and_is_stored_when_it_lets_go(client, db, app):
     import threading
 

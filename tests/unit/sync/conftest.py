@@ -15,8 +15,8 @@ def portal() -> FakePortal:
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = connect(tmp_path / "sync.db")
+def db(app_database):
+    database = connect(app_database)
     yield database
     database.close()
 
