@@ -24,6 +24,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -554,13 +555,32 @@ class PgStore(Store):
 
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
-        key = lock_key(name)
-        with self.pool.connection() as conn:  # a connection of its own: the lock lives as long as it holds
-            conn.execute("SELECT pg_advisory_lock(%s)", [key])
+        """The threads of this process queue on a thread lock first, so only one of them asks the server; it polls
+        ``pg_try_advisory_lock`` and gives its connection back between tries: a waiter never holds a pooled
+        connection that the holder may need (the pool is small, a holder may open a transaction)."""
+        with _memory_locks_guard:
+            local = _memory_locks.setdefault(f"pg:{self.database}:{name}", threading.Lock())
+        with local:
+            key, pause = lock_key(name), 0.002
+            while True:
+                conn = self.pool.getconn()
+                try:
+                    got = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0])
+                except BaseException:
+                    self.pool.putconn(conn)
+                    raise
+                if got:
+                    break
+                self.pool.putconn(conn)
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
             try:
                 yield
             finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+                try:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+                finally:
+                    self.pool.putconn(conn)
 
     @contextmanager
     def try_lock(self, name: str) -> Iterator[bool]:

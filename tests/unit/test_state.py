@@ -149,3 +149,22 @@ def test_a_scheduled_job_is_claimed_once_per_interval_across_processes(db):
     assert jobruns.claim(db, "reconcile", 900, now=1000.0 + 0.9 * 900)  # a scheduler firing a little early runs
     assert jobruns.claim(db, "reconcile", 900, now=1811.0, force=True)  # a process's first run after it starts
     assert not jobruns.claim(db, "reconcile", 900, now=1812.0)
+
+
+def test_a_lock_held_here_is_held_for_other_processes_too(db, database):
+    """``Store.lock`` excludes other processes (a file lock beside SQLite, an advisory lock on PostgreSQL: other
+    machines too): another process's ``try_lock`` of the name fails while this one holds it, and succeeds after."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from b24app.storage import open_store\n"
+             "with open_store(sys.argv[1]).try_lock(sys.argv[2]) as got: print(got)")
+
+    def other_process_gets(name: str) -> str:
+        return subprocess.run([sys.executable, "-c", probe, database, name], capture_output=True, text=True,
+                              check=True, timeout=60).stdout.strip()
+
+    with db.lock("reconcile-portal-1"):
+        assert other_process_gets("reconcile-portal-1") == "False"
+        assert other_process_gets("reconcile-portal-2") == "True"  # one lock per name
+    assert other_process_gets("reconcile-portal-1") == "True"
