@@ -20,7 +20,7 @@ def expire_sessions(installed) -> int:
     """What an hour of inactivity does: every frame session of the app is past its expiry."""
     db = installed.live.db()
     try:
-        with db.conn:
+        with db.transaction():
             cursor = db.execute("UPDATE frame_sessions SET expires_at = ?", [time.time() - 5])
         return cursor.rowcount
     finally:

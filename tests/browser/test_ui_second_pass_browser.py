@@ -117,7 +117,7 @@ def expire_sessions(installed) -> int:
 
     db = installed.live.db()
     try:
-        with db.conn:
+        with db.transaction():
             return db.execute("UPDATE frame_sessions SET expires_at = ?", [time.time() - 5]).rowcount
     finally:
         db.close()
