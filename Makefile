@@ -14,7 +14,7 @@ $(BIN)/python:
 # The app (b24plans) and the sandbox portal (b24sandbox, a distribution of its own) are both installed editable,
 # at the versions in constraints.txt (reproducible installs; `make lock` refreshes them).
 $(STAMP): $(BIN)/python pyproject.toml b24sandbox/pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]' -e ./b24sandbox
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,postgres]' -e ./b24sandbox
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -53,7 +53,7 @@ demo: $(STAMP)
 # Re-pin constraints.txt: install the newest allowed versions into a throwaway venv, then freeze them.
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && .venv-lock/bin/python -m pip install --quiet --upgrade pip
-	.venv-lock/bin/python -m pip install --quiet '.[test]' ./b24sandbox
+	.venv-lock/bin/python -m pip install --quiet '.[test,postgres]' ./b24sandbox
 	{ echo "# Versions the whole suite passed with; 'make lock' refreshes this file (a fresh venv, then pip freeze)."; \
 	  .venv-lock/bin/python -m pip freeze --exclude-editable | grep -v -e '^b24plans' -e '^b24sandbox'; } > constraints.txt
 	rm -rf .venv-lock

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from b24app import db, i18n, logsafe
+from b24app import db, i18n, logsafe, storage
 from b24app.manifest import load_manifest
 from b24app.settings import check_required, load_settings
 from b24app.version import __version__
@@ -26,13 +26,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     check_required(config)
     app.config.update(config)
     app.config["SECRET_KEY"] = config.get("SECRET_KEY") or "dev-only-not-secret"
-    database = Path(app.config["DATABASE"])
-    if not database.is_absolute():
-        database = Path(app.root_path).parent / database
-    app.config["DATABASE"] = str(database)
+    if storage.engine_of(app.config["DATABASE"]) == storage.SQLITE:  # a path; a postgresql:// URL stays as is
+        database = Path(app.config["DATABASE"])
+        if not database.is_absolute():
+            database = Path(app.root_path).parent / database
+        app.config["DATABASE"] = str(database)
 
     logsafe.install(app.config.get("LOG_LEVEL", "INFO"), app.config.get("LOG_FORMAT", "text"))
-    logsafe.register_secret(app.config.get("CLIENT_SECRET"), app.config.get("SECRET_KEY"))
+    logsafe.register_secret(app.config.get("CLIENT_SECRET"), app.config.get("SECRET_KEY"),
+                            storage.password_of(app.config["DATABASE"]))
     app.extensions["b24_manifest"] = load_manifest(app.config.get("MANIFEST"))
 
     db.init_app(app)

@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import sqlite_utils
-
 from b24app.installations import now_iso
+from b24app.storage import Store
 
 AT_RISK = "at_risk"
 FULFILLED = "fulfilled"
@@ -41,24 +40,24 @@ def alert_row(plan: Mapping[str, Any], kind: str) -> dict[str, Any]:
             "user_id": _int(plan.get("assignedById")), "title": str(plan.get("title") or "")}
 
 
-def queue(db: sqlite_utils.Database, member_id: str, alerts: Iterable[Mapping[str, Any]]) -> int:
+def queue(db: Store, member_id: str, alerts: Iterable[Mapping[str, Any]]) -> int:
     """Queue alerts not queued before for the same plan, kind and period; returns how many were new."""
     new = 0
     stamp = now_iso()
     rows = list(alerts)
     if not rows:
         return 0
-    with db.conn:
+    with db.transaction():
         for alert in rows:
             new += db.execute(
-                "INSERT OR IGNORE INTO plan_alerts (member_id, plan_id, kind, period, user_id, title, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO plan_alerts (member_id, plan_id, kind, period, user_id, title, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [member_id, alert["plan_id"], alert["kind"], alert["period"], alert.get("user_id") or 0,
                  alert.get("title") or "", stamp]).rowcount
     return new
 
 
-def pending(db: sqlite_utils.Database, member_id: str, limit: int = 50) -> list[dict[str, Any]]:
+def pending(db: Store, member_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """Queued alerts not sent yet, oldest first."""
     cursor = db.execute("SELECT id, plan_id, kind, period, user_id, title FROM plan_alerts WHERE member_id = ? "
                         "AND sent_at IS NULL ORDER BY id LIMIT ?", [member_id, int(limit)])
@@ -66,20 +65,20 @@ def pending(db: sqlite_utils.Database, member_id: str, limit: int = 50) -> list[
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def has_pending(db: sqlite_utils.Database, member_id: str) -> bool:
+def has_pending(db: Store, member_id: str) -> bool:
     return db.execute("SELECT 1 FROM plan_alerts WHERE member_id = ? AND sent_at IS NULL LIMIT 1",
                       [member_id]).fetchone() is not None
 
 
-def mark(db: sqlite_utils.Database, ids: Iterable[int], error: str | None = None) -> None:
+def mark(db: Store, ids: Iterable[int], error: str | None = None) -> None:
     """Mark alerts done: sent, or given up with ``error`` (switched off, no responsible, refused)."""
     stamp = now_iso()
-    with db.conn:
+    with db.transaction():
         for alert_id in ids:
             db.execute("UPDATE plan_alerts SET sent_at = ?, error = ? WHERE id = ?", [stamp, error, int(alert_id)])
 
 
-def sent(db: sqlite_utils.Database, member_id: str, plan_id: int | None = None) -> list[dict[str, Any]]:
+def sent(db: Store, member_id: str, plan_id: int | None = None) -> list[dict[str, Any]]:
     """The alerts done (sent or given up), for tests and the doctor."""
     where = "member_id = ? AND sent_at IS NOT NULL"
     args: list[Any] = [member_id]
@@ -92,7 +91,7 @@ def sent(db: sqlite_utils.Database, member_id: str, plan_id: int | None = None) 
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def switches(db: sqlite_utils.Database, member_id: str) -> dict[str, bool]:
+def switches(db: Store, member_id: str) -> dict[str, bool]:
     """Each kind of alert on or off for the installation (on unless an admin turned it off)."""
     found = {kind: True for kind in KINDS}
     for kind, enabled in db.execute("SELECT kind, enabled FROM alert_switches WHERE member_id = ?",
@@ -102,8 +101,8 @@ def switches(db: sqlite_utils.Database, member_id: str) -> dict[str, bool]:
     return found
 
 
-def set_switches(db: sqlite_utils.Database, member_id: str, values: Mapping[str, bool]) -> None:
-    with db.conn:
+def set_switches(db: Store, member_id: str, values: Mapping[str, bool]) -> None:
+    with db.transaction():
         for kind in KINDS:
             if kind in values:
                 db.execute("INSERT INTO alert_switches (member_id, kind, enabled) VALUES (?, ?, ?) "

@@ -53,9 +53,21 @@ def provision(member_id: str | None) -> None:
 
 
 def _add_sync_commands() -> None:
-    from sync.commands import backup, close_periods, doctor, import_plans, jobs, limits, prune, reconcile, worker
+    from sync.commands import (
+        backup,
+        close_periods,
+        doctor,
+        import_plans,
+        jobs,
+        limits,
+        migrate_store,
+        prune,
+        reconcile,
+        worker,
+    )
 
-    for command in (worker, jobs, reconcile, close_periods, doctor, backup, prune, import_plans, limits):
+    for command in (worker, jobs, reconcile, close_periods, doctor, backup, prune, import_plans, limits,
+                    migrate_store):
         cli.add_command(command)
 
 

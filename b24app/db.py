@@ -1,27 +1,51 @@
-"""The app's SQLite database: connections (WAL), numbered migrations, Flask wiring.
+"""The app's database: the engine it runs on (b24app/storage.py), numbered migrations, Flask wiring.
 
-Migrations are never edited once shipped; add a new function instead.
+One migration history for both engines: each migration is a function written against ``Store`` (its table
+helpers give both engines the same columns, and any raw SQL in it is portable). On SQLite sqlite_utils'
+runner applies them (its ``_sqlite_migrations`` table, as always); on PostgreSQL ``_apply_pg`` does, recording
+them in ``schema_migrations``, each in a transaction, under an advisory lock so processes that start together
+apply them once. Migrations are never edited once shipped; add a new function instead.
 """
 
 from __future__ import annotations
 
-import fcntl
+import datetime as _dt
 import os
-import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlite_utils
 from flask import Flask, current_app, g
 from sqlite_utils.migrations import Migrations
 
-migrations = Migrations("b24plans")
+from b24app.storage import (
+    POSTGRESQL,
+    SqliteStore,
+    Store,
+    engine_of,
+    file_lock,
+    lock_dir,
+    open_store,
+    private_dir,
+)
+
+__all__ = ["Store", "connect", "file_lock", "lock_dir", "migrate", "get_db", "init_app", "ThreadLocalDB"]
+
+MIGRATION_SET = "b24plans"
+_MIGRATIONS: list[tuple[str, Callable[[Store], None]]] = []
+
+
+def migrations() -> Callable[[Callable[[Store], None]], Callable[[Store], None]]:
+    """Register a migration (in the order of the file)."""
+    def register(fn: Callable[[Store], None]) -> Callable[[Store], None]:
+        _MIGRATIONS.append((fn.__name__, fn))
+        return fn
+    return register
 
 
 @migrations()
-def m001_initial(db: sqlite_utils.Database) -> None:
+def m001_initial(db: Store) -> None:
     db.table("installations").create(
         {
             "member_id": str, "domain": str, "client_endpoint": str, "server_endpoint": str,
@@ -77,7 +101,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m002_frame_sessions(db: sqlite_utils.Database) -> None:
+def m002_frame_sessions(db: Store) -> None:
     """Server-side state of a verified frame user (placements/frames.py); the cookie holds only ``sid``."""
     db.table("frame_sessions").create(
         {"sid": str, "member_id": str, "user_id": int, "is_admin": int, "lang": str,
@@ -89,14 +113,14 @@ def m002_frame_sessions(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m003_sessions_from(db: sqlite_utils.Database) -> None:
+def m003_sessions_from(db: Store) -> None:
     """The moment (epoch seconds) from which an installation's frame sessions count: a verified install or
     Reinstall and a confirmed uninstall move it forward, so sessions opened before are refused."""
     db.table("installations").add_column("sessions_from", float)
 
 
 @migrations()
-def m004_job_runs(db: sqlite_utils.Database) -> None:
+def m004_job_runs(db: Store) -> None:
     """The last run of each background job per portal (b24app/jobruns.py): what ``b24plans doctor`` reports."""
     db.table("job_runs").create(
         {"member_id": str, "job": str, "at": str, "ok": int, "detail": str},
@@ -105,13 +129,13 @@ def m004_job_runs(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m005_deal_won_at(db: sqlite_utils.Database) -> None:
+def m005_deal_won_at(db: Store) -> None:
     """The moment each indexed deal was won (``movedTime`` of a deal in a success stage, ARCHITECTURE.md F12)."""
     db.table("deal_plan").add_column("won_at", str)
 
 
 @migrations()
-def m006_rate_history(db: sqlite_utils.Database) -> None:
+def m006_rate_history(db: Store) -> None:
     """Every set of currency rates the app has seen, with the moment it came in force (b24app/ratestore.py)."""
     db.table("rate_history").create(
         {"id": int, "member_id": str, "since": str, "recorded_at": str, "source": str, "rates": str},
@@ -121,20 +145,20 @@ def m006_rate_history(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m007_portal_time_zone(db: sqlite_utils.Database) -> None:
+def m007_portal_time_zone(db: Store) -> None:
     """The portal's UTC offset as ``server.time`` gives it (``+01:00``): it decides dates (ARCHITECTURE.md F13)."""
     db.table("installations").add_column("time_zone", str)
 
 
 @migrations()
-def m008_enum_map(db: sqlite_utils.Database) -> None:
+def m008_enum_map(db: Store) -> None:
     """Per installation, the item ids of the plan's list fields by XML id (``{"RECURRENCE": {"MONTHLY": 57}}``):
     Bitrix24 stores a list field's value as the id of its item, which differs per portal."""
     db.table("installations").add_column("enum_map", str)
 
 
 @migrations()
-def m009_auto_link(db: sqlite_utils.Database) -> None:
+def m009_auto_link(db: Store) -> None:
     """Auto-linking (b24app/linkstore.py): a person's link or unlink of a deal, which the rule never undoes,
     and the deals waiting for a person to choose their plan ("to decide")."""
     db.table("link_decisions").create(
@@ -149,7 +173,7 @@ def m009_auto_link(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m010_forecast(db: sqlite_utils.Database) -> None:
+def m010_forecast(db: Store) -> None:
     """Where plans are heading (b24app/forecast.py): the forecast in each snapshot, which snapshots are the daily
     ones, the alerts to the plans' responsibles (one row per plan, kind and period: sent once) and the
     per-installation switches of each kind of alert."""
@@ -166,7 +190,7 @@ def m010_forecast(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m012_inbox_claimed_by(db: sqlite_utils.Database) -> None:
+def m012_inbox_claimed_by(db: Store) -> None:
     """Who claimed a ``processing`` inbox row (``host:pid``): a restarted worker takes back at once the rows of a
     worker that was killed on this host, instead of waiting for them to go stale (sync/inbox.py). And the rate
     limit per installation: a self-hosted portal may allow more than the cloud's."""
@@ -176,80 +200,106 @@ def m012_inbox_claimed_by(db: sqlite_utils.Database) -> None:
     db.table("installations").add_column("rate_per_second", float)
 
 
-def _private_dir(path: Path) -> None:
-    """Make the folder (and missing parents); a folder made here is readable by its owner only."""
-    if not path.exists():
-        path.mkdir(parents=True, exist_ok=True)
-        os.chmod(path, 0o700)
+@migrations()
+def m013_job_claims(db: Store) -> None:
+    """Who ran each scheduled job last, cluster-wide (b24app/jobruns.py ``claim``): the scheduler of every process
+    asks before a reconcile, a period close or a prune, so the job runs once per interval, not once per process."""
+    db.table("job_claims").create({"job": str, "at": float, "claimed_by": str}, pk="job", not_null={"job"})
 
 
-def lock_dir(database: str | Path) -> Path:
-    """Folder beside the database for the host-wide lock files (migrations, rate limiter, refresh)."""
-    path = Path(f"{database}.locks")
-    _private_dir(path)
-    return path
+def migration_names() -> list[str]:
+    return [name for name, _ in _MIGRATIONS]
 
 
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive ``flock`` opened per use, so it excludes other processes and other threads alike."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+def _sqlite_runner(path: str) -> Migrations:
+    runner = Migrations(MIGRATION_SET)
+    for name, fn in _MIGRATIONS:
+        def apply(sq: sqlite_utils.Database, fn: Callable[[Store], None] = fn) -> None:
+            fn(SqliteStore.over(sq, path))
+        runner(name=name)(apply)
+    return runner
 
 
-_migrated: set[tuple[str, int]] = set()  # (path, inode) of the files this process has migrated
+def _apply_sqlite(db: SqliteStore) -> None:
+    _sqlite_runner(db.database).apply(db.sq)
+
+
+def pending_migrations(db: Store) -> list[str]:
+    """The migrations not applied to this database yet (in order)."""
+    if isinstance(db, SqliteStore):
+        return [m.name for m in _sqlite_runner(db.database).pending(db.sq)]
+    if "schema_migrations" not in db.table_names():
+        return migration_names()
+    done = {r[0] for r in db.execute("SELECT name FROM schema_migrations WHERE migration_set = ?",
+                                     [MIGRATION_SET]).fetchall()}
+    return [name for name in migration_names() if name not in done]
+
+
+def _apply_pg(store: Store) -> None:
+    """Apply the pending migrations to a PostgreSQL store, once across every process that starts now."""
+    with store.lock("b24plans:migrate"):
+        store.execute("CREATE TABLE IF NOT EXISTS schema_migrations (migration_set TEXT NOT NULL, "
+                      "name TEXT NOT NULL, applied_at TEXT, PRIMARY KEY (migration_set, name))")
+        done = {r[0] for r in store.execute("SELECT name FROM schema_migrations WHERE migration_set = ?",
+                                            [MIGRATION_SET]).fetchall()}
+        for name, fn in _MIGRATIONS:
+            if name in done:
+                continue
+            with store.transaction():
+                fn(store)
+                store.execute("INSERT INTO schema_migrations (migration_set, name, applied_at) VALUES (?, ?, ?)",
+                              [MIGRATION_SET, name, _dt.datetime.now(_dt.UTC).isoformat()])
+
+
+_migrated: set[tuple[str, int]] = set()  # (database, inode) of the databases this process has migrated
 _migrated_lock = threading.Lock()
 
 
 def _file_id(path: str) -> int:
     """The database file's inode: a file deleted and created again (a reset demo) is another database."""
+    if engine_of(path) == POSTGRESQL:
+        return 0
     try:
         return os.stat(path).st_ino
     except OSError:
         return 0
 
 
-def _open(path: str) -> sqlite_utils.Database:
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    conn.execute("PRAGMA foreign_keys = ON")
-    # WAL + NORMAL: a commit survives an app crash; only a power loss may drop the last commits.
-    conn.execute("PRAGMA synchronous = NORMAL")
-    return sqlite_utils.Database(conn)
+def _open(path: str) -> Store:
+    return open_store(path)
 
 
 def migrate(path: str | Path) -> None:
     """Create the database (and its folder) if needed, switch it to WAL and apply every migration.
 
-    Runs once per process and file: ``create_app`` calls it at start-up (so do the CLI commands, through
-    it). A database and a folder made here are private (0600 / 0700): the file holds the admins' tokens.
+    Runs once per process and database: ``create_app`` calls it at start-up (so do the CLI commands, through
+    it). A SQLite database and a folder made here are private (0600 / 0700): the file holds the admins' tokens.
     Processes that open a fresh database at the same moment would race on switching to WAL and on the
-    migrations ("database is locked"), so this runs under a host-wide file lock.
+    migrations ("database is locked"), so this runs under a host-wide file lock (PostgreSQL: an advisory lock).
     """
     path = str(path)
     with _migrated_lock:
         if path == ":memory:" or (path, _file_id(path)) in _migrated:
             return
-        _private_dir(Path(path).parent)
+        if engine_of(path) == POSTGRESQL:
+            _apply_pg(open_store(path))
+            _migrated.add((path, 0))
+            return
+        private_dir(Path(path).parent)
         # The file holds the admins' tokens: owner only (SQLite gives its -wal and -shm files the same mode).
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         with file_lock(lock_dir(path) / "migrate.lock"):
-            db = _open(path)
+            db = SqliteStore(path)
             try:
                 db.enable_wal()
-                migrations.apply(db)
+                _apply_sqlite(db)
             finally:
-                db.conn.close()
+                db.close()
         _migrated.add((path, _file_id(path)))
 
 
-def connect(path: str | Path) -> sqlite_utils.Database:
-    """A connection to the app's database: opened and its pragmas set, nothing more.
+def connect(path: str | Path) -> Store:
+    """A handle on the app's database: opened (SQLite: its pragmas set), nothing more.
 
     The schema is in place once ``migrate`` ran in this process (a file not migrated yet, e.g. a test's
     fresh database or a demo folder deleted meanwhile, is migrated first). ``:memory:`` is a new database
@@ -257,12 +307,42 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     """
     path = str(path)
     if path == ":memory:":
-        db = _open(path)
-        migrations.apply(db)
+        db = SqliteStore(path)
+        _apply_sqlite(db)
         return db
     if (path, _file_id(path)) not in _migrated:
         migrate(path)
     return _open(path)
+
+
+#: Tables of the engines' own bookkeeping: never copied (the target has its own migration record).
+_BOOKKEEPING = {"_sqlite_migrations", "schema_migrations", "sqlite_sequence", "sqlite_stat1"}
+
+
+class StoreNotEmpty(RuntimeError):
+    """The target store already holds installations: a copy would mix two stores."""
+
+
+def copy_store(source: Store, target: Store, batch: int = 500) -> dict[str, int]:
+    """Copy every row of every app table from ``source`` to ``target`` (migrated first, and empty of
+    installations); returns the row count per table. Rows keep their ids, so the inbox, snapshots, alerts and
+    rate history read the same. Run it with the app stopped: rows written meanwhile would not be copied."""
+    migrate(target.database)
+    if target.execute("SELECT count(*) FROM installations").fetchone()[0]:
+        raise StoreNotEmpty("the target already has installations: copy into an empty database")
+    counts: dict[str, int] = {}
+    with target.transaction():
+        for table in sorted(set(source.table_names()) - _BOOKKEEPING):
+            wanted = set(target.columns(table))
+            columns = [c for c in source.columns(table) if c in wanted]
+            target.execute(f"DELETE FROM {table}")  # rate-limit state a start-up may have written
+            rows = source.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+            for start in range(0, len(rows), batch):
+                target.table(table).insert_all(dict(zip(columns, row, strict=True))
+                                               for row in rows[start:start + batch])
+            target.reset_ids(table)
+            counts[table] = len(rows)
+    return counts
 
 
 class ThreadLocalDB:
@@ -272,7 +352,7 @@ class ThreadLocalDB:
         self.path = str(path)
         self._local = threading.local()
 
-    def get(self) -> sqlite_utils.Database:
+    def get(self) -> Store:
         db = getattr(self._local, "db", None)
         if db is None:
             db = connect(self.path)
@@ -280,7 +360,7 @@ class ThreadLocalDB:
         return db
 
 
-def get_db() -> sqlite_utils.Database:
+def get_db() -> Store:
     """The request's database connection (the Flask tutorial's pattern)."""
     if "db" not in g:
         g.db = connect(current_app.config["DATABASE"])
@@ -290,7 +370,7 @@ def get_db() -> sqlite_utils.Database:
 def close_db(_exc: BaseException | None = None) -> None:
     db = g.pop("db", None)
     if db is not None:
-        db.conn.close()
+        db.close()
 
 
 def init_app(app: Flask) -> None:

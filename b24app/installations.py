@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlite_utils
+from b24app.storage import Store
 
 ACTIVE = "active"
 NEEDS_REAUTH = "needs_reauth"
@@ -103,12 +103,12 @@ def _from_row(row: dict[str, Any]) -> Installation:
 class InstallationStore:
     """save / find / delete installations in the app's SQLite database."""
 
-    def __init__(self, db: sqlite_utils.Database):
+    def __init__(self, db: Store):
         self.db = db
 
     def save(self, inst: Installation) -> Installation:
         row = _to_row(inst)
-        with self.db.conn:
+        with self.db.transaction():
             self.db.table("installations").upsert(row, pk="member_id")
         return _from_row(row)
 
@@ -119,7 +119,7 @@ class InstallationStore:
         return _from_row(rows[0]) if rows else None
 
     def delete(self, member_id: str) -> None:
-        with self.db.conn:
+        with self.db.transaction():
             self.db.execute("DELETE FROM installations WHERE member_id = ?", [member_id])
 
     def all(self, status: str | None = ACTIVE) -> list[Installation]:
@@ -137,13 +137,13 @@ class InstallationStore:
         if client_endpoint:
             sets += ", client_endpoint = ?"
             args.append(client_endpoint)
-        with self.db.conn:
+        with self.db.transaction():
             self.db.execute(f"UPDATE installations SET {sets} WHERE member_id = ?", [*args, member_id])
 
     def set_status(self, member_id: str, status: str) -> None:
         extra = ", uninstalled_at = ?" if status == UNINSTALLED else ""
         args: list[Any] = [status, now_iso()] + ([now_iso()] if extra else [])
-        with self.db.conn:
+        with self.db.transaction():
             self.db.execute(f"UPDATE installations SET status = ?, updated_at = ?{extra} WHERE member_id = ?",
                             [*args, member_id])
 
@@ -152,7 +152,7 @@ class InstallationStore:
                          enum_map: dict[str, dict[str, int]] | None = None) -> None:
         """Keep the smart-process ids, touching nothing else of the row (the REST client may have rotated the
         tokens meanwhile: a whole-row save of an older Installation would put a dead refresh token back)."""
-        with self.db.conn:
+        with self.db.transaction():
             changed = self.db.execute(
                 "UPDATE installations SET type_id = ?, entity_type_id = ?, category_id = ?, field_map = ?, "
                 "stage_map = ?, enum_map = ?, updated_at = ? WHERE member_id = ?",
@@ -166,26 +166,26 @@ class InstallationStore:
 
     def set_rate_limit(self, member_id: str, burst: float | None, per_second: float | None) -> None:
         """This portal's own REST rate limit (None: the settings' defaults)."""
-        with self.db.conn:
+        with self.db.transaction():
             self.db.execute("UPDATE installations SET rate_burst = ?, rate_per_second = ?, updated_at = ? "
                             "WHERE member_id = ?", [burst, per_second, now_iso(), member_id])
 
     def set_time_zone(self, member_id: str, time_zone: str) -> None:
         """The portal's UTC offset as it answered ``server.time`` (api-reference/common/system/server-time.md)."""
-        with self.db.conn:
+        with self.db.transaction():
             self.db.execute("UPDATE installations SET time_zone = ?, updated_at = ? WHERE member_id = ?",
                             [time_zone, now_iso(), member_id])
 
     def set_app_version(self, member_id: str, app_version: str) -> None:
         """The version the portal reports after an update: only that column (the tokens may be rotating)."""
-        with self.db.conn:
+        with self.db.transaction():
             self.db.execute("UPDATE installations SET app_version = ?, updated_at = ? WHERE member_id = ?",
                             [app_version, now_iso(), member_id])
 
     def mark_uninstalled(self, member_id: str) -> None:
         """ONAPPUNINSTALL: drop the tokens, keep the portal's ids (its CRM data stays); no frame session
         opened before it counts again."""
-        with self.db.conn:
+        with self.db.transaction():
             self.db.execute(
                 "UPDATE installations SET access_token = '', refresh_token = '', expires_at = 0, status = ?, "
                 "uninstalled_at = ?, updated_at = ?, sessions_from = ? WHERE member_id = ?",
@@ -193,14 +193,14 @@ class InstallationStore:
             )
 
 
-def audit(db: sqlite_utils.Database, member_id: str, action: str, actor: str = "app", **detail: Any) -> None:
+def audit(db: Store, member_id: str, action: str, actor: str = "app", **detail: Any) -> None:
     """Append to the audit log. Never pass tokens in ``detail``."""
-    with db.conn:
+    with db.transaction():
         db.table("audit_log").insert({"member_id": member_id, "at": now_iso(), "actor": actor, "action": action,
                                 "detail": json.dumps(detail, default=str, ensure_ascii=False)})
 
 
-def prune_audit(db: sqlite_utils.Database, before: datetime) -> int:
+def prune_audit(db: Store, before: datetime) -> int:
     """Delete audit rows written before ``before``; returns the count."""
-    with db.conn:
+    with db.transaction():
         return db.execute("DELETE FROM audit_log WHERE at < ?", [before.isoformat(timespec="seconds")]).rowcount

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import sqlite_utils
-
 from b24app.autolink import PlanPeriod
 from b24app.installations import now_iso
+from b24app.storage import Store
 
 _CHUNK = 500
 
@@ -35,10 +34,10 @@ def _chunks(values: Iterable[int]) -> list[list[int]]:
 
 # --- a person's decisions ------------------------------------------------------------------------------
 
-def record_decision(db: sqlite_utils.Database, member_id: str, deal_id: int, plan_id: int, user_id: int = 0,
+def record_decision(db: Store, member_id: str, deal_id: int, plan_id: int, user_id: int = 0,
                     source: str = "app") -> None:
     """A person linked the deal to ``plan_id`` (0: unlinked it); ``source`` says where (tab, form, list, card)."""
-    with db.conn:
+    with db.transaction():
         db.execute("INSERT INTO link_decisions (member_id, deal_id, plan_id, user_id, source, at) "
                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (member_id, deal_id) DO UPDATE SET "
                    "plan_id = excluded.plan_id, user_id = excluded.user_id, source = excluded.source, "
@@ -46,7 +45,7 @@ def record_decision(db: sqlite_utils.Database, member_id: str, deal_id: int, pla
         _delete(db, "link_pending", member_id, [int(deal_id)])
 
 
-def decided(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> set[int]:
+def decided(db: Store, member_id: str, deal_ids: Iterable[int]) -> set[int]:
     """The deals among ``deal_ids`` a person decided about."""
     found: set[int] = set()
     for chunk in _chunks(deal_ids):
@@ -57,7 +56,7 @@ def decided(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) 
     return found
 
 
-def decision(db: sqlite_utils.Database, member_id: str, deal_id: int) -> dict[str, Any] | None:
+def decision(db: Store, member_id: str, deal_id: int) -> dict[str, Any] | None:
     row = db.execute("SELECT plan_id, user_id, source, at FROM link_decisions WHERE member_id = ? AND deal_id = ?",
                      [member_id, int(deal_id)]).fetchone()
     return None if row is None else {"plan_id": int(row[0] or 0), "user_id": int(row[1] or 0), "source": row[2],
@@ -108,32 +107,34 @@ def _pending_of(row: Sequence[Any]) -> Pending:
 
 
 _COLUMNS = "deal_id, title, company_id, contact_id, day, amount, currency, reason, updated_at, candidates"
+_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[1:])
 
 
-def put_pending(db: sqlite_utils.Database, member_id: str, entries: Iterable[Pending]) -> None:
+def put_pending(db: Store, member_id: str, entries: Iterable[Pending]) -> None:
     """Add or refresh deals waiting to be decided."""
     written = stamp()
-    with db.conn:
+    with db.transaction():
         for e in entries:
             db.execute(
-                f"INSERT OR REPLACE INTO link_pending (member_id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO link_pending (member_id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"ON CONFLICT (member_id, deal_id) DO UPDATE SET {_UPDATES}",
                 [member_id, e.deal_id, e.title, e.company_id, e.contact_id, e.day.isoformat() if e.day else None,
                  e.amount, e.currency, e.reason, written, json.dumps([_plan_json(c) for c in e.candidates])])
 
 
-def _delete(db: sqlite_utils.Database, table: str, member_id: str, deal_ids: Iterable[int]) -> None:
+def _delete(db: Store, table: str, member_id: str, deal_ids: Iterable[int]) -> None:
     for chunk in _chunks(deal_ids):
         marks = ",".join("?" * len(chunk))
         db.execute(f"DELETE FROM {table} WHERE member_id = ? AND deal_id IN ({marks})", [member_id, *chunk])
 
 
-def drop_pending(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> None:
+def drop_pending(db: Store, member_id: str, deal_ids: Iterable[int]) -> None:
     """Deals that no longer wait (linked by anyone, lost, won outside every candidate's period, deleted)."""
-    with db.conn:
+    with db.transaction():
         _delete(db, "link_pending", member_id, deal_ids)
 
 
-def drop_stale_pending(db: sqlite_utils.Database, member_id: str, keep: Iterable[int], scanned_at: str) -> int:
+def drop_stale_pending(db: Store, member_id: str, keep: Iterable[int], scanned_at: str) -> int:
     """After a full scan (reconcile): drop waiting deals the scan did not find waiting, unless written after
     ``scanned_at`` (a worker's newer read; a ``stamp()`` taken when the scan began)."""
     keep_ids = {int(k) for k in keep}
@@ -144,19 +145,19 @@ def drop_stale_pending(db: sqlite_utils.Database, member_id: str, keep: Iterable
     return len(stale)
 
 
-def pending(db: sqlite_utils.Database, member_id: str, limit: int = 50) -> list[Pending]:
+def pending(db: Store, member_id: str, limit: int = 50) -> list[Pending]:
     """The deals waiting to be decided, the nearest day first."""
     rows = db.execute(f"SELECT {_COLUMNS} FROM link_pending WHERE member_id = ? ORDER BY day IS NULL, day, deal_id "
                       "LIMIT ?", [member_id, int(limit)]).fetchall()
     return [_pending_of(r) for r in rows]
 
 
-def pending_count(db: sqlite_utils.Database, member_id: str) -> int:
+def pending_count(db: Store, member_id: str) -> int:
     row = db.execute("SELECT count(*) FROM link_pending WHERE member_id = ?", [member_id]).fetchone()
     return int(row[0] or 0)
 
 
-def pending_deal(db: sqlite_utils.Database, member_id: str, deal_id: int) -> Pending | None:
+def pending_deal(db: Store, member_id: str, deal_id: int) -> Pending | None:
     row = db.execute(f"SELECT {_COLUMNS} FROM link_pending WHERE member_id = ? AND deal_id = ?",
                      [member_id, int(deal_id)]).fetchone()
     return None if row is None else _pending_of(row)

@@ -15,10 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
 from b24app.installations import now_iso
 from b24app.schema import WON_AT_FIELD
+from b24app.storage import Store
 
 _CHUNK = 500  # ids per SQL statement (SQLite allows 999 parameters by default)
 
@@ -35,7 +34,7 @@ def _as_int(value: Any) -> int:
         return 0
 
 
-def _delete_where_in(db: sqlite_utils.Database, member_id: str, column: str, ids: Sequence[int]) -> None:
+def _delete_where_in(db: Store, member_id: str, column: str, ids: Sequence[int]) -> None:
     marks = ",".join("?" * len(ids))
     db.execute(f"DELETE FROM deal_plan WHERE member_id = ? AND {column} IN ({marks})", [member_id, *ids])
 
@@ -46,7 +45,7 @@ def _won_at(deal: Mapping[str, Any]) -> str | None:
     return str(deal.get(WON_AT_FIELD) or "") or None if deal.get("stageSemanticId") == "S" else None
 
 
-def update_index(db: sqlite_utils.Database, member_id: str, deals: Iterable[Mapping[str, Any]],
+def update_index(db: Store, member_id: str, deals: Iterable[Mapping[str, Any]],
                  parent: str, plan_ids: Iterable[int] | None = None, scanned_at: str | None = None) -> None:
     """Keep ``deal_plan`` equal to what was read: the deals' plans (``parent`` is the deal's plan field) and,
     for won deals, the moment they were won — the first one seen while the deal stays won.
@@ -60,7 +59,7 @@ def update_index(db: sqlite_utils.Database, member_id: str, deals: Iterable[Mapp
     rows: list[dict[str, Any]] = [
         {"member_id": member_id, "deal_id": _as_int(d.get("id")), "plan_id": _as_int(d.get(parent)),
          "updated_at": stamp, "won_at": _won_at(d)} for d in deals if _as_int(d.get(parent)) > 0]
-    with db.conn:
+    with db.transaction():
         if plan_ids is None:
             seen = {r["deal_id"] for r in rows}
             stale = [int(deal_id) for deal_id, updated in db.execute(
@@ -86,7 +85,7 @@ def update_index(db: sqlite_utils.Database, member_id: str, deals: Iterable[Mapp
                 [row["member_id"], row["deal_id"], row["plan_id"], row["updated_at"], row["won_at"]])
 
 
-def won_moments(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> dict[int, str]:
+def won_moments(db: Store, member_id: str, deal_ids: Iterable[int]) -> dict[int, str]:
     """deal id -> the moment the index keeps for its win (ISO text as the portal wrote it)."""
     found: dict[int, str] = {}
     for chunk in _chunks(deal_ids):
@@ -98,7 +97,7 @@ def won_moments(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[in
     return found
 
 
-def plans_of_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> dict[int, int]:
+def plans_of_deals(db: Store, member_id: str, deal_ids: Iterable[int]) -> dict[int, int]:
     """deal id -> plan id, from the local index."""
     found: dict[int, int] = {}
     for chunk in _chunks(deal_ids):
@@ -110,7 +109,7 @@ def plans_of_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable
     return found
 
 
-def index_rows(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+def index_rows(db: Store, member_id: str, deal_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
     """deal id -> (plan id, when the index row was written), from the local index."""
     found: dict[int, tuple[int, str]] = {}
     for chunk in _chunks(deal_ids):
@@ -122,19 +121,19 @@ def index_rows(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int
     return found
 
 
-def plan_of_deal(db: sqlite_utils.Database, member_id: str, deal_id: int) -> int:
+def plan_of_deal(db: Store, member_id: str, deal_id: int) -> int:
     """The plan the index has for one deal; 0 when none."""
     return plans_of_deals(db, member_id, [deal_id]).get(int(deal_id), 0)
 
 
-def drop_deals(db: sqlite_utils.Database, member_id: str, deal_ids: Iterable[int]) -> None:
+def drop_deals(db: Store, member_id: str, deal_ids: Iterable[int]) -> None:
     """Forget deleted deals."""
-    with db.conn:
+    with db.transaction():
         for chunk in _chunks(deal_ids):
             _delete_where_in(db, member_id, "deal_id", chunk)
 
 
-def index_sizes(db: sqlite_utils.Database, member_id: str) -> tuple[int | None, int | None]:
+def index_sizes(db: Store, member_id: str) -> tuple[int | None, int | None]:
     """(plans, linked deals) the index knows; None for an empty index."""
     plans, deals = db.execute("SELECT count(DISTINCT plan_id), count(*) FROM deal_plan WHERE member_id = ?",
                               [member_id]).fetchone()
@@ -147,7 +146,7 @@ WRITE = "write"  # snapshot kinds: the figures just written; the day's first com
 DAILY = "daily"  # fields do not hold, such as the open pipeline) from what was read
 
 
-def add_snapshot(db: sqlite_utils.Database, member_id: str, plan_id: int, *, amount: str, currency: str,
+def add_snapshot(db: Store, member_id: str, plan_id: int, *, amount: str, currency: str,
                  won: str, remainder: str, execution: str, probable: str, status: str, forecast: str = "",
                  open_pipeline: str = "", at_risk: bool = False, day: str = "", kind: str = WRITE) -> None:
     """Record a plan's figures (money as decimal strings, as shown); ``day`` is the portal's date."""
@@ -157,16 +156,16 @@ def add_snapshot(db: sqlite_utils.Database, member_id: str, plan_id: int, *, amo
         "open_pipeline": open_pipeline, "at_risk": int(bool(at_risk)), "day": day, "kind": kind}])
 
 
-def add_snapshots(db: sqlite_utils.Database, member_id: str, rows: Iterable[Mapping[str, Any]]) -> None:
+def add_snapshots(db: Store, member_id: str, rows: Iterable[Mapping[str, Any]]) -> None:
     """Record many snapshots in one transaction (rows as ``add_snapshot`` takes them, with ``plan_id``)."""
     stamp = now_iso()
     records = [{"member_id": member_id, "taken_at": stamp, "kind": WRITE, **dict(row)} for row in rows]
     if records:
-        with db.conn:
+        with db.transaction():
             db.table("plan_snapshots").insert_all(records)
 
 
-def newest_snapshots(db: sqlite_utils.Database, member_id: str, plan_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+def newest_snapshots(db: Store, member_id: str, plan_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """plan id -> its newest snapshot (day, won, forecast, open pipeline, at risk, status)."""
     found: dict[int, dict[str, Any]] = {}
     for chunk in _chunks(plan_ids):
@@ -181,7 +180,7 @@ def newest_snapshots(db: sqlite_utils.Database, member_id: str, plan_ids: Iterab
     return found
 
 
-def plan_history(db: sqlite_utils.Database, member_id: str, plan_id: int) -> list[dict[str, Any]]:
+def plan_history(db: Store, member_id: str, plan_id: int) -> list[dict[str, Any]]:
     """A plan's snapshots, oldest first: what the burn-up chart reads (never the portal)."""
     cursor = db.execute(
         "SELECT taken_at, day, kind, amount, currency, won, remainder, probable, forecast, open_pipeline, "
@@ -191,13 +190,13 @@ def plan_history(db: sqlite_utils.Database, member_id: str, plan_id: int) -> lis
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def latest_snapshot(db: sqlite_utils.Database, member_id: str) -> int:
+def latest_snapshot(db: Store, member_id: str) -> int:
     """The newest snapshot row of the portal: what a page saw when it was rendered."""
     row = db.execute("SELECT MAX(id) FROM plan_snapshots WHERE member_id = ?", [member_id]).fetchone()
     return int(row[0] or 0) if row else 0
 
 
-def changed_since(db: sqlite_utils.Database, member_id: str, after: int, plan_ids: Sequence[int]) -> bool:
+def changed_since(db: Store, member_id: str, after: int, plan_ids: Sequence[int]) -> bool:
     """Whether any of ``plan_ids`` got a snapshot newer than row ``after``."""
     if not plan_ids:
         return False
@@ -209,9 +208,9 @@ def changed_since(db: sqlite_utils.Database, member_id: str, after: int, plan_id
     return row is not None
 
 
-def prune_snapshots(db: sqlite_utils.Database, before: datetime) -> int:
+def prune_snapshots(db: Store, before: datetime) -> int:
     """Delete snapshots taken before ``before``, except each plan's newest (open pages compare against it)."""
-    with db.conn:
+    with db.transaction():
         return db.execute(
             "DELETE FROM plan_snapshots WHERE taken_at < ? AND id NOT IN "
             "(SELECT max(id) FROM plan_snapshots GROUP BY member_id, plan_id)",

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlite_utils
+from b24app.storage import Store
 
 _KEYS = ("CURRENCY", "AMOUNT", "AMOUNT_CNT", "DECIMALS", "BASE")
 
@@ -40,20 +40,20 @@ def _normal(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     return [found[code] for code in sorted(found)]
 
 
-def latest(db: sqlite_utils.Database, member_id: str) -> tuple[datetime, list[dict[str, str]]] | None:
+def latest(db: Store, member_id: str) -> tuple[datetime, list[dict[str, str]]] | None:
     """The newest recorded set: ``(in force since, rows)``; None before the first record."""
     row = db.execute("SELECT since, rates FROM rate_history WHERE member_id = ? ORDER BY since DESC, id DESC "
                      "LIMIT 1", [member_id]).fetchone()
     return (datetime.fromisoformat(row[0]), json.loads(row[1])) if row else None
 
 
-def latest_id(db: sqlite_utils.Database, member_id: str) -> int:
+def latest_id(db: Store, member_id: str) -> int:
     """The row id of the newest recorded set (0 before the first): a new one means the rates changed."""
     row = db.execute("SELECT MAX(id) FROM rate_history WHERE member_id = ?", [member_id]).fetchone()
     return int(row[0] or 0) if row else 0
 
 
-def record(db: sqlite_utils.Database, member_id: str, rows: Iterable[Mapping[str, Any]], source: str,
+def record(db: Store, member_id: str, rows: Iterable[Mapping[str, Any]], source: str,
            now: datetime | None = None) -> bool:
     """Keep the portal's current rates (crm.currency.list rows) if they differ from the last set kept.
 
@@ -63,7 +63,7 @@ def record(db: sqlite_utils.Database, member_id: str, rows: Iterable[Mapping[str
     if not normal:
         return False
     now = now or datetime.now(UTC)
-    with db.conn:
+    with db.transaction():
         last = latest(db, member_id)
         if last is not None and last[1] == normal:
             return False
@@ -81,7 +81,7 @@ def record(db: sqlite_utils.Database, member_id: str, rows: Iterable[Mapping[str
     return True
 
 
-def history(db: sqlite_utils.Database, member_id: str) -> list[tuple[datetime, list[dict[str, str]]]]:
+def history(db: Store, member_id: str) -> list[tuple[datetime, list[dict[str, str]]]]:
     """Every recorded set of the portal, oldest first: ``(in force since, rows)``."""
     return [(datetime.fromisoformat(since), json.loads(rates)) for since, rates in db.execute(
         "SELECT since, rates FROM rate_history WHERE member_id = ? ORDER BY since, id", [member_id]).fetchall()]

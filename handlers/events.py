@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import hmac
 import logging
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import sqlite_utils
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
@@ -40,6 +38,7 @@ from b24app.db import get_db
 from b24app.installations import UNINSTALLED, Installation, InstallationStore, audit
 from b24app.phpquery import TooDeep, unflatten
 from b24app.schema import DEAL
+from b24app.storage import UNAVAILABLE, Store
 from sync import inbox
 
 log = logging.getLogger(__name__)
@@ -166,13 +165,13 @@ def receive() -> ResponseReturnValue:
         return _error(400, "malformed_event", str(exc))
     try:
         return _receive(get_db(), event)
-    except sqlite3.OperationalError as exc:  # the disk is full, or the database stayed locked past busy_timeout
+    except UNAVAILABLE as exc:  # the disk is full, the database stayed locked past busy_timeout, the server is gone
         log.error("portal %s: event %s NOT stored (%s); answered 503, reconcile will catch up",
                   event.member_id[:64], event.name[:64], exc)
         return _error(503, "storage_unavailable", "the event could not be stored")
 
 
-def _receive(db: sqlite_utils.Database, event: Event) -> ResponseReturnValue:
+def _receive(db: Store, event: Event) -> ResponseReturnValue:
     store = InstallationStore(db)
     inst = store.find(event.member_id)
     if inst is None or inst.status == UNINSTALLED:

@@ -118,7 +118,7 @@ def start_session(inst: Installation, profile: dict[str, Any], auth_id: str, lan
     sid = secrets.token_urlsafe(32)
     admin = profile.get("ADMIN") in (True, 1, "1", "Y", "true")
     user = FrameUser(sid, inst.member_id, int(profile["ID"]), admin, lang, auth_id)
-    with db.conn:
+    with db.transaction():
         # Expired rows lose their token at once but stay a day: they let the "session expired" page be
         # framed by the right portal and speak the user's language (stale_session); they never grant access.
         db.execute("UPDATE frame_sessions SET access_token = '' WHERE expires_at < ? AND access_token != ''",

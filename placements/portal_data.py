@@ -16,14 +16,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import sqlite_utils
-
 from b24app.installations import Installation
 from b24app.rest import listing
 from b24app.rest.clients import RestClient
 from b24app.rest.codec import MAX_BATCH, Command
 from b24app.schema import DEAL, DEAL_CARD_FIELDS, PlanSchema
 from b24app.series import SeriesOptions
+from b24app.storage import Store
 from placements.plan_form import Client, PlanInput
 from placements.plans_query import (
     NAME_SORTS,
@@ -245,7 +244,7 @@ class PortalData(ReferenceData):
         return self.client.list_all("crm.item.list", {"entityTypeId": DEAL, "select": DEAL_SELECT,
                                                       "filter": {self.schema.parent_field: plan_id}})
 
-    def explain(self, db: sqlite_utils.Database, plan: PlanRow, deals: list[dict[str, Any]],
+    def explain(self, db: Store, plan: PlanRow, deals: list[dict[str, Any]],
                 grace: int) -> Explanation:
         """Which of the plan's won deals were won outside its period; for those, the client's plan then."""
         found = explain(db, self.inst, plan.begindate, plan.closedate, deals, grace, currency=plan.currency)

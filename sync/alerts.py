@@ -17,13 +17,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import sqlite_utils
 from babel.support import Translations
 
 from b24app import alertstore, i18n
 from b24app.installations import Installation, InstallationStore
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
+from b24app.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def _languages(client: RestClient, user_ids: set[int]) -> dict[int, str]:
     return found
 
 
-def send_pending(client: RestClient, db: sqlite_utils.Database, inst: Installation,
+def send_pending(client: RestClient, db: Store, inst: Installation,
                  config: Mapping[str, Any]) -> int:
     """Send one portal's queued alerts (up to 50); returns how many notifications the portal accepted."""
     queued = alertstore.pending(db, inst.member_id)
@@ -107,7 +107,7 @@ def send_pending(client: RestClient, db: sqlite_utils.Database, inst: Installati
     return len(sent)
 
 
-def send_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_id: str | None = None) -> int:
+def send_all(config: Mapping[str, Any], db: Store, member_id: str | None = None) -> int:
     """Send every active portal's queued alerts; a portal that fails keeps them for the next run."""
     store = InstallationStore(db)
     candidates = [store.find(member_id)] if member_id else store.all()

@@ -19,12 +19,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from b24app import autolink, linkstore, planstore
 from b24app.installations import Installation, audit
 from b24app.rest.clients import RestClient
 from b24app.schema import DEAL, WON_AT_FIELD, deal_select, parent_field
+from b24app.storage import Store
 from sync import recompute
 
 log = logging.getLogger(__name__)
@@ -112,7 +111,7 @@ def read_unlinked_deals(client: RestClient, inst: Installation,
     return list(found.values())
 
 
-def apply_rule(client: RestClient, db: sqlite_utils.Database, inst: Installation,
+def apply_rule(client: RestClient, db: Store, inst: Installation,
                deal_rows: Iterable[Mapping[str, Any]], stages: Mapping[str, str],
                known: Mapping[int, int] | None = None, plans_found: Iterable[int] = (),
                plans: Sequence[autolink.PlanPeriod] | None = None, actor: str = "worker") -> LinkOutcome:
@@ -164,7 +163,7 @@ def deal_rows_by_id(rows: Iterable[Mapping[str, Any]]) -> dict[int, Mapping[str,
     return {recompute.as_int(r.get("id")): r for r in rows}
 
 
-def _write_links(client: RestClient, db: sqlite_utils.Database, inst: Installation, links: Mapping[int, int],
+def _write_links(client: RestClient, db: Store, inst: Installation, links: Mapping[int, int],
                  facts: Mapping[int, autolink.DealFacts], rows: Mapping[int, Mapping[str, Any]], out: LinkOutcome,
                  actor: str) -> None:
     """Write the links, 50 to a batch; the index learns each at once (so a later unlink is recognised)."""

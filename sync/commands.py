@@ -113,7 +113,7 @@ def _sweep(member_id: str | None, today: date | None, closing: bool) -> None:
     finally:
         if progress is not None:
             progress.close()
-        db.conn.close()
+        db.close()
     code = _report(results, closing=closing)
     if code:
         sys.exit(code)
@@ -161,7 +161,7 @@ def worker(once: bool) -> None:
             stop.set()
             click.echo("worker stopped")
     finally:
-        db.conn.close()
+        db.close()
 
 
 @click.command()
@@ -188,11 +188,38 @@ def doctor(member_id: str | None, fix: bool) -> None:
                 if check.todo and check.status != checks.OK:
                     click.echo(f"       → {check.todo}")
     finally:
-        db.conn.close()
+        db.close()
     if not seen:
         click.echo("no installation" + (f" with member_id {member_id}" if member_id else ""))
     if database.status == checks.FAIL or not healthy or (member_id and not seen):
         sys.exit(1)
+
+
+@click.command("migrate-store")
+@click.option("--to", "target", required=True, metavar="URL",
+              help="the new store: postgresql://user:password@host:port/database (empty; made if needed)")
+def migrate_store(target: str) -> None:
+    """Copy the app's store (B24_DATABASE, e.g. the SQLite file) into another one, e.g. PostgreSQL: every
+    installation, inbox row, snapshot and the rest. Stop the app and the worker first; then set B24_DATABASE
+    to the new URL."""
+    from b24app import db as appdb
+    from b24app.storage import UNAVAILABLE, StorageError, redacted
+
+    source_name = load_config()["DATABASE"]
+    if str(source_name) == target:
+        raise click.ClickException("the target is the store itself")
+    source = appdb.connect(source_name)
+    try:
+        target_db = appdb.connect(target)
+        counts = appdb.copy_store(source, target_db)
+    except (appdb.StoreNotEmpty, StorageError) + UNAVAILABLE as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        source.close()
+    target_db.close()
+    for table, count in counts.items():
+        click.echo(f"  {table}: {count} row(s)")
+    click.echo(f"copied {redacted(source_name)} to {redacted(target)}: set B24_DATABASE to the new store")
 
 
 @click.command()
@@ -208,7 +235,7 @@ def backup(path: str) -> None:
     except maintenance.BackupError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        db.conn.close()
+        db.close()
     click.echo(f"backed up to {written}")
 
 
@@ -224,7 +251,7 @@ def prune() -> None:
         done = maintenance.prune(db, int(config["KEEP_INBOX_DAYS"]), int(config["KEEP_AUDIT_DAYS"]),
                                  int(config["KEEP_SNAPSHOT_DAYS"]))
     finally:
-        db.conn.close()
+        db.close()
     click.echo(f"pruned {done.inbox} inbox row(s), {done.audit} audit row(s), {done.snapshots} snapshot(s)")
 
 
@@ -268,7 +295,7 @@ def import_plans(path: str, dry_run: bool, member_id: str | None, lang: str) -> 
     try:
         installs = [i for i in InstallationStore(db).all() if member_id in (None, i.member_id)]
     finally:
-        db.conn.close()
+        db.close()
     if len(installs) != 1:
         raise click.ClickException("no such installation" if not installs
                                    else "more than one portal is installed: name one with --member-id")
@@ -291,7 +318,7 @@ def import_plans(path: str, dry_run: bool, member_id: str | None, lang: str) -> 
     try:
         sheet_import.audit_write(db, inst, changes, report, "cli", Path(path).name)
     finally:
-        db.conn.close()
+        db.close()
     for line in sheet_import.write_lines(changes, report):
         click.echo(line)
     if not report.complete:
@@ -335,4 +362,4 @@ def limits(member_id: str | None, burst: int | None, per_second: float | None, c
                        f"{float(rest['RATE_PER_SECOND']):g}/s"
                        + ("" if own else " (the settings' defaults)"))
     finally:
-        db.conn.close()
+        db.close()

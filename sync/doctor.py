@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlite_utils
-
 from b24app import jobruns
 from b24app.installations import ACTIVE, NEEDS_REAUTH, Installation, InstallationStore
 from b24app.manifest import Manifest, load_manifest
 from b24app.provisioning import provision
 from b24app.rest.clients import clients_for
 from b24app.rest.errors import AuthError, B24Error
+from b24app.storage import Store
 from sync import inbox
 
 log = logging.getLogger(__name__)
@@ -94,7 +93,7 @@ def _portal_checks(report: Report, inst: Installation, answers: Mapping[str, Any
                else f"{len(manifest.events)} events bound to {handler}", reprovision if deaf else "")
 
 
-def _local_checks(report: Report, db: sqlite_utils.Database, inst: Installation, config: Mapping[str, Any],
+def _local_checks(report: Report, db: Store, inst: Installation, config: Mapping[str, Any],
                   now: datetime) -> None:
     run = jobruns.last(db, inst.member_id, "reconcile")
     every = timedelta(minutes=int(config.get("RECONCILE_MINUTES") or 15))
@@ -119,7 +118,7 @@ def _local_checks(report: Report, db: sqlite_utils.Database, inst: Installation,
         report.add(OK, "inbox", f"{pending} event(s) pending")
 
 
-def check_installation(db: sqlite_utils.Database, inst: Installation, config: Mapping[str, Any],
+def check_installation(db: Store, inst: Installation, config: Mapping[str, Any],
                        manifest: Manifest, now: datetime | None = None) -> Report:
     report = Report(inst.member_id, inst.domain)
     if inst.status == NEEDS_REAUTH:
@@ -155,14 +154,14 @@ def check_installation(db: sqlite_utils.Database, inst: Installation, config: Ma
     return report
 
 
-def database_check(db: sqlite_utils.Database) -> Check:
-    rows = [r[0] for r in db.execute("PRAGMA integrity_check").fetchall()]
+def database_check(db: Store) -> Check:
+    rows = db.integrity()
     if rows == ["ok"]:
         return Check(OK, "database", "integrity check passed")
     return Check(FAIL, "database", "; ".join(map(str, rows[:5])), "restore the latest `b24plans backup`")
 
 
-def doctor(config: Mapping[str, Any], db: sqlite_utils.Database, member_id: str | None = None,
+def doctor(config: Mapping[str, Any], db: Store, member_id: str | None = None,
            fix: bool = False) -> tuple[Check, Iterator[Report]]:
     """The database check, and one report per installation (all of them, uninstalled ones too, or one) made as
     the caller takes it, so a command can print each portal's checks as soon as they are known."""

@@ -13,10 +13,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import sqlite_utils
-
 from b24app import planmath
 from b24app.installations import Installation
+from b24app.storage import Store
 from sync.recompute import stored_history, with_won_moments
 
 
@@ -50,7 +49,7 @@ def _plan(begin: date | None, close: date | None, currency: str = "") -> planmat
     return planmath.Plan(id=0, amount=planmath.ZERO, currency=currency, probability=None, begin=begin, close=close)
 
 
-def explain(db: sqlite_utils.Database, inst: Installation, begin: date | None, close: date | None,
+def explain(db: Store, inst: Installation, begin: date | None, close: date | None,
             deals: Iterable[Mapping[str, Any]], grace_days: int = 0,
             client_periods: Iterable[tuple[int, date | None, date | None]] = (), currency: str = "") -> Explanation:
     """The deals of one plan (period ``begin``..``close``, in ``currency``) judged as the recompute does.

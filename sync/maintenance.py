@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import sqlite_utils
-
 from b24app import installations, planstore
+from b24app.storage import StorageError, Store
 from sync import inbox
 
 log = logging.getLogger(__name__)
@@ -23,7 +21,7 @@ class BackupError(RuntimeError):
     """The backup could not be written; the message says why."""
 
 
-def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
+def backup(db: Store, target: str | Path) -> Path:
     """Copy the database to ``target`` with SQLite's online backup (safe while the app writes to it).
 
     The copy is private (0600) like the database, and an existing file is never overwritten.
@@ -37,11 +35,11 @@ def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
         os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as exc:
         raise BackupError(f"cannot create {path}: {exc.strerror}") from None
-    copy = sqlite3.connect(path)
     try:
-        db.conn.backup(copy)
-    finally:
-        copy.close()
+        db.backup(path)
+    except StorageError as exc:
+        path.unlink()
+        raise BackupError(str(exc)) from None
     log.info("database backed up to %s", path)
     return path
 
@@ -53,7 +51,7 @@ class Pruned:
     snapshots: int
 
 
-def prune(db: sqlite_utils.Database, inbox_days: int, audit_days: int, snapshot_days: int,
+def prune(db: Store, inbox_days: int, audit_days: int, snapshot_days: int,
           now: datetime | None = None) -> Pruned:
     """Delete finished inbox rows, audit rows and snapshots older than their horizon (days; 0 keeps all).
     Each table's owner does its part; the newest snapshot of each plan is always kept."""

@@ -13,17 +13,16 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-import sqlite_utils
-
 from b24app import planmath, series
 from b24app.installations import Installation, InstallationStore
 from b24app.rest.clients import clients_for
+from b24app.storage import Store
 from sync import recompute, reconcile, successors
 
 log = logging.getLogger(__name__)
 
 
-def close_periods(config: Mapping[str, Any], db: sqlite_utils.Database, today: date | None = None,
+def close_periods(config: Mapping[str, Any], db: Store, today: date | None = None,
                   member_id: str | None = None, progress: reconcile.Progress | None = None,
                   now: datetime | None = None, hour: int | None = None) -> dict[str, recompute.Outcome]:
     """Recompute every open plan as of ``today`` (default: each portal's date at ``now``); returns per-portal

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import sqlite_utils
-
 from b24app import alertstore, forecast, money, planmath, planstore, ratestore
 from b24app.installations import Installation, audit
 from b24app.rest.clients import RestClient
 from b24app.schema import DEAL, WON_AT_FIELD, deal_select, figures_select, parent_field, stage_directory
+from b24app.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -210,14 +209,14 @@ def is_closed(inst: Installation, row: Mapping[str, Any], today: date, grace_day
     return planmath.is_history(plan, today, grace_days)
 
 
-def rate_history(db: sqlite_utils.Database, inst: Installation, rates: planmath.Rates,
+def rate_history(db: Store, inst: Installation, rates: planmath.Rates,
                  source: str = "read") -> planmath.RateHistory:
     """Record the rates just read when they differ from the last set kept; the whole history for the math."""
     ratestore.record(db, inst.member_id, money.rows_of(rates), source)
     return stored_history(db, inst)
 
 
-def stored_history(db: sqlite_utils.Database, inst: Installation) -> planmath.RateHistory:
+def stored_history(db: Store, inst: Installation) -> planmath.RateHistory:
     """The rate history as kept (a set that no longer parses is skipped: the others still apply)."""
     sets = []
     for since, rows in ratestore.history(db, inst.member_id):
@@ -228,7 +227,7 @@ def stored_history(db: sqlite_utils.Database, inst: Installation) -> planmath.Ra
     return planmath.RateHistory.of(sets)
 
 
-def with_won_moments(db: sqlite_utils.Database, inst: Installation,
+def with_won_moments(db: Store, inst: Installation,
                      deals: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The deals, each won one with the moment the deal -> plan index keeps for its win (the first one the
     app saw while it stays won: a later move between success stages does not re-date it)."""
@@ -301,7 +300,7 @@ def transitions(inst: Installation, row: Mapping[str, Any], fields: Mapping[str,
     return found
 
 
-def apply(client: RestClient, db: sqlite_utils.Database, inst: Installation, plans: Mapping[int, Mapping[str, Any]],
+def apply(client: RestClient, db: Store, inst: Installation, plans: Mapping[int, Mapping[str, Any]],
           deals_by_plan: Mapping[int, Sequence[Mapping[str, Any]]], rates: planmath.Rates, today: date | None = None,
           actor: str = "worker", progress: Callable[[int, int], None] | None = None,
           grace_days: int = 0, stages: Mapping[str, str] | None = None,
@@ -414,7 +413,7 @@ def group_deals(deals: Iterable[Mapping[str, Any]], parent: str) -> dict[int, li
     return grouped
 
 
-def recompute_plans(client: RestClient, db: sqlite_utils.Database, inst: Installation, plan_ids: Iterable[int],
+def recompute_plans(client: RestClient, db: Store, inst: Installation, plan_ids: Iterable[int],
                     today: date | None = None, rates: planmath.Rates | None = None,
                     actor: str = "worker", deal_ids: Iterable[int] = (), grace_days: int = 0,
                     settings: forecast.ForecastSettings | None = None,

@@ -23,14 +23,13 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-import sqlite_utils
-
 from b24app import autolink, forecast, jobruns, linkstore, planstore
 from b24app.installations import Installation, InstallationStore, audit, now_iso
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
-from b24app.rest.limiter import _key, file_lock, lock_dir
+from b24app.rest.limiter import _key
 from b24app.schema import DEAL, deal_select, figures_select, parent_field
+from b24app.storage import Store
 from sync import autolinker, recompute
 
 log = logging.getLogger(__name__)
@@ -64,7 +63,7 @@ def read_linked_deals(client: RestClient, inst: Installation, estimate: int | No
     return [dict(row) for row in rows]
 
 
-def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: Installation,
+def reconcile_installation(client: RestClient, db: Store, inst: Installation,
                            today: date | None = None, semantics: Iterable[str] = SWEPT,
                            actor: str = "reconcile", progress: Progress | None = None,
                            grace_days: int = 0, now: datetime | None = None,
@@ -114,7 +113,7 @@ def reconcile_installation(client: RestClient, db: sqlite_utils.Database, inst: 
     return outcome
 
 
-def _auto_link(client: RestClient, db: sqlite_utils.Database, inst: Installation, plans: Mapping[int, dict],
+def _auto_link(client: RestClient, db: Store, inst: Installation, plans: Mapping[int, dict],
                stages: Mapping[str, str], scanned_at: str, link_scan: str, actor: str) -> list[dict[str, Any]]:
     """The auto-link rule over every unlinked deal of a client with an active plan (their events may have
     been lost); a deal the index had in a plan still open before this scan began, now without one, was
@@ -132,13 +131,14 @@ def _auto_link(client: RestClient, db: sqlite_utils.Database, inst: Installation
     return [{**rows[deal], parent: plan} for deal, plan in out.linked.items()]
 
 
-def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_id: str | None = None,
+def reconcile_all(config: Mapping[str, Any], db: Store, member_id: str | None = None,
                   today: date | None = None, progress: Progress | None = None, actor: str = "reconcile",
                   now: datetime | None = None, due: Callable[[Installation], bool] | None = None,
                   ) -> dict[str, recompute.Outcome]:
     """Reconcile every active installation (or one); a portal that fails is logged, its Outcome has ``error``.
 
-    Two runs for one portal at once are serialised by a file lock beside the database (per portal).
+    Two runs for one portal at once are serialised by the store's lock per portal (a file lock beside a SQLite
+    database, an advisory lock on PostgreSQL).
 
     Without ``today`` each portal's own date at ``now`` is used (its time zone); ``due`` picks portals."""
     clients = clients_for(config)
@@ -158,9 +158,9 @@ def reconcile_all(config: Mapping[str, Any], db: sqlite_utils.Database, member_i
         if due is not None and not due(inst):
             continue
         try:
-            # One reconcile of a portal at a time on this host (the scheduler, a CLI run, another process):
+            # One reconcile of a portal at a time across processes (the scheduler, a CLI run, another process):
             # a second one waits, then reads what the first wrote and finds nothing left to write.
-            with file_lock(lock_dir(str(config.get("DATABASE") or "")) / f"reconcile-{_key(inst.member_id)}.lock"):
+            with db.lock(f"reconcile-{_key(inst.member_id)}"):
                 inst = store.find(inst.member_id) or inst
                 if not inst.is_active:
                     continue

@@ -11,12 +11,14 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from b24app import jobruns
 from b24app.db import ThreadLocalDB
 
 log = logging.getLogger(__name__)
@@ -52,19 +54,34 @@ def build(config: Mapping[str, Any]) -> BackgroundScheduler:
 
     settings = dict(config)
     dbs = ThreadLocalDB(settings["DATABASE"])
+    reconcile_seconds = 60.0 * int(settings.get("RECONCILE_MINUTES") or 15)
+    started = threading.Event()  # this process's first reconcile has run
 
-    def drain() -> None:
+    def ours(job: str, interval: float, force: bool = False) -> bool:
+        """Run the job here? Every process's scheduler asks the store, so the job runs once per interval across
+        the processes that share it (jobruns.claim), not once per process."""
+        if jobruns.claim(dbs.get(), job, interval, time.time(), force=force):
+            return True
+        log.debug("job %s: started by another process within its interval; not run here", job)
+        return False
+
+    def drain() -> None:  # every worker drains: the inbox hands each row to one of them
         worker.drain_once(settings, dbs.get())
 
     def sweep() -> None:
-        reconcile.reconcile_all(settings, dbs.get())
+        first = not started.is_set()
+        started.set()
+        if ours("reconcile", reconcile_seconds, force=first):
+            reconcile.reconcile_all(settings, dbs.get())
 
     def close() -> None:  # every hour: each portal is closed at B24_CLOSE_PERIODS_HOUR of its own time zone
-        periods.close_periods(settings, dbs.get(), hour=int(settings.get("CLOSE_PERIODS_HOUR") or 0))
+        if ours("close_periods", 3600.0):
+            periods.close_periods(settings, dbs.get(), hour=int(settings.get("CLOSE_PERIODS_HOUR") or 0))
 
     def prune() -> None:
-        maintenance.prune(dbs.get(), int(settings.get("KEEP_INBOX_DAYS") or 0),
-                          int(settings.get("KEEP_AUDIT_DAYS") or 0), int(settings.get("KEEP_SNAPSHOT_DAYS") or 0))
+        if ours("prune", 86400.0):
+            maintenance.prune(dbs.get(), int(settings.get("KEEP_INBOX_DAYS") or 0),
+                              int(settings.get("KEEP_AUDIT_DAYS") or 0), int(settings.get("KEEP_SNAPSHOT_DAYS") or 0))
 
     scheduler = BackgroundScheduler(daemon=True, job_defaults={"coalesce": True, "max_instances": 1,
                                                                 "misfire_grace_time": 60})

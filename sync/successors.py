@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,13 +26,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import sqlite_utils
-
 from b24app import planmath, series
-from b24app.db import file_lock, lock_dir
 from b24app.installations import Installation, audit
 from b24app.rest.clients import RestClient
 from b24app.schema import SERIES_SUFFIXES
+from b24app.storage import Store
 from sync import recompute
 
 log = logging.getLogger(__name__)
@@ -70,22 +67,12 @@ def options_of(inst: Installation, row: Mapping[str, Any],
     return options, problems
 
 
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
-
-
 @contextmanager
-def portal_lock(db: sqlite_utils.Database, member_id: str) -> Iterator[None]:
-    """One series run per portal on this host (processes and threads alike); a thread lock in memory."""
-    path = db.conn.execute("PRAGMA database_list").fetchone()[2]
-    if path:
-        key = hashlib.sha1(member_id.encode("utf-8")).hexdigest()[:20]
-        with file_lock(lock_dir(path) / f"series-{key}.lock"):
-            yield
-        return
-    with _locks_guard:
-        lock = _locks.setdefault(member_id, threading.Lock())
-    with lock:
+def portal_lock(db: Store, member_id: str) -> Iterator[None]:
+    """One series run per portal across processes (the store's lock: a file lock beside a SQLite database,
+    an advisory lock on PostgreSQL; a thread lock for an in-memory database)."""
+    key = hashlib.sha1(member_id.encode("utf-8")).hexdigest()[:20]
+    with db.lock(f"series-{key}"):
         yield
 
 
@@ -188,7 +175,7 @@ def keep_lowest(client: RestClient, inst: Installation, ids: list[int], outcome:
     return keep
 
 
-def make_successors(client: RestClient, db: sqlite_utils.Database, inst: Installation, today: date,
+def make_successors(client: RestClient, db: Store, inst: Installation, today: date,
                     grace_days: int = 0, stages: Mapping[str, str] | None = None,
                     rates: planmath.Rates | None = None,
                     defaults: series.SeriesOptions | None = None) -> SeriesOutcome:

@@ -16,14 +16,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from b24app import linkstore, planstore
 from b24app.installations import Installation, InstallationStore, audit
 from b24app.provisioning import provision
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
 from b24app.schema import DEAL
+from b24app.storage import Store
 from sync import alerts, autolinker, inbox, recompute, reconcile
 
 log = logging.getLogger(__name__)
@@ -103,7 +102,7 @@ def plan_work(inst: Installation, items: Iterable[inbox.InboxItem]) -> Work:
     return work
 
 
-def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, work: Work,
+def process(client: RestClient, db: Store, inst: Installation, work: Work,
             config: Mapping[str, Any]) -> recompute.Outcome:
     """Do one portal's work: provisioning, then one recompute of every affected plan."""
     if work.provision:
@@ -155,7 +154,7 @@ def process(client: RestClient, db: sqlite_utils.Database, inst: Installation, w
     return outcome
 
 
-def _app_updated(client: RestClient, db: sqlite_utils.Database, inst: Installation,
+def _app_updated(client: RestClient, db: Store, inst: Installation,
                  config: Mapping[str, Any]) -> None:
     """An ONAPPUPDATE, confirmed with the portal: its ``app.info`` VERSION is the version (the event's is not
     believed: anyone who can open the app can send one); provisioning re-runs only when that version changed."""
@@ -183,7 +182,7 @@ def uninstall_confirmed(client: RestClient) -> bool:
     return False
 
 
-def _uninstall(db: sqlite_utils.Database, store: InstallationStore, inst: Installation,
+def _uninstall(db: Store, store: InstallationStore, inst: Installation,
                items: list[inbox.InboxItem], stats: DrainStats) -> None:
     """A confirmed uninstall: drop the tokens (they no longer work), keep the ids; the other events are moot."""
     store.mark_uninstalled(inst.member_id)
@@ -201,7 +200,7 @@ def _error_kind(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def drain_once(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int = 500) -> DrainStats:
+def drain_once(config: Mapping[str, Any], db: Store, limit: int = 500) -> DrainStats:
     """Claim up to ``limit`` pending events, process them per portal, mark them done or failed; then send the
     alerts recompute or reconcile queued (``sync/alerts.py``; no call when none waits).
 
@@ -211,7 +210,7 @@ def drain_once(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int 
     return stats
 
 
-def _drain(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int) -> DrainStats:
+def _drain(config: Mapping[str, Any], db: Store, limit: int) -> DrainStats:
     clients = clients_for(config)
     released = inbox.release_stale(db)
     if released:
@@ -269,7 +268,7 @@ def _drain(config: Mapping[str, Any], db: sqlite_utils.Database, limit: int) -> 
     return stats
 
 
-def run(config: Mapping[str, Any], db: sqlite_utils.Database, interval: float,
+def run(config: Mapping[str, Any], db: Store, interval: float,
         stop: threading.Event | None = None) -> None:
     """Drain the inbox every ``interval`` seconds until ``stop`` is set (or Ctrl-C)."""
     stop = stop or threading.Event()

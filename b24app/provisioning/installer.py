@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import sqlite_utils
-
 from b24app import logsafe
 from b24app.installations import ACTIVE, Installation, InstallationStore, audit, now_iso
 from b24app.manifest import Manifest
@@ -27,6 +25,7 @@ from b24app.rest import oauth
 from b24app.rest.clients import RestClient, clients_for
 from b24app.rest.errors import B24Error, TransportError
 from b24app.rest.oauth import TokenSet
+from b24app.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +147,7 @@ class InstallOutcome:
         return not self.missing and self.report is not None and self.report.ok
 
 
-def install(config: Mapping[str, Any], db: sqlite_utils.Database, form: InstallForm,
+def install(config: Mapping[str, Any], db: Store, form: InstallForm,
             manifest: Manifest) -> InstallOutcome:
     """Verify, check that the user is an admin, keep the installation, check the portal's methods, provision.
 
@@ -160,7 +159,7 @@ def install(config: Mapping[str, Any], db: sqlite_utils.Database, form: InstallF
         return _install_with(client, config, db, store, inst, first_time, manifest)
 
 
-def _install_with(client: RestClient, config: Mapping[str, Any], db: sqlite_utils.Database, store: InstallationStore,
+def _install_with(client: RestClient, config: Mapping[str, Any], db: Store, store: InstallationStore,
                   inst: Installation, first_time: bool, manifest: Manifest) -> InstallOutcome:
     try:
         admin = is_admin(client)

@@ -14,15 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import sqlite_utils
-
 from b24app import planmath, ratestore
-from b24app.db import connect, file_lock, lock_dir
+from b24app.db import connect
 from b24app.installations import Installation, InstallationStore, audit
 from b24app.manifest import Manifest, load_manifest
 from b24app.provisioning.bindings import ensure_events, ensure_placements
@@ -30,6 +27,7 @@ from b24app.provisioning.report import CREATED, FAILED, FOUND, UPDATED, Provisio
 from b24app.provisioning.smart_process import default_category, ensure_fields, ensure_smart_process, ensure_stages
 from b24app.rest.clients import RestClient, clients_for
 from b24app.rest.errors import B24Error
+from b24app.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -80,34 +78,24 @@ def read_options(client: RestClient) -> dict[str, Any]:
     return dict(options) if isinstance(options, Mapping) else {}
 
 
-def save_ids(db: sqlite_utils.Database, inst: Installation, report: ProvisionReport) -> None:
+def save_ids(db: Store, inst: Installation, report: ProvisionReport) -> None:
     """Keep the smart-process ids locally (only those columns: the tokens may have rotated meanwhile)."""
     InstallationStore(db).save_provisioned(inst, type_id=report.type_id, entity_type_id=report.entity_type_id,
                                            category_id=report.category_id, field_map=report.field_map,
                                            stage_map=report.stage_map, enum_map=report.enum_map)
 
 
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
-
-
 @contextmanager
-def _lock_for(db: sqlite_utils.Database, member_id: str) -> Iterator[None]:
-    """One provisioning run per portal on this host: a file lock beside the database (app processes, the
-    worker and the CLI alike), or a thread lock for an in-memory database."""
-    path = db.conn.execute("PRAGMA database_list").fetchone()[2]
-    if path:
-        key = hashlib.sha1(member_id.encode("utf-8")).hexdigest()[:20]
-        with file_lock(lock_dir(path) / f"provision-{key}.lock"):
-            yield
-        return
-    with _locks_guard:
-        lock = _locks.setdefault(member_id, threading.Lock())
-    with lock:
+def _lock_for(db: Store, member_id: str) -> Iterator[None]:
+    """One provisioning run per portal across processes (app processes, the worker and the CLI alike): the
+    store's lock (a file lock beside a SQLite database, an advisory lock on PostgreSQL; a thread lock for an
+    in-memory database)."""
+    key = hashlib.sha1(member_id.encode("utf-8")).hexdigest()[:20]
+    with db.lock(f"provision-{key}"):
         yield
 
 
-def provision(client: RestClient, db: sqlite_utils.Database, inst: Installation, config: Mapping[str, Any],
+def provision(client: RestClient, db: Store, inst: Installation, config: Mapping[str, Any],
               manifest: Manifest | None = None) -> ProvisionReport:
     """Run every step for one installation with ``client`` (an admin's tokens); save the ids; audit.
 
@@ -122,7 +110,7 @@ def provision(client: RestClient, db: sqlite_utils.Database, inst: Installation,
         return _provision(client, db, inst, config, manifest)
 
 
-def _provision(client: RestClient, db: sqlite_utils.Database, inst: Installation, config: Mapping[str, Any],
+def _provision(client: RestClient, db: Store, inst: Installation, config: Mapping[str, Any],
                manifest: Manifest | None) -> ProvisionReport:
     manifest = manifest or load_manifest(config.get("MANIFEST"))
     public_url = str(config.get("PUBLIC_URL") or "")
@@ -167,7 +155,7 @@ def _provision(client: RestClient, db: sqlite_utils.Database, inst: Installation
     return report
 
 
-def reprovision(client: RestClient, db: sqlite_utils.Database, inst: Installation,
+def reprovision(client: RestClient, db: Store, inst: Installation,
                 config: Mapping[str, Any]) -> ProvisionReport:
     """The worker's entry point after ONAPPUPDATE (same as ``provision``)."""
     return provision(client, db, inst, config)
@@ -192,4 +180,4 @@ def provision_all(config: Mapping[str, Any], member_id: str | None = None) -> di
                 reports[inst.member_id] = provision(client, db, inst, config)
         return reports
     finally:
-        db.conn.close()
+        db.close()

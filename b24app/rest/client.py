@@ -101,7 +101,7 @@ class B24Client:
         try:
             inst = InstallationStore(database).find(member_id)
         finally:
-            database.conn.close()
+            database.close()
         _check_installation(inst)
         assert inst is not None
         register_secret(inst.access_token, inst.refresh_token, inst.application_token)

@@ -1,27 +1,25 @@
-"""What keeps every process on this host polite to one portal: a cross-process lock that makes requests
-sequential, a leaky bucket reserved before sending, and per-method operating-time holds.
+"""What keeps every process polite to one portal: a cross-process lock that makes requests sequential, a
+leaky bucket reserved before sending, and per-method operating-time holds.
 
-State lives in the app's SQLite database (tables ``rate_buckets`` and ``method_holds``), changed in
-``BEGIN IMMEDIATE`` transactions so processes serialize; the sequential lock is an ``flock`` on a file
-beside the database. Docs: ``limits.md`` (leaky bucket X/Y, "Resource Intensity Limits").
+State lives in the app's database (tables ``rate_buckets`` and ``method_holds``), changed in immediate
+transactions with the portal's row locked (``Store.for_update``), so every process that shares the store
+serializes: on SQLite the processes of one host, on PostgreSQL those of every machine. The sequential lock is
+``Store.lock`` (a file lock beside a SQLite database; an advisory lock on PostgreSQL). Docs: ``limits.md``
+(leaky bucket X/Y, "Resource Intensity Limits").
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import sqlite3
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
-
-import sqlite_utils
 
 from b24app import db as appdb
 from b24app.rest.codec import operating_of
+from b24app.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -29,63 +27,55 @@ HOLD_FRACTION = 0.8  # hold a method once its operating time passes 80 % of the 
 UNKNOWN_RESET = 60.0  # seconds to hold after a 429 when no operating_reset_at is known (one basket)
 
 
-def lock_dir(database: str | None) -> Path:
-    """Where lock files live: beside the database, or in the temp folder for in-memory databases."""
-    if database and database != ":memory:":
-        return appdb.lock_dir(database)
-    path = Path(tempfile.gettempdir()) / "b24plans-locks"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _key(portal: str) -> str:
     return hashlib.sha1(portal.encode("utf-8")).hexdigest()[:20]
 
 
-file_lock = appdb.file_lock
-
-
-def open_db(database: str | None) -> sqlite_utils.Database:
+def open_db(database: str | None) -> Store:
     """``b24app.db.connect`` (which takes the host-wide migration lock itself)."""
     return appdb.connect(database or ":memory:")
 
 
-class SqliteState:
-    """A lazily opened connection to the app database, shared by the client's helpers (thread-safe)."""
+class SharedState:
+    """A lazily opened handle on the app database, shared by the client's helpers (thread-safe)."""
 
     def __init__(self, database: str | None):
         self.database = database or ":memory:"
-        self._conn: sqlite3.Connection | None = None
+        self._store: Store | None = None
         self._lock = threading.Lock()
 
-    @contextmanager
-    def immediate(self) -> Iterator[sqlite3.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction: one writer at a time across processes."""
+    def _open(self) -> Store:
+        if self._store is None:
+            self._store = open_db(self.database)
+        return self._store
+
+    def store(self) -> Store:
+        """The handle itself, for what needs no transaction (its locks)."""
         with self._lock:
-            if self._conn is None:
-                self._conn = open_db(self.database).conn
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            return self._open()
 
     @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        """A plain read (WAL readers never wait for writers)."""
+    def immediate(self) -> Iterator[Store]:
+        """An immediate transaction: one writer of the portal's rows at a time across processes."""
         with self._lock:
-            if self._conn is None:
-                self._conn = open_db(self.database).conn
-            yield self._conn
+            store = self._open()
+            with store.transaction(immediate=True):
+                yield store
+
+    @contextmanager
+    def reading(self) -> Iterator[Store]:
+        """A plain read (SQLite's WAL readers and PostgreSQL's never wait for writers)."""
+        with self._lock:
+            yield self._open()
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+SqliteState = SharedState  # the name it had while SQLite was the only engine
 
 
 class LeakyBucket:
@@ -95,18 +85,22 @@ class LeakyBucket:
     that share the database never burst together.
     """
 
-    def __init__(self, state: SqliteState, portal: str, capacity: float, rate: float,
+    def __init__(self, state: SharedState, portal: str, capacity: float, rate: float,
                  clock: Callable[[], float]):
         self.state, self.portal, self.capacity, self.rate, self.clock = state, portal, capacity, rate, clock
 
-    def _level(self, conn: sqlite3.Connection, now: float) -> float:
-        row = conn.execute("SELECT level, updated FROM rate_buckets WHERE portal = ?", [self.portal]).fetchone()
+    def _level(self, conn: Store, now: float, lock: bool = False) -> float:
+        if lock:  # the portal's row, locked until the transaction ends (made first if it is new)
+            conn.execute("INSERT INTO rate_buckets (portal, level, updated) VALUES (?, 0, ?) "
+                         "ON CONFLICT(portal) DO NOTHING", [self.portal, now])
+        row = conn.execute("SELECT level, updated FROM rate_buckets WHERE portal = ?" + (conn.for_update if lock
+                           else ""), [self.portal]).fetchone()
         if not row:
             return 0.0
         level, updated = float(row[0] or 0), float(row[1] or 0)
         return max(0.0, level - max(0.0, now - updated) * self.rate)
 
-    def _store(self, conn: sqlite3.Connection, level: float, now: float) -> None:
+    def _store(self, conn: Store, level: float, now: float) -> None:
         conn.execute("INSERT INTO rate_buckets (portal, level, updated) VALUES (?, ?, ?) "
                      "ON CONFLICT(portal) DO UPDATE SET level = excluded.level, updated = excluded.updated",
                      [self.portal, level, now])
@@ -115,7 +109,7 @@ class LeakyBucket:
         """Take one slot; return the seconds to wait before sending (0 while under capacity)."""
         with self.state.immediate() as conn:
             now = self.clock()
-            level = self._level(conn, now) + 1.0
+            level = self._level(conn, now, lock=True) + 1.0
             self._store(conn, level, now)
         return max(0.0, (level - self.capacity) / self.rate)
 
@@ -123,7 +117,7 @@ class LeakyBucket:
         """The portal said QUERY_LIMIT_EXCEEDED: treat the local bucket as full so everyone slows down."""
         with self.state.immediate() as conn:
             now = self.clock()
-            self._store(conn, max(self._level(conn, now), float(self.capacity)), now)
+            self._store(conn, max(self._level(conn, now, lock=True), float(self.capacity)), now)
 
     def level(self) -> float:
         with self.state.reading() as conn:
@@ -133,7 +127,7 @@ class LeakyBucket:
 class MethodHolds:
     """Per-method operating time (``time.operating``) and when it resets; a method near the limit is held."""
 
-    def __init__(self, state: SqliteState, portal: str, limit: float, clock: Callable[[], float]):
+    def __init__(self, state: SharedState, portal: str, limit: float, clock: Callable[[], float]):
         self.state, self.portal, self.limit, self.clock = state, portal, limit, clock
 
     @property
@@ -162,7 +156,7 @@ class MethodHolds:
         """429 OPERATION_TIME_LIMIT: hold the method until ``reset_at`` (or the last known reset time)."""
         now = self.clock()
         with self.state.immediate() as conn:
-            row = conn.execute("SELECT until FROM method_holds WHERE portal = ? AND method = ?",
+            row = conn.execute("SELECT until FROM method_holds WHERE portal = ? AND method = ?" + conn.for_update,
                                [self.portal, method.lower()]).fetchone()
             known = float(row[0] or 0) if row else 0.0
             until = next((t for t in (reset_at, known) if t > now), now + UNKNOWN_RESET)
@@ -193,15 +187,15 @@ class PortalGate:
     def __init__(self, database: str | None, portal: str, capacity: float, rate: float,
                  operating_limit: float, clock: Callable[[], float]):
         self.portal = portal
-        self.state = SqliteState(database)
+        self.state = SharedState(database)
         self.bucket = LeakyBucket(self.state, portal, capacity, rate, clock)
         self.holds = MethodHolds(self.state, portal, operating_limit, clock)
-        self.lock_path = lock_dir(database) / f"portal-{_key(portal)}.lock"
+        self.lock_name = f"portal-{_key(portal)}"
 
     @contextmanager
     def turn(self) -> Iterator[None]:
         """This process's turn to send a request to the portal (requests to one portal are sequential)."""
-        with file_lock(self.lock_path):
+        with self.state.store().lock(self.lock_name):
             yield
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ from b24app.installations import ACTIVE, NEEDS_REAUTH, Installation, Installatio
 from b24app.logsafe import register_secret
 from b24app.rest.codec import USER_AGENT, is_rest_endpoint
 from b24app.rest.errors import AuthError, ReauthRequired, ServerError, TransportError, error_for
-from b24app.rest.limiter import _key, file_lock, lock_dir, open_db
+from b24app.rest.limiter import _key, open_db
 
 log = logging.getLogger(__name__)
 DEFAULT_OAUTH_URL = "https://oauth.bitrix.info/oauth/token/"
@@ -109,18 +109,20 @@ class TokenRefresher:
 
     def refresh(self, member_id: str, stale_access_token: str) -> Installation:
         """Return the installation with a working token pair (rotated here or by someone else)."""
-        with file_lock(lock_dir(self.database) / f"oauth-{_key(member_id)}.lock"):
-            database = open_db(self.database)
+        database = open_db(self.database)
+        # One refresh per portal at a time: across this host's processes on SQLite, every machine on PostgreSQL.
+        with database.lock(f"oauth-{_key(member_id)}"):
             try:
                 return self._refresh_locked(InstallationStore(database), member_id, stale_access_token)
             finally:
-                database.conn.close()
+                database.close()
 
     def confirm_endpoint(self, member_id: str) -> Installation:
         """Ask the OAuth server where this portal answers now (a refresh: its answer names ``client_endpoint``
         and ``member_id``); save the rotated pair and that endpoint. Used before following a redirect."""
-        with file_lock(lock_dir(self.database) / f"oauth-{_key(member_id)}.lock"):
-            database = open_db(self.database)
+        database = open_db(self.database)
+        # One refresh per portal at a time: across this host's processes on SQLite, every machine on PostgreSQL.
+        with database.lock(f"oauth-{_key(member_id)}"):
             try:
                 store = InstallationStore(database)
                 inst = _usable(store, member_id)
@@ -134,7 +136,7 @@ class TokenRefresher:
                 assert saved is not None
                 return saved
             finally:
-                database.conn.close()
+                database.close()
 
     def _refresh_locked(self, store: InstallationStore, member_id: str, stale: str) -> Installation:
         inst = _usable(store, member_id)

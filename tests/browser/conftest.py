@@ -56,4 +56,4 @@ def running_worker(installed) -> Iterator[None]:  # noqa: F811
     yield None
     stop.set()
     thread.join(timeout=15)
-    db.conn.close()
+    db.close()

@@ -36,7 +36,7 @@ def plan_with_history(installed) -> int:
                                    at_risk=True, day=(begin + timedelta(days=2 * n)).isoformat(),
                                    kind=planstore.DAILY)
     finally:
-        db.conn.close()
+        db.close()
     return int(deal)
 
 

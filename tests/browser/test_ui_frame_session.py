@@ -20,11 +20,11 @@ def expire_sessions(installed) -> int:
     """What an hour of inactivity does: every frame session of the app is past its expiry."""
     db = installed.live.db()
     try:
-        with db.conn:
+        with db.transaction():
             cursor = db.execute("UPDATE frame_sessions SET expires_at = ?", [time.time() - 5])
         return cursor.rowcount
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_an_expired_session_recovers_inside_the_portal(installed, page, shot):

@@ -117,10 +117,10 @@ def expire_sessions(installed) -> int:
 
     db = installed.live.db()
     try:
-        with db.conn:
+        with db.transaction():
             return db.execute("UPDATE frame_sessions SET expires_at = ?", [time.time() - 5]).rowcount
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_a_session_expiry_keeps_the_view(installed, page, shot):

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import sqlite_utils
 from werkzeug.serving import BaseWSGIServer
 
 from b24app import create_app
 from b24app.db import connect
 from b24app.devserver import app_server
 from b24app.installations import Installation, InstallationStore
+from b24app.storage import Store
 
 
 def _sandbox_server() -> Any:
@@ -71,7 +71,7 @@ class LiveApp:
     def config(self) -> dict[str, Any]:
         return dict(self.app.config)
 
-    def db(self) -> sqlite_utils.Database:
+    def db(self) -> Store:
         """A new connection to the app's database (close it, or let the test end)."""
         return connect(self.app.config["DATABASE"])
 
@@ -80,7 +80,7 @@ class LiveApp:
         try:
             found = InstallationStore(db).find(self.sandbox.portal.member_id)
         finally:
-            db.conn.close()
+            db.close()
         return found
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -88,7 +88,7 @@ class LiveApp:
         try:
             return list(db.query(sql, params or []))
         finally:
-            db.conn.close()
+            db.close()
 
 
 @pytest.fixture
@@ -98,14 +98,14 @@ def live_app_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def live_app(sandbox, tmp_path, live_app_config) -> Iterator[LiveApp]:
+def live_app(sandbox, app_database, live_app_config) -> Iterator[LiveApp]:
     dispatch = _Dispatch()
     server = app_server("127.0.0.1", 0, dispatch)  # werkzeug, threaded, with a backlog for event bursts
     url = f"http://127.0.0.1:{server.server_port}"
     registered = sandbox.portal.register_app(handler_url=url + "/", install_url=url + "/install",
                                              scopes=["crm", "placement", "userfieldconfig", "user_brief", "im"],
                                              title="Planes de ventas")
-    config = {"ENV": "test", "TESTING": True, "DATABASE": str(tmp_path / "app.db"),
+    config = {"ENV": "test", "TESTING": True, "DATABASE": app_database,
               "SECRET_KEY": "integration-secret-key", "CLIENT_ID": registered["client_id"],
               "CLIENT_SECRET": registered["client_secret"], "PUBLIC_URL": url, "OAUTH_URL": sandbox.oauth_url,
               "BX24_JS_URL": sandbox.url + "/bx24.js", "SCHEDULER": False, **live_app_config}

@@ -42,7 +42,7 @@ def waiting(installed) -> dict[int, list[int]]:
     try:
         return {p.deal_id: [c.id for c in p.candidates] for p in linkstore.pending(db, installed.member_id)}
     finally:
-        db.conn.close()
+        db.close()
 
 
 def run_reconcile(installed) -> None:
@@ -50,7 +50,7 @@ def run_reconcile(installed) -> None:
     try:
         outcome = reconcile.reconcile_all(installed.live.config, db, installed.member_id)[installed.member_id]
     finally:
-        db.conn.close()
+        db.close()
     assert outcome.error is None and not outcome.failed, outcome
 
 
@@ -132,7 +132,7 @@ def test_a_persons_unlink_in_the_card_survives_reconcile_and_the_next_update(use
     try:
         assert linkstore.decision(db, installed.member_id, deal)["source"] == "card"
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_an_unlink_in_the_deal_tab_is_a_persons_decision(user, installed, sandbox):

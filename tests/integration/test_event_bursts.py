@@ -31,7 +31,7 @@ def busy_app(installed, stop: threading.Event) -> None:
             worker.drain_once(installed.live.config, db)
             reconcile.reconcile_all(installed.live.config, db)
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_a_burst_of_events_all_lands_in_the_inbox(installed, sandbox):

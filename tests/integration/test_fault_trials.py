@@ -64,7 +64,7 @@ def reconcile_once(installed) -> None:
     try:
         results = reconcile.reconcile_all(installed.live.config, db)
     finally:
-        db.conn.close()
+        db.close()
     assert all(outcome.error is None and not outcome.failed for outcome in results.values()), results
 
 

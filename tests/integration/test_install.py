@@ -153,7 +153,7 @@ def drain(installed):
     try:
         return drain_once(installed.live.config, db)
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_an_app_update_queues_reprovisioning(installed, sandbox):

@@ -59,9 +59,8 @@ def test_doctor_reports_refused_tokens_and_a_stuck_inbox(env):
                    "VALUES (?, 'ONCRMDEALUPDATE', 2, 7, '{}', '2026-01-01T00:00:00+00:00', 'pending')",
                    [installed.member_id])
         db.execute("UPDATE installations SET access_token = 'dead-token-000000', expires_at = 1")
-        db.conn.commit()
     finally:
-        db.conn.close()
+        db.close()
     result = CliRunner().invoke(cli, ["doctor"])
     assert result.exit_code == 1
     assert "FAIL tokens:" in result.output and "an administrator must open the app" in result.output
@@ -69,6 +68,7 @@ def test_doctor_reports_refused_tokens_and_a_stuck_inbox(env):
     assert "start the jobs (`b24plans jobs`" in result.output
 
 
+@pytest.mark.sqlite_only
 def test_backup_copies_the_live_database(env, tmp_path):
     target = tmp_path / "backups" / "plans.db"
     missing = CliRunner().invoke(cli, ["backup", str(target)])
@@ -114,9 +114,8 @@ def test_doctor_fails_when_the_sweeps_stopped_running(env):
     db = installed.live.db()
     try:
         db.execute("UPDATE job_runs SET at = '2026-11-20T20:00:00+00:00'")
-        db.conn.commit()
     finally:
-        db.conn.close()
+        db.close()
     result = CliRunner().invoke(cli, ["doctor"])
     assert result.exit_code == 1 and "FAIL reconcile: last run 2026-11-20 20:00 UTC" in result.output
     assert "b24plans jobs" in result.output

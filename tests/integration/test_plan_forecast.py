@@ -33,7 +33,7 @@ def reconcile_on(installed, today: date) -> None:
     try:
         reconcile.reconcile_all(installed.live.config, db, member_id=installed.member_id, today=today)
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_forecast_and_risk_are_written_and_filterable_like_any_user_field(user, installed, sandbox):
@@ -78,7 +78,7 @@ def test_each_transition_notifies_the_responsible_once_in_their_language(user, i
         assert [a["kind"] for a in alertstore.sent(db, installed.member_id, plan)] == [alertstore.AT_RISK]
         assert planstore.plan_history(db, installed.member_id, plan)[-1]["forecast"] == "5500.00"
     finally:
-        db.conn.close()
+        db.close()
 
 
 def send(installed) -> None:
@@ -86,7 +86,7 @@ def send(installed) -> None:
     try:
         alerts.send_all(installed.live.config, db, member_id=installed.member_id)
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_the_gap_deal_covers_the_remainder_for_the_plans_client(user, installed, sandbox):

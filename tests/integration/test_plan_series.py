@@ -52,7 +52,7 @@ class Series:
         try:
             return periods.close_periods(self.installed.live.config, db, today=today)[self.installed.member_id]
         finally:
-            db.conn.close()
+            db.close()
 
     def successors(self, plan_id: int) -> list[dict[str, Any]]:
         name = self.user.fields["PREDECESSOR"]

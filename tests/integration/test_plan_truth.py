@@ -26,7 +26,7 @@ def drain(installed) -> worker.DrainStats:
     try:
         return worker.drain_once(installed.live.config, db)
     finally:
-        db.conn.close()
+        db.close()
 
 
 def settle(sandbox, installed) -> None:
@@ -109,7 +109,7 @@ def recorded_rates_in(installed, day: datetime, **rates: str) -> None:
                   for c, a in rates.items())]
         assert ratestore.record(db, installed.member_id, rows, "test", now=day)
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_a_rate_changed_after_a_win_changes_nothing_of_that_plan(user, installed, sandbox):
@@ -157,7 +157,7 @@ def test_a_reopened_ended_plan_stays_open_until_its_new_date(user, installed, sa
     try:
         periods.close_periods(installed.live.config, db, today=until + timedelta(days=1))
     finally:
-        db.conn.close()
+        db.close()
     assert user.stage_semantics(ended) == "F"  # followed until the new end, then closed again
 
 
@@ -190,7 +190,7 @@ def test_stages_an_admin_added_survive_recompute(user, installed, sandbox):
 
         reconcile.reconcile_all(installed.live.config, db)
     finally:
-        db.conn.close()
+        db.close()
     assert user.plan(talking)["stageId"] == negotiation
     user.add_deal(talking, 9000, "USD", stage="WON")  # the figures demand a move: fulfilled
     settle(sandbox, installed)
@@ -220,7 +220,7 @@ def test_a_utc_minus_6_portal_closes_its_plans_at_its_own_midnight(utc_minus_6, 
         try:
             periods.close_periods(installed.live.config, db, now=moment)
         finally:
-            db.conn.close()
+            db.close()
 
     close_at(evening)
     assert user.stage_semantics(plan) == "P"  # the server's UTC date is already the next day; the portal's is not
@@ -300,7 +300,7 @@ def test_frames_work_while_the_stored_token_is_refused(user, installed, sandbox)
         store.save_tokens(installed.member_id, "dead-access-token", "dead-refresh-token", 0)
         store.set_status(installed.member_id, NEEDS_REAUTH)
     finally:
-        db.conn.close()
+        db.close()
     plan = user.add_plan(4000, "USD")
     user.add_deal(plan, 1000, "USD", stage="WON")
     assert sandbox.portal.dispatcher.wait_idle(15)

@@ -121,7 +121,7 @@ def _worker_process(config: dict, member_id: str, barrier: Any, results: Any) ->
         with clients_for(config).admin(inst) as client:
             listed = client.call("crm.item.list", {"entityTypeId": inst.entity_type_id, "select": ["id"]})
         stats = worker.drain_once(config, db)
-        db.conn.close()
+        db.close()
         results.put(("ok", len(listed["items"]), stats.failed, stats.skipped))
     except BaseException:  # noqa: BLE001 - report anything to the parent
         results.put(("error", traceback.format_exc(), 0, 0))
@@ -177,7 +177,7 @@ def test_two_reconciles_at_once_reach_the_same_figures_and_write_each_plan_once(
             barrier.wait(10)
             outcomes.append(reconcile.reconcile_all(config, db)[installed.member_id])
         finally:
-            db.conn.close()
+            db.close()
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
@@ -332,7 +332,7 @@ def test_the_database_locked_by_another_writer_for_10_s_delays_events_and_loses_
         stats = drain(installed)  # the worker too waits for the lock, then proceeds
     finally:
         timer.join()
-        holder.conn.close()
+        holder.close()
     assert stats.failed == 0 and released_at and released_at[0] - started >= 9
     quiet(sandbox, installed)
     assert figures(user, plans) == truth(user, plans)  # without a reconcile: every event waited and was stored

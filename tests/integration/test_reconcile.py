@@ -29,7 +29,7 @@ def drain(installed) -> worker.DrainStats:
     try:
         return worker.drain_once(installed.live.config, db)
     finally:
-        db.conn.close()
+        db.close()
 
 
 def settle(sandbox, installed) -> worker.DrainStats:
@@ -79,7 +79,7 @@ def test_reconcile_rebuilds_the_deal_index_so_a_later_delete_still_recomputes(us
     try:
         outcome = reconcile.reconcile_all(installed.live.config, db)[installed.member_id]
     finally:
-        db.conn.close()
+        db.close()
     assert outcome.error is None and plan in outcome.updated
     assert installed.live.rows("SELECT plan_id FROM deal_plan WHERE deal_id = ?", [deal]) == [{"plan_id": plan}]
     user.hook.call("crm.item.delete", {"entityTypeId": 2, "id": deal})
@@ -114,7 +114,7 @@ def test_uninstalled_portal_is_skipped(user, installed, sandbox):
     try:
         assert inbox.pending_count(db, installed.member_id) >= 2  # the deal event and the uninstall
     finally:
-        db.conn.close()
+        db.close()
     stats = drain(installed)  # the portal confirms the uninstall: the deal event is skipped
     assert installed.installation.status == "uninstalled"
     assert stats.skipped >= 1 and stats.done == 1
@@ -126,7 +126,7 @@ def test_uninstalled_portal_is_skipped(user, installed, sandbox):
     try:
         assert reconcile.reconcile_all(installed.live.config, db) == {}  # not reconciled either
     finally:
-        db.conn.close()
+        db.close()
 
 
 def test_close_periods_moves_ended_plans_to_no_cumplido(user, installed, sandbox):
@@ -141,7 +141,7 @@ def test_close_periods_moves_ended_plans_to_no_cumplido(user, installed, sandbox
         store = InstallationStore(db)
         assert store.find(installed.member_id).is_active
     finally:
-        db.conn.close()
+        db.close()
     assert (user.stage_semantics(ended), user.stage_semantics(fulfilled), user.stage_semantics(running)) \
         == ("F", "S", "P")
 
@@ -170,7 +170,7 @@ def test_refused_refresh_token_marks_the_portal_and_the_worker_skips_it(user, in
         inst = InstallationStore(db).find(installed.member_id)
         InstallationStore(db).save_tokens(inst.member_id, inst.access_token, "revoked-refresh-token", inst.expires_at)
     finally:
-        db.conn.close()
+        db.close()
     faults(sandbox, expire_tokens=True)
     user.update(2, deal, stageId="WON")
     stats = settle(sandbox, installed)
@@ -198,7 +198,7 @@ def test_a_lost_unwin_of_a_fulfilled_plan_is_repaired_by_reconcile(user, install
     try:
         outcome = reconcile.reconcile_all(installed.live.config, db)[installed.member_id]
     finally:
-        db.conn.close()
+        db.close()
     assert outcome.error is None and plan in outcome.updated
     assert user.stage_semantics(plan) == "P"  # back to Activo
     got = user.figures(plan)
@@ -221,7 +221,7 @@ def test_reconcile_leaves_a_plan_closed_by_hand_alone(user, installed, sandbox):
     try:
         reconcile.reconcile_all(installed.live.config, db)
     finally:
-        db.conn.close()
+        db.close()
     assert user.plan(plan)["stageId"] == closed and user.figures(plan)["EXECUTED"] == 0
 
 

@@ -17,9 +17,9 @@ def test_an_expired_session_page_is_framed_by_its_portal_and_shows_no_data(insta
     frame = Frame(installed)
     assert "data-plan=" in frame.page.text and client in frame.page.text
     db = installed.live.db()
-    with db.conn:
+    with db.transaction():
         db.execute("UPDATE frame_sessions SET expires_at = ?", [time.time() - 1])
-    db.conn.close()
+    db.close()
 
     page = frame.get("/", sort="amount", dir="asc")
     assert page.status_code == 401

@@ -34,7 +34,7 @@ def worker_recompute(installed, plan_ids: list[int]) -> recompute.Outcome:
         with B24Client.for_installation(inst.member_id, installed.live.config) as client:
             return recompute.recompute_plans(client, db, inst, plan_ids)
     finally:
-        db.conn.close()
+        db.close()
 
 
 @pytest.fixture

@@ -100,7 +100,7 @@ def running_worker(installed) -> Iterator[threading.Event]:
     yield stop
     stop.set()
     thread.join(timeout=15)
-    db.conn.close()
+    db.close()
 
 
 

@@ -32,7 +32,7 @@ def db(app):
         application_token=TOKEN, type_id=7, entity_type_id=1030, category_id=5,
         field_map={"EXECUTED": "ufCrm7Executed"}, stage_map={"P": "DT1030_5:NEW"}))
     yield database
-    database.conn.close()
+    database.close()
 
 
 def event(name, data=None, member_id=MEMBER, token=TOKEN, **auth):
@@ -165,11 +165,12 @@ def test_app_update_with_a_new_token_and_no_refresh_token_is_refused(client, db)
     assert InstallationStore(db).find(MEMBER).app_version == ""
 
 
+@pytest.mark.sqlite_only
 def test_events_after_the_database_was_recreated_land_in_the_new_one(app, client, db):
     """A database deleted and created again (a reset demo) must not keep receiving events through a
     connection to the deleted file."""
     assert post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "1"}})).status_code == 200
-    db.conn.close()
+    db.close()
     path = app.config["DATABASE"]
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -181,7 +182,7 @@ def test_events_after_the_database_was_recreated_land_in_the_new_one(app, client
         assert post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "2"}})).status_code == 200
         assert [r["object_id"] for r in inbox_rows(fresh)] == [2]
     finally:
-        fresh.conn.close()
+        fresh.close()
 
 
 @pytest.mark.parametrize("body, status", [
@@ -226,6 +227,7 @@ def test_a_newline_in_an_event_name_cannot_forge_a_log_line(client, db, caplog):
         assert "\n" not in record.getMessage()
 
 
+@pytest.mark.sqlite_only
 def test_an_event_that_cannot_be_stored_because_the_disk_is_full_gets_503_and_a_line_says_why(
         client, db, app, monkeypatch, caplog):
     """A real SQLITE_FULL: the request's connection may not grow the file (max_page_count at its size)."""
@@ -243,9 +245,10 @@ def test_an_event_that_cannot_be_stored_because_the_disk_is_full_gets_503_and_a_
                for r in caplog.records)
     monkeypatch.setattr(events_handler, "get_db", lambda: db)
     assert post(client, body).status_code == 200 and len(inbox_rows(db)) == 1  # room again: stored
-    full.conn.close()
+    full.close()
 
 
+@pytest.mark.sqlite_only
 def test_an_event_waits_for_another_writer_and_is_stored_when_it_lets_go(client, db, app):
     import threading
 
@@ -256,5 +259,5 @@ def test_an_event_waits_for_another_writer_and_is_stored_when_it_lets_go(client,
     release.start()
     response = post(client, event("ONCRMDEALUPDATE", {"FIELDS": {"ID": "759"}}))
     release.join()
-    holder.conn.close()
+    holder.close()
     assert response.status_code == 200 and [r["object_id"] for r in inbox_rows(db)] == [759]

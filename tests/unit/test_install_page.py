@@ -53,7 +53,7 @@ def stored(app):
     try:
         return InstallationStore(db).find(MEMBER), [r["action"] for r in db.query("SELECT action FROM audit_log")]
     finally:
-        db.conn.close()
+        db.close()
 
 
 def install(client, lang="la", **changes):

@@ -205,7 +205,7 @@ class FakePortal:
 def db(tmp_path):
     database = connect(tmp_path / "app.db")
     yield database
-    database.conn.close()
+    database.close()
 
 
 @pytest.fixture
@@ -409,7 +409,7 @@ def test_two_installs_at_once_create_one_smart_process(tmp_path, inst):
         try:
             reports.append(prov.provision(portal, database, inst, CONFIG, MANIFEST))
         finally:
-            database.conn.close()
+            database.close()
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for t in threads:

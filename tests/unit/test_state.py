@@ -1,8 +1,6 @@
-import sqlite3
-
 import pytest
 
-from b24app.db import connect, migrations
+from b24app.db import connect, migration_names, pending_migrations
 from b24app.installations import (
     NEEDS_REAUTH,
     UNINSTALLED,
@@ -10,11 +8,15 @@ from b24app.installations import (
     InstallationStore,
     audit,
 )
+from b24app.storage import INTEGRITY
 
 
 @pytest.fixture
-def db(tmp_path):
-    return connect(tmp_path / "state.db")
+def db(database):
+    """Both engines (tests/conftest.py ``database``)."""
+    store = connect(database)
+    yield store
+    store.close()
 
 
 def make(member_id="m1", **kw):
@@ -26,13 +28,22 @@ def make(member_id="m1", **kw):
     return Installation(**base)
 
 
-def test_migrations_create_every_table_in_wal_mode(db, tmp_path):
-    assert {"installations", "inbox", "deal_plan", "plan_snapshots", "audit_log"} <= set(db.table_names())
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert migrations.pending(db) == []
+def test_migrations_create_every_table(db, database):
+    assert {"installations", "inbox", "deal_plan", "plan_snapshots", "audit_log", "rate_buckets", "method_holds",
+            "link_decisions", "plan_alerts", "job_runs", "rate_history"} <= set(db.table_names())
+    assert pending_migrations(db) == [] and len(migration_names()) >= 11
+    # the same columns on both engines (the migrations' table helpers)
+    assert db.columns("inbox") == ["id", "member_id", "event", "entity_type_id", "object_id", "data", "ts",
+                                   "received_at", "status", "attempts", "processed_at", "error", "claimed_by"]
     # reconnecting applies nothing twice
-    again = connect(tmp_path / "state.db")
-    assert len(list(again.query("SELECT * FROM _sqlite_migrations"))) == len(migrations._migrations)
+    again = connect(database)
+    table = "_sqlite_migrations" if db.engine == "sqlite" else "schema_migrations"
+    assert len(list(again.query(f"SELECT * FROM {table}"))) == len(migration_names())
+
+
+def test_a_sqlite_database_is_in_wal_mode(tmp_path):
+    db = connect(tmp_path / "state.db")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_migrations_run_once_per_process_and_file(tmp_path, monkeypatch):
@@ -40,13 +51,13 @@ def test_migrations_run_once_per_process_and_file(tmp_path, monkeypatch):
     from b24app import db as appdb
 
     runs = []
-    real_apply = appdb.migrations.apply
-    monkeypatch.setattr(appdb.migrations, "apply", lambda database: runs.append(1) or real_apply(database))
+    real_apply = appdb._apply_sqlite
+    monkeypatch.setattr(appdb, "_apply_sqlite", lambda database: runs.append(1) or real_apply(database))
     path = tmp_path / "once.db"
     appdb.migrate(path)
     appdb.migrate(path)
     for _ in range(5):
-        appdb.connect(path).conn.close()
+        appdb.connect(path).close()
     assert runs == [1]
     for suffix in ("", "-wal", "-shm"):  # the file deleted and made again is another database: migrated again
         path.with_name(path.name + suffix).unlink(missing_ok=True)
@@ -114,15 +125,46 @@ def test_installation_repr_hides_tokens():
 
 def test_inbox_keeps_one_pending_row_per_object(db):
     row = {"member_id": "m1", "event": "ONCRMDEALUPDATE", "entity_type_id": 2, "object_id": 5, "data": "{}"}
-    db["inbox"].insert(row)
-    with pytest.raises(sqlite3.IntegrityError):
-        db["inbox"].insert(row)
+    db.table("inbox").insert(row)
+    with pytest.raises(INTEGRITY):
+        db.table("inbox").insert(row)
     db.execute("UPDATE inbox SET status = 'done'")
-    db["inbox"].insert(row)  # once processed, a new change is new work
-    assert db["inbox"].count == 2
+    db.table("inbox").insert(row)  # once processed, a new change is new work
+    assert db.execute("SELECT count(*) FROM inbox").fetchone()[0] == 2
 
 
 def test_audit_log_records_actions(db):
     audit(db, "m1", "install", actor="user:1", created=True)
     entry = next(db.query("SELECT * FROM audit_log"))
     assert entry["action"] == "install" and '"created": true' in entry["detail"]
+
+
+def test_a_scheduled_job_is_claimed_once_per_interval_across_processes(db):
+    from b24app import jobruns
+
+    assert jobruns.claim(db, "reconcile", 900, now=1000.0)
+    assert not jobruns.claim(db, "reconcile", 900, now=1001.0)  # another process, same interval: not run there
+    assert jobruns.claim(db, "prune", 900, now=1001.0)  # each job on its own
+    assert not jobruns.claim(db, "reconcile", 900, now=1000.0 + 0.89 * 900)
+    assert jobruns.claim(db, "reconcile", 900, now=1000.0 + 0.9 * 900)  # a scheduler firing a little early runs
+    assert jobruns.claim(db, "reconcile", 900, now=1811.0, force=True)  # a process's first run after it starts
+    assert not jobruns.claim(db, "reconcile", 900, now=1812.0)
+
+
+def test_a_lock_held_here_is_held_for_other_processes_too(db, database):
+    """``Store.lock`` excludes other processes (a file lock beside SQLite, an advisory lock on PostgreSQL: other
+    machines too): another process's ``try_lock`` of the name fails while this one holds it, and succeeds after."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from b24app.storage import open_store\n"
+             "with open_store(sys.argv[1]).try_lock(sys.argv[2]) as got: print(got)")
+
+    def other_process_gets(name: str) -> str:
+        return subprocess.run([sys.executable, "-c", probe, database, name], capture_output=True, text=True,
+                              check=True, timeout=60).stdout.strip()
+
+    with db.lock("reconcile-portal-1"):
+        assert other_process_gets("reconcile-portal-1") == "False"
+        assert other_process_gets("reconcile-portal-2") == "True"  # one lock per name
+    assert other_process_gets("reconcile-portal-1") == "True"

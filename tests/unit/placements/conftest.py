@@ -161,7 +161,7 @@ def inst(app) -> Installation:
         member_id="member-1", domain="portal.example", client_endpoint="https://portal.example/rest/",
         access_token="admin-token-xyz", refresh_token="refresh-xyz", application_token=APP_TOKEN,
         type_id=5, entity_type_id=ETI, field_map=FIELDS, stage_map=STAGES))
-    db.conn.close()
+    db.close()
     return saved
 
 

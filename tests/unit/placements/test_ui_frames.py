@@ -71,7 +71,7 @@ def test_uninstalled_portal_is_refused(client, inst, portal, app):
 
     db = connect(app.config["DATABASE"])
     InstallationStore(db).mark_uninstalled("member-1")
-    db.conn.close()
+    db.close()
     assert client.post("/", data=frame_form()).status_code == 403
     assert len(portal.calls) == 0
 

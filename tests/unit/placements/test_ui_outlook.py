@@ -29,7 +29,7 @@ def snapshots(app, plan_id=1, days=3, open_pipeline="3000"):
                                remainder="7500", execution="25", probable="5000", status="P", forecast="4000",
                                open_pipeline=open_pipeline, at_risk=True,
                                day=(TODAY - timedelta(days=days - 1 - n)).isoformat(), kind=planstore.DAILY)
-    db.conn.close()
+    db.close()
 
 
 def test_the_outlook_shows_coverage_and_pace_from_the_stored_figures(app, frame, fake):
@@ -81,7 +81,7 @@ def test_the_at_risk_filter_asks_the_portal_for_the_flag(app, frame, fake, inst)
 
     InstallationStore(db).save(inst.with_(field_map={**inst.field_map, "FORECAST": "ufCrm5Forecast",
                                                      "RISK": "ufCrm5Risk"}))
-    db.conn.close()
+    db.close()
     add_plan(fake, ufCrm5Risk=1, ufCrm5Forecast=4000)  # what a boolean filter compares
     page = frame.client.get(f"/?risk=Y&_s={frame.s}").get_data(as_text=True)
     lists = [p for m, p in fake.calls if m == "crm.item.list" and p.get("entityTypeId") == ETI]
@@ -97,4 +97,4 @@ def test_the_settings_page_turns_alert_kinds_off(app, frame, fake):
     assert response.status_code == 303
     db = connect(app.config["DATABASE"])
     assert alertstore.switches(db, "member-1") == {"at_risk": True, "fulfilled": False, "unfulfilled": False}
-    db.conn.close()
+    db.close()

@@ -33,8 +33,9 @@ class FakeClock:
 
 
 @pytest.fixture
-def config(tmp_path):
-    return {"DATABASE": str(tmp_path / "app.db"), "CLIENT_ID": "local.test.app", "CLIENT_SECRET": SECRET,
+def config(app_database):
+    """SQLite; the limiter's and the refresh's modules run on both engines (they override ``app_database``)."""
+    return {"DATABASE": app_database, "CLIENT_ID": "local.test.app", "CLIENT_SECRET": SECRET,
             "OAUTH_URL": OAUTH_URL, "RATE_BURST": 40, "RATE_PER_SECOND": 2.0, "OPERATING_LIMIT": 480.0,
             "HTTP_CONNECT_TIMEOUT": 5.0, "HTTP_READ_TIMEOUT": 70.0, "MAX_RETRIES": 8}
 
@@ -43,7 +44,7 @@ def config(tmp_path):
 def store(config):
     database = appdb.connect(config["DATABASE"])
     yield InstallationStore(database)
-    database.conn.close()
+    database.close()
 
 
 @pytest.fixture

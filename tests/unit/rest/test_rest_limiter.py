@@ -11,6 +11,12 @@ from b24app.rest.limiter import UNKNOWN_RESET, PortalGate
 
 
 @pytest.fixture
+def app_database(database):
+    """This module runs on both engines (tests/conftest.py ``database``)."""
+    return database
+
+
+@pytest.fixture
 def gates(config, clock):
     made = []
 
@@ -113,3 +119,22 @@ def test_turn_is_exclusive_across_threads(gates):
     for t in threads:
         t.join()
     assert overlaps == []
+
+
+def test_reservations_at_once_from_many_clients_lose_none(gates):
+    """Four clients of one portal (each with its own connection, as four processes would have) book 25 slots
+    each at the same moment: the shared bucket counts all 100 (the row lock / immediate transaction)."""
+    clients = [gates(capacity=1000) for _ in range(4)]
+    start = threading.Barrier(len(clients))
+
+    def work(gate):
+        start.wait()
+        for _ in range(25):
+            gate.bucket.reserve()
+
+    threads = [threading.Thread(target=work, args=(g,)) for g in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert clients[0].bucket.level() == pytest.approx(100.0)  # the fake clock stands still: nothing drained

@@ -82,7 +82,7 @@ def test_real_http_debug_lines_are_masked(config, caplog):
         InstallationStore(database).save(Installation(member_id="m-real", domain="127.0.0.1",
                                                       client_endpoint=stub.base + "/rest/",
                                                       access_token=old_access, refresh_token=old_refresh))
-        database.conn.close()
+        database.close()
         with B24Client.for_installation("m-real", config) as client:
             assert client.call("profile") == {"ID": "1"}
         with B24Client.for_webhook(stub.base + f"/rest/1/{HOOK_CODE}/", config) as hook:

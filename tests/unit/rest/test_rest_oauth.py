@@ -18,6 +18,12 @@ URL = ENDPOINT + "profile.json"
 EXPIRED = {"error": "expired_token", "error_description": "The access token provided has expired."}
 
 
+@pytest.fixture
+def app_database(database):
+    """This module runs on both engines (tests/conftest.py ``database``)."""
+    return database
+
+
 def token_answer(access="access-NEW-2222", refresh="refresh-NEW-2222", endpoint=ENDPOINT):
     return {"access_token": access, "refresh_token": refresh, "expires": 1_800_007_200, "expires_in": 3600,
             "client_endpoint": endpoint, "server_endpoint": "https://oauth.bitrix.info/rest/",
@@ -29,7 +35,7 @@ def stored(config):
     try:
         return InstallationStore(database).find(MEMBER)
     finally:
-        database.conn.close()
+        database.close()
 
 
 def rotate(config, access, refresh):
@@ -38,7 +44,7 @@ def rotate(config, access, refresh):
     try:
         InstallationStore(database).save_tokens(MEMBER, access, refresh, 1_800_009_000)
     finally:
-        database.conn.close()
+        database.close()
 
 
 def test_expired_token_refreshes_saves_then_retries(rsps, make_client, config):
@@ -137,3 +143,36 @@ def test_oauth_answer_for_another_portal_is_refused(rsps, make_client, config):
     with pytest.raises(AuthError, match="another portal"):
         make_client().call("profile")
     assert stored(config).access_token == ACCESS
+
+
+def test_clients_whose_token_expired_at_once_refresh_it_once(rsps, make_client, config):
+    """Four clients (each its own connection to the store, as four processes on one or many machines) meet
+    expired_token at the same moment: one exchanges the refresh token, the others wait for it and use the new pair
+    (the refresh lock: a file lock on SQLite, an advisory lock on PostgreSQL)."""
+    import threading
+
+    def oauth(_request):
+        return 200, {}, json.dumps(token_answer())
+
+    def portal(request):
+        ok = json.loads(request.body)["auth"] == "access-NEW-2222"
+        return (200, {}, json.dumps({"result": 1})) if ok else (401, {}, json.dumps(EXPIRED))
+
+    rsps.add_callback(responses.POST, URL, callback=portal)
+    rsps.add_callback(responses.GET, OAUTH_URL, callback=oauth)
+    clients = [make_client() for _ in range(4)]
+    start = threading.Barrier(len(clients))
+    results: list[object] = []
+
+    def work(client):
+        start.wait()
+        results.append(client.call("profile"))
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [1, 1, 1, 1]
+    assert sum(1 for c in rsps.calls if c.request.url.startswith(OAUTH_URL)) == 1
+    assert stored(config).access_token == "access-NEW-2222"

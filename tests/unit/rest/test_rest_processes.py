@@ -64,7 +64,7 @@ def test_processes_refreshing_at_once_refresh_once(config):
         assert stub.refreshes == 1
         saved = store.find(MEMBER)
         assert (saved.access_token, saved.refresh_token) == ("access-rotated-0001", "refresh-rotated-0001")
-        database.conn.close()
+        database.close()
 
 
 @pytest.mark.timeout(400)

@@ -32,7 +32,7 @@ def oauth_client(sandbox, tmp_path):
     client = B24Client.for_installation(form["member_id"], config)
     yield client, store, form
     client.close()
-    database.conn.close()
+    database.close()
 
 
 def naive_ids(client, entity_type_id):

@@ -15,10 +15,10 @@ def portal() -> FakePortal:
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = connect(tmp_path / "sync.db")
+def db(app_database):
+    database = connect(app_database)
     yield database
-    database.conn.close()
+    database.close()
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ def test_prune_removes_only_what_is_older_than_its_horizon(db, inst):
     first = inbox.claim_pending(db, limit=1)
     inbox.mark_done(db, [i.id for i in first])
     db.execute("UPDATE inbox SET processed_at = ? WHERE status = 'done'", [(now - timedelta(days=8)).isoformat()])
-    db.conn.commit()
     pruned = maintenance.prune(db, inbox_days=7, audit_days=365, snapshot_days=730, now=now)
     assert (pruned.inbox, pruned.audit, pruned.snapshots) == (1, 1, 4)
     assert [r["status"] for r in db.query("SELECT status FROM inbox")] == ["pending"]

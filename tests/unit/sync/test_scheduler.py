@@ -66,3 +66,21 @@ def test_a_busy_drain_is_not_reported_as_a_warning_but_other_skips_are(caplog):
                        "reconcile every active plan (trigger: interval[0:15:00])", 1)
     assert "drain the event inbox" not in caplog.text
     assert "reconcile every active plan" in caplog.text
+
+
+def test_the_schedulers_of_two_processes_reconcile_once_per_interval(settings, monkeypatch):
+    """Two processes' schedulers on one store (on PostgreSQL: of many machines): each process's first reconcile
+    runs (it repairs what was lost while it was down), after that one of them runs each interval, not both."""
+    from sync import maintenance, reconcile
+
+    runs: list[str] = []
+    monkeypatch.setattr(reconcile, "reconcile_all", lambda config, db: runs.append("reconcile"))
+    monkeypatch.setattr(maintenance, "prune", lambda *args, **kwargs: runs.append("prune"))
+    first, second = scheduler.build(settings), scheduler.build(settings)
+    for built in (first, second):
+        built.get_job("reconcile").func()  # the first run after start: both
+    assert runs == ["reconcile", "reconcile"]
+    for built in (first, second, first):
+        built.get_job("reconcile").func()
+        built.get_job("prune").func()
+    assert runs == ["reconcile", "reconcile", "prune"]

@@ -20,7 +20,7 @@ def test_reconcile_fixes_every_open_plan_in_few_calls_and_rebuilds_the_index(por
     deals = [portal.add_deal(plan, "250", won=True) for plan in plans]
     closed = portal.add_plan("1000", stage="F", closedate="2020-01-31")
     portal.add_deal(closed, "999", won=True)
-    db["deal_plan"].insert({"member_id": "m1", "deal_id": 99999, "plan_id": plans[0]})  # stale row
+    db.table("deal_plan").insert({"member_id": "m1", "deal_id": 99999, "plan_id": plans[0]})  # stale row
     results = reconcile.reconcile_all(config(portal), db, today=date(2026, 6, 1))
     outcome = results["m1"]
     assert sorted(outcome.updated) == plans  # the closed plan is not touched
