@@ -135,6 +135,11 @@ def file_lock(path: Path, wait: bool = True) -> Iterator[bool]:
         os.close(fd)
 
 
+def portal_key(member_id: str) -> str:
+    """A portal's ``member_id`` as the short key the per-portal lock names and rows use."""
+    return hashlib.sha1(member_id.encode("utf-8")).hexdigest()[:20]
+
+
 def lock_key(name: str) -> int:
     """A lock name as a signed 64-bit key (PostgreSQL advisory locks take a bigint)."""
     return int.from_bytes(hashlib.sha1(name.encode("utf-8")).digest()[:8], "big", signed=True)

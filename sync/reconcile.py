@@ -27,9 +27,8 @@ from b24app import autolink, forecast, jobruns, linkstore, planstore
 from b24app.installations import Installation, InstallationStore, audit, now_iso
 from b24app.rest import errors as rest_errors
 from b24app.rest.clients import RestClient, clients_for
-from b24app.rest.limiter import _key
 from b24app.schema import DEAL, deal_select, figures_select, parent_field
-from b24app.storage import Store
+from b24app.storage import Store, portal_key
 from sync import autolinker, recompute
 
 log = logging.getLogger(__name__)
@@ -160,7 +159,7 @@ def reconcile_all(config: Mapping[str, Any], db: Store, member_id: str | None = 
         try:
             # One reconcile of a portal at a time across processes (the scheduler, a CLI run, another process):
             # a second one waits, then reads what the first wrote and finds nothing left to write.
-            with db.lock(f"reconcile-{_key(inst.member_id)}"):
+            with db.lock(f"reconcile-{portal_key(inst.member_id)}"):
                 inst = store.find(inst.member_id) or inst
                 if not inst.is_active:
                     continue

@@ -17,7 +17,6 @@ negative cap, a recurrence that does not match its dates) is skipped with a log 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -30,7 +29,7 @@ from b24app import planmath, series
 from b24app.installations import Installation, audit
 from b24app.rest.clients import RestClient
 from b24app.schema import SERIES_SUFFIXES
-from b24app.storage import Store
+from b24app.storage import Store, portal_key
 from sync import recompute
 
 log = logging.getLogger(__name__)
@@ -71,8 +70,7 @@ def options_of(inst: Installation, row: Mapping[str, Any],
 def portal_lock(db: Store, member_id: str) -> Iterator[None]:
     """One series run per portal across processes (the store's lock: a file lock beside a SQLite database,
     an advisory lock on PostgreSQL; a thread lock for an in-memory database)."""
-    key = hashlib.sha1(member_id.encode("utf-8")).hexdigest()[:20]
-    with db.lock(f"series-{key}"):
+    with db.lock(f"series-{portal_key(member_id)}"):
         yield
 
 

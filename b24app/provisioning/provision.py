@@ -11,7 +11,6 @@ api-reference/common/settings/app-option-set.md, api-reference/common/system/met
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -27,7 +26,7 @@ from b24app.provisioning.report import CREATED, FAILED, FOUND, UPDATED, Provisio
 from b24app.provisioning.smart_process import default_category, ensure_fields, ensure_smart_process, ensure_stages
 from b24app.rest.clients import RestClient, clients_for
 from b24app.rest.errors import B24Error
-from b24app.storage import Store
+from b24app.storage import Store, portal_key
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +89,7 @@ def _lock_for(db: Store, member_id: str) -> Iterator[None]:
     """One provisioning run per portal across processes (app processes, the worker and the CLI alike): the
     store's lock (a file lock beside a SQLite database, an advisory lock on PostgreSQL; a thread lock for an
     in-memory database)."""
-    key = hashlib.sha1(member_id.encode("utf-8")).hexdigest()[:20]
-    with db.lock(f"provision-{key}"):
+    with db.lock(f"provision-{portal_key(member_id)}"):
         yield
 
 

@@ -10,7 +10,6 @@ serializes: on SQLite the processes of one host, on PostgreSQL those of every ma
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -19,16 +18,12 @@ from typing import Any
 
 from b24app import db as appdb
 from b24app.rest.codec import operating_of
-from b24app.storage import Store
+from b24app.storage import Store, portal_key
 
 log = logging.getLogger(__name__)
 
 HOLD_FRACTION = 0.8  # hold a method once its operating time passes 80 % of the limit
 UNKNOWN_RESET = 60.0  # seconds to hold after a 429 when no operating_reset_at is known (one basket)
-
-
-def _key(portal: str) -> str:
-    return hashlib.sha1(portal.encode("utf-8")).hexdigest()[:20]
 
 
 def open_db(database: str | None) -> Store:
@@ -190,7 +185,7 @@ class PortalGate:
         self.state = SharedState(database)
         self.bucket = LeakyBucket(self.state, portal, capacity, rate, clock)
         self.holds = MethodHolds(self.state, portal, operating_limit, clock)
-        self.lock_name = f"portal-{_key(portal)}"
+        self.lock_name = f"portal-{portal_key(portal)}"
 
     @contextmanager
     def turn(self) -> Iterator[None]:

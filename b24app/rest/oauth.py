@@ -22,7 +22,8 @@ from b24app.installations import ACTIVE, NEEDS_REAUTH, Installation, Installatio
 from b24app.logsafe import register_secret
 from b24app.rest.codec import USER_AGENT, is_rest_endpoint
 from b24app.rest.errors import AuthError, ReauthRequired, ServerError, TransportError, error_for
-from b24app.rest.limiter import _key, open_db
+from b24app.rest.limiter import open_db
+from b24app.storage import portal_key
 
 log = logging.getLogger(__name__)
 DEFAULT_OAUTH_URL = "https://oauth.bitrix.info/oauth/token/"
@@ -111,7 +112,7 @@ class TokenRefresher:
         """Return the installation with a working token pair (rotated here or by someone else)."""
         database = open_db(self.database)
         # One refresh per portal at a time: across this host's processes on SQLite, every machine on PostgreSQL.
-        with database.lock(f"oauth-{_key(member_id)}"):
+        with database.lock(f"oauth-{portal_key(member_id)}"):
             try:
                 return self._refresh_locked(InstallationStore(database), member_id, stale_access_token)
             finally:
@@ -122,7 +123,7 @@ class TokenRefresher:
         and ``member_id``); save the rotated pair and that endpoint. Used before following a redirect."""
         database = open_db(self.database)
         # One refresh per portal at a time: across this host's processes on SQLite, every machine on PostgreSQL.
-        with database.lock(f"oauth-{_key(member_id)}"):
+        with database.lock(f"oauth-{portal_key(member_id)}"):
             try:
                 store = InstallationStore(database)
                 inst = _usable(store, member_id)
