@@ -48,7 +48,12 @@ def pg_cluster() -> Iterator[Cluster]:
 def database(request, tmp_path) -> Iterator[str]:
     """``B24_DATABASE`` for a test that runs on both engines: a SQLite file in tmp_path, or a fresh database on
     the session's PostgreSQL server (dropped afterwards)."""
-    if request.param == storage.SQLITE:
+    yield from _database_on(request.param, request, tmp_path)
+
+
+def _database_on(engine: str, request, tmp_path) -> Iterator[str]:
+    """A SQLite file in tmp_path, or a fresh database on the session's PostgreSQL server (dropped afterwards)."""
+    if engine == storage.SQLITE:
         yield str(tmp_path / "app.db")
         return
     cluster = request.getfixturevalue("pg_cluster")
@@ -79,16 +84,8 @@ def app_database(request, tmp_path) -> Iterator[str]:
     """The database of the fixtures most tests use (``app``, the live app, the sync tests' ``db``): SQLite, or
     PostgreSQL under ``B24PLANS_TEST_ENGINE=postgresql``. A module whose tests run on both engines in every run
     overrides it with ``database`` (see tests/unit/rest/test_rest_limiter.py)."""
-    if TEST_ENGINE != storage.POSTGRESQL:
-        yield str(tmp_path / "app.db")
-        return
-    cluster = request.getfixturevalue("pg_cluster")
-    url = cluster.new_database()
-    try:
-        yield url
-    finally:
-        storage.close_pools()
-        cluster.drop_database(url)
+    yield from _database_on(storage.POSTGRESQL if TEST_ENGINE == storage.POSTGRESQL else storage.SQLITE, request,
+                            tmp_path)
 
 
 @pytest.fixture
